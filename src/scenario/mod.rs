@@ -1,0 +1,281 @@
+//! Scenario files: reading, checking and the validated result the rest of
+//! surge works from. Loading runs in stages, each one only on what the
+//! previous accepted, so a broken file gets every problem of its first
+//! broken stage at once, each at its line and column:
+//!
+//! 1. limits and syntax: size, UTF-8, YAML (serde_yaml), alias expansion
+//!    bounded before anything expands (`source`);
+//! 2. structure: the document against the JSON Schema derived from `model`
+//!    (`structure`): unknown and missing keys, types, units, templates;
+//! 3. meaning: cross-references, the timeline, variables bound before use
+//!    (`semantic`).
+//!
+//! It never touches the network and never starts anything.
+
+pub mod diagnostic;
+pub mod model;
+pub mod refs;
+pub mod schema;
+mod semantic;
+pub mod source;
+pub mod structure;
+pub mod template;
+pub mod units;
+
+use std::path::{Path as FsPath, PathBuf};
+use std::time::Duration as StdDuration;
+
+use diagnostic::{Path, Pos, Problem, Severity};
+use model::ScenarioFile;
+use source::{SourceError, SourceMap};
+
+pub use semantic::{BUILTIN_VARS, FaultWindow, PhaseWindow, Timeline};
+
+/// Scenario files larger than this are refused unread: real ones are a few
+/// kilobytes, and the bound keeps every later stage cheap.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
+
+/// Documents that expand (through aliases) to more nodes than this are
+/// refused before serde_yaml expands them.
+pub const MAX_NODES: u64 = 100_000;
+
+/// A scenario that passed every check.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub file: ScenarioFile,
+    pub timeline: Timeline,
+    /// Each journey's share of arrivals, normalised to sum to 1, in file
+    /// order.
+    pub mix: Vec<(String, f64)>,
+    /// The folder relative paths (`file:` bodies) are read from.
+    pub base_dir: PathBuf,
+}
+
+impl Scenario {
+    /// Arrivals the schedule should hold on average, at the file's scale.
+    pub fn expected_arrivals(&self) -> f64 {
+        self.timeline.expected_arrivals() * self.file.load.scale
+    }
+
+    pub fn total(&self) -> StdDuration {
+        self.timeline.total
+    }
+}
+
+/// The result of checking one file: the scenario when no error was found,
+/// and every problem (errors and warnings) with its position.
+#[derive(Debug)]
+pub struct Checked {
+    pub scenario: Option<Scenario>,
+    pub problems: Vec<Problem>,
+}
+
+impl Checked {
+    fn failed(problems: Vec<Problem>) -> Checked {
+        Checked {
+            scenario: None,
+            problems,
+        }
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &Problem> {
+        self.problems.iter().filter(|p| p.is_error())
+    }
+}
+
+/// Reads and checks the file at `path`.
+pub fn check_file(path: &FsPath) -> Checked {
+    let bytes = match read_bounded(path) {
+        Ok(bytes) => bytes,
+        Err(message) => return Checked::failed(vec![Problem::error(Path::root(), message)]),
+    };
+    let base_dir = path.parent().map(FsPath::to_path_buf).unwrap_or_default();
+    check_bytes(&bytes, &base_dir)
+}
+
+fn read_bounded(path: &FsPath) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    Ok(bytes)
+}
+
+const START: Pos = Pos { line: 1, column: 1 };
+
+/// Checks a scenario held in memory; `base_dir` resolves `file:` bodies.
+pub fn check_bytes(bytes: &[u8], base_dir: &FsPath) -> Checked {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Checked::failed(vec![
+            Problem::error(
+                Path::root(),
+                format!(
+                    "the file is larger than {} KiB; scenario files are small",
+                    MAX_FILE_BYTES / 1024
+                ),
+            )
+            .at_pos(START),
+        ]);
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let before = &bytes[..e.valid_up_to()];
+            let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+            let column = before.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+            return Checked::failed(vec![
+                Problem::error(Path::root(), "the file is not UTF-8 text")
+                    .with_hint("save it as UTF-8")
+                    .at_pos(Pos { line, column }),
+            ]);
+        }
+    };
+    check_text(text, base_dir)
+}
+
+/// Checks scenario text; `base_dir` resolves `file:` bodies.
+pub fn check_text(text: &str, base_dir: &FsPath) -> Checked {
+    if text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        return Checked::failed(vec![
+            Problem::error(Path::root(), "the file is empty")
+                .with_hint("a scenario needs at least `version`, `name`, `target`, `load` and `journeys`; see scenarios/smoke.yaml")
+                .at_pos(START),
+        ]);
+    }
+    // Map positions first: it is the pass that bounds alias expansion.
+    let map = match SourceMap::build(text, MAX_NODES) {
+        Ok(map) => Some(map),
+        Err(SourceError::TooLarge { limit, pos }) => {
+            return Checked::failed(vec![
+                Problem::error(
+                    Path::root(),
+                    format!("aliases expand this document to more than {limit} values"),
+                )
+                .with_hint("write the repeated parts out, or use fewer nested aliases")
+                .at_pos(pos),
+            ]);
+        }
+        // serde_yaml below names the syntax error in its own words.
+        Err(SourceError::Syntax { .. }) => None,
+    };
+    if let Some(map) = &map
+        && !map.duplicates.is_empty()
+    {
+        return Checked::failed(map.duplicates.iter().map(duplicate_problem).collect());
+    }
+    let mut value: serde_yaml::Value = match serde_yaml::from_str(text) {
+        Ok(value) => value,
+        Err(e) => return Checked::failed(vec![syntax_problem(&e)]),
+    };
+    let map = map.unwrap_or_default();
+    if let Err(e) = value.apply_merge() {
+        return Checked::failed(locate(
+            vec![Problem::error(Path::root(), e.to_string())],
+            &map,
+        ));
+    }
+    if !value.is_mapping() {
+        let problem = Problem::error(
+            Path::root(),
+            "a scenario is a mapping of keys (`version: 1`, `name: ...`)",
+        );
+        return Checked::failed(locate(vec![problem], &map));
+    }
+    let structural = structure::check(schema::json_schema(), &value);
+    if !structural.is_empty() {
+        return Checked::failed(locate(structural, &map));
+    }
+    let file = match typed(value) {
+        Ok(file) => file,
+        Err(problem) => return Checked::failed(locate(vec![problem], &map)),
+    };
+    let (timeline, mix, problems) = semantic::check(&file, base_dir);
+    let problems = locate(problems, &map);
+    let ok = !problems.iter().any(Problem::is_error);
+    Checked {
+        scenario: ok.then(|| Scenario {
+            file,
+            timeline,
+            mix,
+            base_dir: base_dir.to_path_buf(),
+        }),
+        problems,
+    }
+}
+
+/// Loads a scenario for running: the scenario and its warnings, or every
+/// problem when it has errors.
+pub fn load(path: &FsPath) -> Result<(Scenario, Vec<Problem>), Vec<Problem>> {
+    let checked = check_file(path);
+    match checked.scenario {
+        Some(scenario) => Ok((scenario, checked.problems)),
+        None => Err(checked.problems),
+    }
+}
+
+fn duplicate_problem(d: &source::Duplicate) -> Problem {
+    let key = d.path.last_key().unwrap_or_default();
+    Problem::error(
+        d.path.clone(),
+        format!("`{key}` is written twice in this mapping"),
+    )
+    .with_hint(format!("the first is at line {}; keep one", d.first.line))
+    .at_pos(d.again)
+}
+
+fn syntax_problem(e: &serde_yaml::Error) -> Problem {
+    // serde_yaml appends " at line L column C"; the position is shown in
+    // front instead, as for every other problem.
+    let message = e.to_string();
+    let message = match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message,
+    };
+    let problem = Problem::error(Path::root(), format!("YAML syntax: {message}"));
+    match e.location() {
+        Some(loc) => problem.at_pos(Pos {
+            line: loc.line(),
+            column: loc.column(),
+        }),
+        None => problem,
+    }
+}
+
+/// The typed model from a structurally checked document. The format
+/// writes enums as one-key mappings (`fault: {outage: {...}}`), which
+/// serde_yaml's `Value` reads only through `singleton_map_recursive`.
+fn typed(value: serde_yaml::Value) -> Result<ScenarioFile, Problem> {
+    let mut track = serde_path_to_error::Track::new();
+    let de = serde_path_to_error::Deserializer::new(value, &mut track);
+    serde_yaml::with::singleton_map_recursive::deserialize(de)
+        .map_err(|e| Problem::error(serde_path(&track.path()), e.to_string()))
+}
+
+fn serde_path(path: &serde_path_to_error::Path) -> Path {
+    use serde_path_to_error::Segment;
+    let mut out = Path::root();
+    for seg in path.iter() {
+        out = match seg {
+            Segment::Seq { index } => out.index(*index),
+            Segment::Map { key } | Segment::Enum { variant: key } => out.key(key),
+            Segment::Unknown => out,
+        };
+    }
+    out
+}
+
+/// Gives each problem its position and sorts them as they appear.
+fn locate(mut problems: Vec<Problem>, map: &SourceMap) -> Vec<Problem> {
+    for p in &mut problems {
+        if p.pos.is_none() {
+            p.pos = map.locate(&p.path, p.anchor);
+        }
+    }
+    problems.sort_by_key(|p| (p.pos, p.severity == Severity::Warning));
+    problems
+}

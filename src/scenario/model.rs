@@ -1,0 +1,1316 @@
+//! The scenario file as written: version 1 of the format, one Rust type per
+//! YAML mapping. These types are the single source of the format: serde
+//! reads files into them, schemars derives the JSON Schema that editors use
+//! and that `structure` checks files against, and the doc comments become
+//! that schema's descriptions. Nothing here checks cross-references (that is
+//! `semantic`) or does anything with a scenario (that is the runner's).
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::refs::{
+    At, CaptureSource, Channel, FaultOn, JsonPath, Method, Name, StatusSet, StepRef,
+};
+use super::template::{JsonTemplate, Template};
+use super::units::{ByteRate, Duration, Percent, Rate, Size};
+
+/// The only version of the format this surge reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A surge scenario: a deadline-eve surge against an e-Meterai platform,
+/// the outages to inject while it runs, and the objectives to meet.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "surge scenario")]
+pub struct ScenarioFile {
+    /// Version of the scenario format; always `1`.
+    pub version: u32,
+    /// The scenario's name; run folders are written under `reports/NAME/`.
+    pub name: Name,
+    /// What the scenario rehearses and why; shown at the top of the report.
+    #[serde(default)]
+    pub description: String,
+    /// Seed of every random choice (arrival times, jitter), so a scenario
+    /// replays the same schedule. Default 1.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// When applicants must be done, as an offset (`9m30s`) or a phase edge
+    /// (`close.start`). Journeys completed after it count against goodput.
+    /// Default: the end of the last phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<At>,
+    /// What to rehearse against: the built-in twin or an external system.
+    pub target: Target,
+    /// How many applicants arrive, and when.
+    pub load: Load,
+    /// Share of arrivals per journey, as weights (normalised). Default:
+    /// every journey alike.
+    #[serde(default)]
+    pub mix: IndexMap<String, f64>,
+    /// What applicants do, by journey name.
+    pub journeys: IndexMap<String, Journey>,
+    /// The outages to inject while the load runs.
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+    /// What the platform must achieve; the run's exit code follows them.
+    #[serde(default)]
+    pub objectives: Vec<Objective>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+// ---------------------------------------------------------------- target
+
+/// The system under rehearsal: exactly one of `twin` or `base_url`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// Run against the built-in twin of the e-Meterai platform, started
+    /// in-process on a free loopback port, with these capacity knobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twin: Option<TwinConfig>,
+    /// Run against an external system at this URL (for example a `surge
+    /// twin` started apart, or a staging environment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<Template>,
+    /// Per-channel base URLs (`storefront`, `stamping`, `partner/NAME`);
+    /// channels not listed use `base_url`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub channels: IndexMap<String, Template>,
+    /// Hosts off loopback that this scenario may load. Without them (or
+    /// `--allow-remote-target`) surge refuses any host but 127.0.0.0/8 and
+    /// ::1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_hosts: Vec<String>,
+    /// Admin URL of a `surge twin` running apart, so `twin/...` faults can
+    /// be switched through its API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<Template>,
+}
+
+/// Capacity knobs of the built-in twin. Every section is optional; the
+/// defaults describe a healthy platform at modest scale.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TwinConfig {
+    /// The storefront's waiting room; off unless this section is given.
+    #[serde(default = "WaitingRoom::off")]
+    pub waiting_room: WaitingRoom,
+    /// Registration and login by one-time password.
+    #[serde(default)]
+    pub accounts: Accounts,
+    /// Payment capture and the asynchronous callback that credits quota.
+    #[serde(default)]
+    pub payments: Payments,
+    /// Document upload, stamping and download.
+    #[serde(default)]
+    pub stamping: Stamping,
+    /// The vendor's core: serial-number stock and the signing pool.
+    #[serde(default)]
+    pub core: Core,
+    /// Distribution partners by name. Default: `pos` (a pass-through post
+    /// office counter) and `reseller-a` (a reseller with 5000 serials).
+    #[serde(default = "default_partners")]
+    pub partners: IndexMap<String, Partner>,
+}
+
+/// The same defaults serde applies to `twin: {}`.
+impl Default for TwinConfig {
+    fn default() -> Self {
+        TwinConfig {
+            waiting_room: WaitingRoom::off(),
+            accounts: Accounts::default(),
+            payments: Payments::default(),
+            stamping: Stamping::default(),
+            core: Core::default(),
+            partners: default_partners(),
+        }
+    }
+}
+
+/// The waiting room: applicants join a queue and are admitted at a fixed
+/// rate; orders need an admission token while it is on.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitingRoom {
+    /// Whether the waiting room is on. Default: on when this section is
+    /// given.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// How many applicants are admitted per unit of time.
+    #[serde(default = "WaitingRoom::default_admit")]
+    pub admit: Rate,
+    /// How many applicants may wait; joining beyond it is refused (503).
+    #[serde(default = "WaitingRoom::default_queue")]
+    pub queue: u32,
+    /// How long an admission token stays valid if unused.
+    #[serde(default = "WaitingRoom::default_ttl")]
+    pub admission_ttl: Duration,
+    /// A ticket not polled for this long loses its place.
+    #[serde(default = "WaitingRoom::default_idle")]
+    pub idle_timeout: Duration,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for WaitingRoom {
+    fn default() -> Self {
+        WaitingRoom {
+            enabled: true,
+            admit: Self::default_admit(),
+            queue: Self::default_queue(),
+            admission_ttl: Self::default_ttl(),
+            idle_timeout: Self::default_idle(),
+        }
+    }
+}
+
+impl WaitingRoom {
+    fn off() -> Self {
+        WaitingRoom {
+            enabled: false,
+            ..Self::default()
+        }
+    }
+    fn default_admit() -> Rate {
+        Rate::per_second(50.0)
+    }
+    fn default_queue() -> u32 {
+        10_000
+    }
+    fn default_ttl() -> Duration {
+        Duration::from_secs(120)
+    }
+    fn default_idle() -> Duration {
+        Duration::from_secs(30)
+    }
+}
+
+/// A service time or delay, as a log-normal distribution given by its
+/// median and 99th percentile (equal values make it fixed).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Distribution {
+    /// Half of the draws are shorter than this.
+    pub median: Duration,
+    /// 99% of the draws are shorter than this; at least `median`.
+    pub p99: Duration,
+}
+
+impl Distribution {
+    pub fn new(median: Duration, p99: Duration) -> Self {
+        Distribution { median, p99 }
+    }
+}
+
+/// Registration and login.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Accounts {
+    /// How long a one-time password takes to reach the applicant.
+    #[serde(default = "Accounts::default_otp")]
+    pub otp_delay: Distribution,
+    /// How long a login session lasts.
+    #[serde(default = "Accounts::default_session")]
+    pub session_ttl: Duration,
+    /// Applicants who bought quota earlier in the season: accounts whose
+    /// phone starts with `prefix` begin with `quota` units.
+    #[serde(default)]
+    pub returning: Returning,
+}
+
+impl Default for Accounts {
+    fn default() -> Self {
+        Accounts {
+            otp_delay: Self::default_otp(),
+            session_ttl: Self::default_session(),
+            returning: Returning::default(),
+        }
+    }
+}
+
+/// Accounts that already hold quota when they first log in.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Returning {
+    /// Phone numbers starting with this belong to returning applicants.
+    #[serde(default = "Returning::default_prefix")]
+    pub prefix: String,
+    /// Quota units they hold at their first login.
+    #[serde(default = "Returning::default_quota")]
+    pub quota: u32,
+}
+
+impl Default for Returning {
+    fn default() -> Self {
+        Returning {
+            prefix: Self::default_prefix(),
+            quota: Self::default_quota(),
+        }
+    }
+}
+
+impl Returning {
+    fn default_prefix() -> String {
+        "returning-".into()
+    }
+    fn default_quota() -> u32 {
+        2
+    }
+}
+
+impl Accounts {
+    fn default_otp() -> Distribution {
+        Distribution::new(Duration::from_millis(200), Duration::from_secs(2))
+    }
+    fn default_session() -> Duration {
+        Duration::from_secs(1800)
+    }
+}
+
+/// Payments.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Payments {
+    /// Delay between capture and the provider's callback that credits the
+    /// quota.
+    #[serde(default = "Payments::default_callback")]
+    pub callback_delay: Distribution,
+    /// Price of one stamp, in rupiah.
+    #[serde(default = "Payments::default_price")]
+    pub unit_price: u64,
+}
+
+impl Default for Payments {
+    fn default() -> Self {
+        Payments {
+            callback_delay: Self::default_callback(),
+            unit_price: Self::default_price(),
+        }
+    }
+}
+
+impl Payments {
+    fn default_callback() -> Distribution {
+        Distribution::new(Duration::from_millis(300), Duration::from_secs(3))
+    }
+    fn default_price() -> u64 {
+        10_000
+    }
+}
+
+/// Documents.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stamping {
+    /// Largest accepted upload.
+    #[serde(default = "Stamping::default_max_upload")]
+    pub max_upload: Size,
+    /// Documents, jobs and stamped files are forgotten after this long.
+    #[serde(default = "Stamping::default_retention")]
+    pub retention: Duration,
+}
+
+impl Default for Stamping {
+    fn default() -> Self {
+        Stamping {
+            max_upload: Self::default_max_upload(),
+            retention: Self::default_retention(),
+        }
+    }
+}
+
+impl Stamping {
+    fn default_max_upload() -> Size {
+        Size(800_000)
+    }
+    fn default_retention() -> Duration {
+        Duration::from_secs(600)
+    }
+}
+
+/// The vendor's core.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Core {
+    /// Serial numbers the core can still issue.
+    #[serde(default = "Core::default_stock")]
+    pub stock: u64,
+    /// The signing service every stamp goes through.
+    #[serde(default)]
+    pub signing: Signing,
+}
+
+impl Default for Core {
+    fn default() -> Self {
+        Core {
+            stock: Self::default_stock(),
+            signing: Signing::default(),
+        }
+    }
+}
+
+impl Core {
+    fn default_stock() -> u64 {
+        1_000_000
+    }
+}
+
+/// A pool of signing workers with a bounded queue in front.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Signing {
+    /// Signatures made at once.
+    #[serde(default = "Signing::default_workers")]
+    #[schemars(range(min = 1))]
+    pub workers: u32,
+    /// Time to make one signature.
+    #[serde(default = "Signing::default_service_time")]
+    pub service_time: Distribution,
+    /// Requests that may wait for a worker; beyond it the core answers 503
+    /// with Retry-After.
+    #[serde(default = "Signing::default_queue")]
+    pub queue: u32,
+    /// A request that waited this long for a worker fails.
+    #[serde(default = "Signing::default_timeout")]
+    pub timeout: Duration,
+}
+
+impl Default for Signing {
+    fn default() -> Self {
+        Signing {
+            workers: Self::default_workers(),
+            service_time: Self::default_service_time(),
+            queue: Self::default_queue(),
+            timeout: Self::default_timeout(),
+        }
+    }
+}
+
+impl Signing {
+    fn default_workers() -> u32 {
+        8
+    }
+    fn default_service_time() -> Distribution {
+        Distribution::new(Duration::from_millis(40), Duration::from_millis(400))
+    }
+    fn default_queue() -> u32 {
+        256
+    }
+    fn default_timeout() -> Duration {
+        Duration::from_secs(10)
+    }
+}
+
+/// How a partner sells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerKind {
+    /// Holds no stock; every operation calls the core (a post office
+    /// counter).
+    PassThrough,
+    /// Holds its own stock of serial numbers, bought from the core.
+    Reseller,
+}
+
+/// A distribution partner.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Partner {
+    /// `pass_through` or `reseller`.
+    pub kind: PartnerKind,
+    /// A reseller's own serial numbers at the start.
+    #[serde(default)]
+    pub stock: u64,
+    /// When and how much a reseller restocks from the core; without it the
+    /// stock runs out for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refill: Option<Refill>,
+}
+
+/// A reseller's restocking rule.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Refill {
+    /// Restock when the stock falls below this.
+    pub below: u64,
+    /// Serial numbers bought from the core at each restock.
+    #[schemars(range(min = 1))]
+    pub batch: u64,
+}
+
+fn default_partners() -> IndexMap<String, Partner> {
+    IndexMap::from([
+        (
+            "pos".to_string(),
+            Partner {
+                kind: PartnerKind::PassThrough,
+                stock: 0,
+                refill: None,
+            },
+        ),
+        (
+            "reseller-a".to_string(),
+            Partner {
+                kind: PartnerKind::Reseller,
+                stock: 5000,
+                refill: None,
+            },
+        ),
+    ])
+}
+
+// ---------------------------------------------------------------- load
+
+/// The arrival of applicants over time.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    /// Consecutive phases; the run lasts their total.
+    #[schemars(length(min = 1))]
+    pub phases: Vec<Phase>,
+    /// Multiplies every rate (and is what `surge capacity` searches).
+    #[serde(default = "one")]
+    pub scale: f64,
+    /// At most this many journeys run at once; an arrival that finds no
+    /// free slot waits, and that wait is recorded.
+    #[serde(default = "Load::default_in_flight")]
+    #[schemars(range(min = 1))]
+    pub max_in_flight: u32,
+    /// `poisson` (random, like people) or `uniform` (evenly spaced).
+    #[serde(default)]
+    pub arrivals: Arrivals,
+    /// An arrival that waited this long for a free slot is dropped.
+    #[serde(default = "Load::default_lateness")]
+    pub max_lateness: Duration,
+    /// After the last phase, journeys still running get this long to
+    /// finish before the run stops.
+    #[serde(default = "Load::default_drain")]
+    pub drain: Duration,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Load {
+    fn default_in_flight() -> u32 {
+        1000
+    }
+    fn default_lateness() -> Duration {
+        Duration::from_secs(10)
+    }
+    fn default_drain() -> Duration {
+        Duration::from_secs(30)
+    }
+}
+
+/// How arrival instants are spread within a rate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrivals {
+    /// Independent random arrivals (exponential gaps), as people arrive.
+    #[default]
+    Poisson,
+    /// Evenly spaced arrivals.
+    Uniform,
+}
+
+/// A stretch of the run with a constant rate (`rate`) or a linear ramp
+/// (`from` and `to`).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    /// Used by moments (`surge+30s`), objectives and reports.
+    pub name: Name,
+    /// How long the phase lasts.
+    pub duration: Duration,
+    /// A constant arrival rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Rate>,
+    /// The rate at the start of a ramp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Rate>,
+    /// The rate at the end of a ramp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Rate>,
+}
+
+// ---------------------------------------------------------------- journeys
+
+/// What one applicant does, step by step, through one channel.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Journey {
+    /// What this journey stands for; shown in reports.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// The channel the applicant uses: `storefront`, `stamping` or
+    /// `partner/NAME`.
+    pub channel: Channel,
+    /// How long the applicant keeps trying.
+    #[serde(default)]
+    pub patience: Patience,
+    /// Variables set at the start of each journey (templates may use
+    /// built-ins and `${ENV}`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub vars: IndexMap<String, Template>,
+    /// Headers sent with every step of the journey.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub headers: IndexMap<String, Template>,
+    /// The requests, in order.
+    #[schemars(length(min = 1))]
+    pub steps: Vec<Step>,
+}
+
+/// Retry and give-up behaviour of an applicant.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Patience {
+    /// Tries per step (the first included) before the applicant abandons.
+    #[serde(default = "Patience::default_attempts")]
+    #[schemars(range(min = 1))]
+    pub attempts: u32,
+    /// Waits between tries.
+    #[serde(default)]
+    pub backoff: Backoff,
+    /// The applicant abandons when the journey has lasted this long since
+    /// its intended start, whatever step it is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub give_up: Option<Duration>,
+    /// Failures worth another try. Default: `connect_refused`,
+    /// `connect_timeout`, `timeout`, `reset`, `queue_full`, `http_5xx`.
+    #[serde(default = "Patience::default_retry_on")]
+    pub retry_on: Vec<ErrorClass>,
+}
+
+impl Default for Patience {
+    fn default() -> Self {
+        Patience {
+            attempts: Self::default_attempts(),
+            backoff: Backoff::default(),
+            give_up: None,
+            retry_on: Self::default_retry_on(),
+        }
+    }
+}
+
+impl Patience {
+    fn default_attempts() -> u32 {
+        3
+    }
+    fn default_retry_on() -> Vec<ErrorClass> {
+        use ErrorClass::*;
+        vec![
+            ConnectRefused,
+            ConnectTimeout,
+            Timeout,
+            Reset,
+            QueueFull,
+            Http5xx,
+        ]
+    }
+}
+
+/// Exponential backoff: `initial`, then times `factor` up to `max`, each
+/// wait shortened or lengthened at random by up to `jitter`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Backoff {
+    /// The first wait.
+    #[serde(default = "Backoff::default_initial")]
+    pub initial: Duration,
+    /// The longest wait.
+    #[serde(default = "Backoff::default_max")]
+    pub max: Duration,
+    /// Growth of the wait per try.
+    #[serde(default = "Backoff::default_factor")]
+    pub factor: f64,
+    /// Random spread of each wait.
+    #[serde(default = "Backoff::default_jitter")]
+    pub jitter: Percent,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Self::default_initial(),
+            max: Self::default_max(),
+            factor: Self::default_factor(),
+            jitter: Self::default_jitter(),
+        }
+    }
+}
+
+impl Backoff {
+    fn default_initial() -> Duration {
+        Duration::from_millis(500)
+    }
+    fn default_max() -> Duration {
+        Duration::from_secs(10)
+    }
+    fn default_factor() -> f64 {
+        2.0
+    }
+    fn default_jitter() -> Percent {
+        Percent::from_fraction(0.2)
+    }
+}
+
+/// One HTTP request of a journey (or a poll: the same request repeated
+/// until a condition holds).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Names the step in reports and objectives (`JOURNEY.STEP`).
+    pub name: Name,
+    /// The channel of this request when it is not the journey's (an
+    /// applicant logs in at the storefront, then stamps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
+    /// The HTTP method. Default `GET`.
+    #[serde(default)]
+    pub method: Method,
+    /// The path under the channel's base URL, with `{var}` placeholders.
+    pub path: Template,
+    /// Headers of this request (added to the journey's).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub headers: IndexMap<String, Template>,
+    /// A JSON body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<JsonTemplate>,
+    /// A text body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<Template>,
+    /// A body read from this file (relative to the scenario file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// A generated PDF of this size, different for every applicant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdf: Option<Size>,
+    /// Content type of a `text` or `file` body (JSON and PDF bodies set
+    /// their own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// How long one try may take, to the end of the response body.
+    #[serde(default = "Step::default_timeout")]
+    pub timeout: Duration,
+    /// A pause before the request, as the applicant reads or types.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think: Option<Duration>,
+    /// What a successful response looks like.
+    #[serde(default)]
+    pub expect: Expect,
+    /// Variables taken from the successful response, by name.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub capture: IndexMap<String, CaptureSource>,
+    /// Repeat the request (every `poll.every`) until this holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Condition>,
+    /// Pacing and limit of the repetition asked by `until`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<Poll>,
+}
+
+impl Step {
+    fn default_timeout() -> Duration {
+        Duration::from_secs(10)
+    }
+}
+
+/// The shape of a successful response.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Accepted statuses. Default `2xx`.
+    #[serde(default)]
+    pub status: StatusSet,
+    /// Conditions on the JSON body, all of which must hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub json: Vec<Condition>,
+}
+
+/// A condition on one field of a JSON response: `path` and exactly one
+/// test.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    /// The field, as a JSON path (`$.state`).
+    pub path: JsonPath,
+    /// The field equals this value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<serde_json::Value>,
+    /// The field is present and differs from this value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_equals: Option<serde_json::Value>,
+    /// The field equals one of these values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_of: Option<Vec<serde_json::Value>>,
+    /// The field is present (`true`) or absent (`false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exists: Option<bool>,
+    /// The field is a number at least this large.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_least: Option<f64>,
+    /// The field is a number at most this large.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_most: Option<f64>,
+}
+
+/// Repetition of a polling step.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Poll {
+    /// Time between the starts of two polls.
+    pub every: Duration,
+    /// The step fails when the condition has not held after this long.
+    pub timeout: Duration,
+}
+
+/// A class of failure, as counted in reports and chosen in `retry_on`.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// The connection was refused.
+    ConnectRefused,
+    /// The connection could not be made in time.
+    ConnectTimeout,
+    /// The response did not arrive within the step's timeout.
+    Timeout,
+    /// The connection was reset or closed mid-request.
+    Reset,
+    /// 429 or 503: the platform says it is full.
+    QueueFull,
+    /// Another 5xx status.
+    #[serde(rename = "http_5xx")]
+    Http5xx,
+    /// A 4xx status other than 429.
+    #[serde(rename = "http_4xx")]
+    Http4xx,
+    /// An unexpected status in another class, or an `expect.json`
+    /// condition that failed.
+    Expectation,
+    /// A capture found nothing to capture.
+    Capture,
+    /// The response could not be read (for example JSON expected, not
+    /// received).
+    InvalidResponse,
+    /// Any other failure of the request.
+    Other,
+}
+
+// ---------------------------------------------------------------- faults
+
+/// An outage injected while the load runs.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// Names the fault in reports and objectives. Default: the kind and
+    /// the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Name>,
+    /// When the fault starts: an offset (`90s`) or relative to a phase
+    /// (`surge+30s`).
+    pub at: At,
+    /// How long it lasts.
+    #[serde(rename = "for")]
+    pub lasts: Duration,
+    /// Where it acts: `twin/CHANNEL`, `proxy/CHANNEL` or `hook`.
+    pub on: FaultOn,
+    /// What happens.
+    pub fault: FaultKind,
+    /// Proxy only: the share of connections affected. Default 100%.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toxicity: Option<Percent>,
+    /// Proxy only: which direction the toxic acts on. Default `downstream`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<Stream>,
+}
+
+/// Direction of proxied data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    /// From the client to the target.
+    Upstream,
+    /// From the target to the client.
+    #[default]
+    Downstream,
+}
+
+/// A kind of fault and its parameters. Which targets accept which kind is
+/// checked when the file loads.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum FaultKind {
+    /// The component stops serving (twin).
+    Outage(Outage),
+    /// Every response is delayed (twin: requests of the channel; proxy:
+    /// data of affected connections).
+    Latency(Latency),
+    /// A share of requests fails with a status (twin or proxy).
+    ErrorRate(ErrorRate),
+    /// The stock of serial numbers is empty (`twin/core` or
+    /// `twin/partner/NAME`).
+    StockExhausted(Empty),
+    /// Payment callbacks are lost: paid, but quota never credited
+    /// (`twin/storefront`).
+    CallbacksDropped(Share),
+    /// Payment callbacks arrive late (`twin/storefront`).
+    CallbacksDelayed(CallbacksDelayed),
+    /// Payment callbacks arrive twice (`twin/storefront`).
+    CallbacksDuplicated(Share),
+    /// The waiting room is put in front of the storefront, or its
+    /// admission changed (`twin/storefront`).
+    WaitingRoom(WaitingRoomFault),
+    /// Proxy: limits the bandwidth of affected connections.
+    Bandwidth(Bandwidth),
+    /// Proxy: delays the closing of affected connections.
+    SlowClose(Delay),
+    /// Proxy: stops all data of affected connections and closes them after
+    /// `after` (0s: never).
+    Timeout(After),
+    /// Proxy: resets affected connections after `after`.
+    ResetPeer(After),
+    /// Proxy: cuts data into small pieces, optionally delayed.
+    Slicer(Slicer),
+    /// Proxy: closes affected connections after this much data.
+    LimitData(LimitData),
+    /// Proxy: refuses new connections.
+    Down(Empty),
+    /// Proxy: delays a share of HTTP requests.
+    HttpDelay(HttpDelay),
+    /// Hook: HTTP calls to an external fault injector. Boxed: it is far
+    /// larger than the other kinds.
+    Hook(Box<Hook>),
+}
+
+/// No parameters: write `{}`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+/// How an outage looks from outside.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutageMode {
+    /// Requests are answered 503 at once.
+    #[default]
+    Unavailable,
+    /// Requests hang until the client gives up.
+    Hang,
+}
+
+/// An outage of a twin component.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Outage {
+    /// `unavailable` (503 at once) or `hang`.
+    #[serde(default)]
+    pub mode: OutageMode,
+    /// `twin/core` only: after the outage, services return in stages, each
+    /// this long after the outage ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<Recovery>,
+}
+
+/// Staged recovery after a core outage: stamping first, then credits,
+/// then sales.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Recovery {
+    /// Stamping returns this long after the outage ends.
+    #[serde(default)]
+    pub stamping: Duration,
+    /// Quota credits resume this long after the outage ends.
+    pub credits: Duration,
+    /// Sales (orders) reopen this long after the outage ends.
+    pub sales: Duration,
+}
+
+/// Added delay.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Latency {
+    /// Added to every response.
+    pub delay: Duration,
+    /// Random extra spread, up to this much either way.
+    #[serde(default)]
+    pub jitter: Duration,
+}
+
+/// Failing a share of requests.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorRate {
+    /// Share of requests that fail.
+    pub rate: Percent,
+    /// Status they fail with. Default 503.
+    #[serde(default = "ErrorRate::default_status")]
+    #[schemars(range(min = 100, max = 599))]
+    pub status: u16,
+}
+
+impl ErrorRate {
+    fn default_status() -> u16 {
+        503
+    }
+}
+
+/// A share of events.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Share {
+    /// Share affected. Default 100%.
+    #[serde(default = "Share::all")]
+    pub rate: Percent,
+}
+
+impl Share {
+    fn all() -> Percent {
+        Percent::from_fraction(1.0)
+    }
+}
+
+/// Late payment callbacks.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallbacksDelayed {
+    /// The callback delay while the fault lasts.
+    pub delay: Distribution,
+}
+
+/// The waiting room during the fault.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitingRoomFault {
+    /// Admission rate while the fault lasts.
+    pub admit: Rate,
+    /// Queue bound while the fault lasts. Default: the configured one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<u32>,
+}
+
+/// A bandwidth limit.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Bandwidth {
+    /// Bytes per second per connection.
+    pub rate: ByteRate,
+}
+
+/// A delay.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Delay {
+    /// How long.
+    pub delay: Duration,
+}
+
+/// An action after some time.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct After {
+    /// Time from the connection's start (0s: at once, or never for
+    /// `timeout`).
+    #[serde(default)]
+    pub after: Duration,
+}
+
+/// Cutting data into pieces.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Slicer {
+    /// Average piece size.
+    pub average: Size,
+    /// Random spread of the piece size.
+    #[serde(default)]
+    pub variation: Size,
+    /// Pause between pieces.
+    #[serde(default)]
+    pub delay: Duration,
+}
+
+/// A data limit.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitData {
+    /// Bytes let through before the connection closes.
+    pub bytes: Size,
+}
+
+/// Delaying a share of HTTP requests.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpDelay {
+    /// Share of requests delayed. Default 100%.
+    #[serde(default = "Share::all")]
+    pub rate: Percent,
+    /// Delay added before the request is forwarded.
+    pub delay: Duration,
+    /// Random extra spread, up to this much either way.
+    #[serde(default)]
+    pub jitter: Duration,
+}
+
+/// An external fault injector, driven by HTTP.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Hook {
+    /// Called when the fault starts.
+    pub start: HttpCall,
+    /// Called when the fault stops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<HttpCall>,
+}
+
+/// One HTTP call of a hook.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCall {
+    /// Default `POST`.
+    #[serde(default = "HttpCall::default_method")]
+    pub method: Method,
+    /// The full URL.
+    pub url: Template,
+    /// Request headers.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub headers: IndexMap<String, Template>,
+    /// A JSON body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<JsonTemplate>,
+    /// Time allowed per try.
+    #[serde(default = "HttpCall::default_timeout")]
+    pub timeout: Duration,
+    /// Tries before the call counts as failed.
+    #[serde(default = "HttpCall::default_attempts")]
+    #[schemars(range(min = 1))]
+    pub attempts: u32,
+}
+
+impl HttpCall {
+    fn default_method() -> Method {
+        Method::Post
+    }
+    fn default_timeout() -> Duration {
+        Duration::from_secs(5)
+    }
+    fn default_attempts() -> u32 {
+        3
+    }
+}
+
+// ---------------------------------------------------------------- objectives
+
+/// Something the platform must achieve during the run.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Objective {
+    /// A latency percentile stays under a bound.
+    Latency(LatencyObjective),
+    /// The share of failed requests stays under a bound.
+    ErrorRate(ErrorRateObjective),
+    /// Enough journeys complete before the deadline.
+    Goodput(GoodputObjective),
+    /// Enough work completes per second.
+    Throughput(ThroughputObjective),
+    /// After a fault ends, latency returns under a bound within a time.
+    Recovery(RecoveryObjective),
+    /// A counter of the twin's ledger stays under a bound.
+    Ledger(LedgerObjective),
+    /// An invariant of the twin's ledger holds at the end.
+    Invariant(Invariant),
+}
+
+/// A latency percentile. Of a step: request latency; of a journey: time
+/// from the intended start to completion; of a channel: its requests; of
+/// nothing: every request.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyObjective {
+    /// Names the objective in reports. Default: derived from its terms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Name>,
+    /// A step, `JOURNEY.STEP`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<StepRef>,
+    /// A journey.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journey: Option<String>,
+    /// A channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
+    /// The percentile, from 0 (exclusive) to 100 (the maximum).
+    pub p: f64,
+    /// The bound.
+    pub at_most: Duration,
+    /// Only within this phase or fault window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub during: Option<String>,
+    /// Only outside every fault window.
+    #[serde(default)]
+    pub outside_faults: bool,
+    /// Fewer samples than this make the objective unjudgeable rather than
+    /// met. Default: enough for the percentile to mean something.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_samples: Option<u64>,
+}
+
+/// The share of failed requests (or journeys, for a journey).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorRateObjective {
+    /// Names the objective in reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Name>,
+    /// A step, `JOURNEY.STEP`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<StepRef>,
+    /// A journey.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journey: Option<String>,
+    /// A channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
+    /// The bound.
+    pub at_most: Percent,
+    /// Only these classes count. Default: every class.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<ErrorClass>,
+    /// Only within this phase or fault window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub during: Option<String>,
+    /// Only outside every fault window.
+    #[serde(default)]
+    pub outside_faults: bool,
+}
+
+/// The share of arrivals that completed their journey before the deadline.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GoodputObjective {
+    /// Names the objective in reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Name>,
+    /// A journey. Default: every journey.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journey: Option<String>,
+    /// The bound.
+    pub at_least: Percent,
+}
+
+/// Completed work per second: journeys (for a journey), successful
+/// requests (for a step, a channel or nothing).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThroughputObjective {
+    /// Names the objective in reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Name>,
+    /// A step, `JOURNEY.STEP`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<StepRef>,
+    /// A journey.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journey: Option<String>,
+    /// A channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
+    /// The bound.
+    pub at_least: Rate,
+    /// Only within this phase or fault window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub during: Option<String>,
+    /// Only outside every fault window.
+    #[serde(default)]
+    pub outside_faults: bool,
+}
+
+/// Recovery after a fault: within `within` of the fault's end, the
+/// percentile is back under `at_most` and stays there.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryObjective {
+    /// Names the objective in reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Name>,
+    /// The fault, by name.
+    pub fault: String,
+    /// A step, `JOURNEY.STEP`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<StepRef>,
+    /// A journey.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journey: Option<String>,
+    /// A channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
+    /// The percentile, from 0 (exclusive) to 100.
+    pub p: f64,
+    /// The bound.
+    pub at_most: Duration,
+    /// How long after the fault's end the bound must hold again.
+    pub within: Duration,
+}
+
+/// A counter of the twin's ledger.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerObjective {
+    /// Names the objective in reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Name>,
+    /// The counter.
+    pub counter: LedgerCounter,
+    /// Its largest acceptable value at the end of the run.
+    pub at_most: u64,
+}
+
+/// Counters of the twin's ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerCounter {
+    /// Payments captured.
+    PaymentsCaptured,
+    /// Quota units credited by callbacks.
+    QuotaCredited,
+    /// Captured payments whose callback is still on its way.
+    CreditsPending,
+    /// Captured payments whose callback was lost.
+    CreditsLost,
+    /// Captured payments not credited at the end (pending or lost).
+    PaidNotCredited,
+    /// Quota units spent on stamps.
+    QuotaConsumed,
+    /// Stamps made.
+    StampsCompleted,
+    /// Stamps that failed.
+    StampsFailed,
+    /// Serial numbers issued.
+    SerialsIssued,
+    /// Serial numbers spent on a failed stamp.
+    SerialsWasted,
+    /// Quota units refunded after a failed stamp.
+    Refunds,
+}
+
+/// Invariants of the twin's ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Invariant {
+    /// Every invariant below.
+    All,
+    /// Every captured payment is credited or visibly pending.
+    PaymentsCredited,
+    /// Every consumed quota unit has a stamp or a refund.
+    QuotaAccounted,
+    /// No serial number was issued twice.
+    SerialsUnique,
+}

@@ -1,0 +1,1269 @@
+//! The meaning check: what a schema cannot say. Names refer to things that
+//! exist (journeys, steps, phases, faults, partners), moments fall inside
+//! the run, faults suit their target and do not overlap on one switch,
+//! variables are bound before a request uses them, and numbers make sense
+//! together (a ramp's ends, a distribution's median and p99). It builds the
+//! run's timeline as it goes, since most checks need it.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path as FsPath;
+use std::time::Duration as StdDuration;
+
+use super::diagnostic::{Path, Problem, did_you_mean, one_of, suggestion};
+use super::model::*;
+use super::refs::{At, Channel, Edge, FaultOn, StepRef, check_name};
+use super::template::Template;
+
+/// Variables every journey has without capturing them.
+pub const BUILTIN_VARS: [&str; 5] = ["arrival", "journey", "channel", "partner", "random"];
+
+/// A phase placed on the run's clock (rates per second, before `scale`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PhaseWindow {
+    pub name: String,
+    pub start: StdDuration,
+    pub end: StdDuration,
+    pub from: f64,
+    pub to: f64,
+}
+
+impl PhaseWindow {
+    /// Mean number of arrivals in the phase (the integral of its rate).
+    pub fn arrivals(&self) -> f64 {
+        (self.from + self.to) / 2.0 * (self.end - self.start).as_secs_f64()
+    }
+}
+
+/// A fault placed on the run's clock.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultWindow {
+    /// The fault's name, or `KIND on TARGET` when it has none.
+    pub name: String,
+    /// Its position in `faults`.
+    pub index: usize,
+    pub start: StdDuration,
+    /// Clamped to the end of the run.
+    pub end: StdDuration,
+}
+
+/// When everything happens, from the start of the first phase.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timeline {
+    pub phases: Vec<PhaseWindow>,
+    pub faults: Vec<FaultWindow>,
+    /// The end of the last phase.
+    pub total: StdDuration,
+    pub deadline: StdDuration,
+}
+
+impl Timeline {
+    pub fn expected_arrivals(&self) -> f64 {
+        self.phases.iter().map(PhaseWindow::arrivals).sum()
+    }
+
+    pub fn phase(&self, name: &str) -> Option<&PhaseWindow> {
+        self.phases.iter().find(|p| p.name == name)
+    }
+
+    pub fn fault(&self, name: &str) -> Option<&FaultWindow> {
+        self.faults.iter().find(|f| f.name == name)
+    }
+}
+
+type Checked = (Timeline, Vec<(String, f64)>, Vec<Problem>);
+
+/// Checks the meaning of a structurally valid file.
+pub(super) fn check(file: &ScenarioFile, base_dir: &FsPath) -> Checked {
+    let mut c = Checker {
+        file,
+        base_dir,
+        out: Vec::new(),
+    };
+    if file.version != FORMAT_VERSION {
+        c.out.push(
+            Problem::error(
+                Path::at(&["version"]),
+                format!(
+                    "this surge reads version {FORMAT_VERSION} of the format, not {}",
+                    file.version
+                ),
+            )
+            .with_hint(format!("write `version: {FORMAT_VERSION}`")),
+        );
+    }
+    c.target();
+    let phases = c.phases();
+    c.journeys();
+    let mix = c.mix();
+    let total = phases.last().map_or(StdDuration::ZERO, |p| p.end);
+    let deadline = c.deadline(&phases, total);
+    let faults = c.faults(&phases, total);
+    let timeline = Timeline {
+        phases,
+        faults,
+        total,
+        deadline,
+    };
+    c.objectives(&timeline);
+    (timeline, mix, c.out)
+}
+
+struct Checker<'a> {
+    file: &'a ScenarioFile,
+    base_dir: &'a FsPath,
+    out: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, path: Path, message: impl Into<String>) -> &mut Problem {
+        self.out.push(Problem::error(path, message));
+        self.out.last_mut().expect("just pushed")
+    }
+
+    fn warn(&mut self, path: Path, message: impl Into<String>) {
+        self.out.push(Problem::warning(path, message));
+    }
+
+    // ------------------------------------------------------------ target
+
+    fn target(&mut self) {
+        let t = &self.file.target;
+        let path = Path::at(&["target"]);
+        match (&t.twin, &t.base_url) {
+            (Some(_), Some(_)) => {
+                self.error(
+                    path.clone(),
+                    "choose one target: `twin` or `base_url`, not both",
+                );
+            }
+            (None, None) => {
+                self.error(path.clone(), "no target given").hint = Some(
+                    "write `twin: {}` for the built-in twin, or `base_url: http://127.0.0.1:8080` for a system of your own".into(),
+                );
+            }
+            _ => {}
+        }
+        if let Some(twin) = &t.twin {
+            for (key, given) in [
+                ("channels", !t.channels.is_empty()),
+                ("allow_hosts", !t.allow_hosts.is_empty()),
+                ("admin", t.admin.is_some()),
+            ] {
+                if given {
+                    self.error(
+                        path.key(key),
+                        format!(
+                            "`{key}` is for an external target; the built-in twin runs on loopback"
+                        ),
+                    )
+                    .anchor = super::diagnostic::Anchor::Key;
+                }
+            }
+            self.twin(twin, &path.key("twin"));
+        }
+        if let Some(url) = &t.base_url {
+            self.base_url(url, &path.key("base_url"));
+        }
+        for (name, url) in &t.channels {
+            let p = path.key("channels").key(name);
+            match super::refs::parse_channel(name) {
+                Ok(Channel::Core) => {
+                    self.error(
+                        p.clone(),
+                        "journeys do not reach `core` directly; it has no base URL of its own",
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.error(p.clone(), e).anchor = super::diagnostic::Anchor::Key;
+                }
+            }
+            self.base_url(url, &p);
+        }
+        if let Some(url) = &t.admin {
+            self.base_url(url, &path.key("admin"));
+        }
+    }
+
+    /// A base URL: http or https, a host, no journey variables. A URL read
+    /// from the environment is never repeated in a message.
+    fn base_url(&mut self, url: &Template, path: &Path) {
+        if url.vars().next().is_some() {
+            self.error(
+                path.clone(),
+                "a base URL cannot use journey variables (`{var}`)",
+            );
+            return;
+        }
+        let shown = if url.has_secret() {
+            "the URL (from the environment)".to_string()
+        } else {
+            format!("`{url}`")
+        };
+        let text = url.render(&|_| None).unwrap_or_default();
+        let parsed = match url::Url::parse(&text) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
+            _ => {
+                self.error(
+                    path.clone(),
+                    format!("{shown} is not an http(s) URL with a host"),
+                )
+                .hint = Some("write it like `http://127.0.0.1:8080`".into());
+                return;
+            }
+        };
+        let host = parsed.host_str().unwrap_or_default();
+        let allowed = self
+            .file
+            .target
+            .allow_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(host));
+        if !is_loopback_host(host) && !allowed {
+            self.warn(
+                path.clone(),
+                format!(
+                    "{shown} is not on loopback; `surge run` will refuse it unless its host is listed in `target.allow_hosts` or `--allow-remote-target` is given"
+                ),
+            );
+        }
+    }
+
+    fn twin(&mut self, twin: &TwinConfig, path: &Path) {
+        let dists = [
+            (
+                twin.accounts.otp_delay,
+                path.key("accounts").key("otp_delay"),
+            ),
+            (
+                twin.payments.callback_delay,
+                path.key("payments").key("callback_delay"),
+            ),
+            (
+                twin.core.signing.service_time,
+                path.key("core").key("signing").key("service_time"),
+            ),
+        ];
+        for (d, p) in dists {
+            self.distribution(&d, &p);
+        }
+        let room = &twin.waiting_room;
+        if room.enabled && room.admit.as_per_second() <= 0.0 {
+            self.error(
+                path.key("waiting_room").key("admit"),
+                "an open waiting room must admit someone; give a rate above 0/s",
+            );
+        }
+        if room.enabled && room.queue == 0 {
+            self.error(
+                path.key("waiting_room").key("queue"),
+                "a waiting room needs room for at least one applicant",
+            );
+        }
+        if twin.core.signing.timeout.is_zero() {
+            self.error(
+                path.key("core").key("signing").key("timeout"),
+                "the signing timeout must be longer than 0s",
+            );
+        }
+        if twin.stamping.max_upload.0 == 0 {
+            self.error(
+                path.key("stamping").key("max_upload"),
+                "the upload limit must be above 0B",
+            );
+        }
+        for (name, partner) in &twin.partners {
+            let p = path.key("partners").key(name);
+            if let Err(e) = check_name(name) {
+                self.error(p.clone(), e).anchor = super::diagnostic::Anchor::Key;
+            }
+            if partner.kind == PartnerKind::PassThrough {
+                if partner.stock > 0 {
+                    self.error(
+                        p.key("stock"),
+                        "a pass-through partner holds no stock; it sells from the core's",
+                    )
+                    .hint = Some("remove `stock`, or make the partner `kind: reseller`".into());
+                }
+                if partner.refill.is_some() {
+                    self.error(
+                        p.key("refill"),
+                        "a pass-through partner holds no stock to refill",
+                    )
+                    .hint = Some("remove `refill`, or make the partner `kind: reseller`".into());
+                }
+            }
+        }
+    }
+
+    fn distribution(&mut self, d: &Distribution, path: &Path) {
+        if d.p99 < d.median {
+            self.error(
+                path.key("p99"),
+                format!("p99 ({}) is below the median ({})", d.p99, d.median),
+            )
+            .hint = Some(
+                "the 99th percentile is at least the median; equal values make the time fixed"
+                    .into(),
+            );
+        }
+    }
+
+    // ------------------------------------------------------------ load
+
+    /// The phases on the run's clock. A broken phase keeps its place (rate
+    /// 0) so that later checks still see where every phase lies; the
+    /// errors already keep the scenario from running.
+    fn phases(&mut self) -> Vec<PhaseWindow> {
+        let load = &self.file.load;
+        let base = Path::at(&["load"]);
+        let mut seen = HashSet::new();
+        let mut windows = Vec::new();
+        let mut clock = StdDuration::ZERO;
+        for (i, phase) in load.phases.iter().enumerate() {
+            let p = base.key("phases").index(i);
+            if !seen.insert(phase.name.as_str()) {
+                self.error(
+                    p.key("name"),
+                    format!("another phase is already named `{}`", phase.name),
+                );
+            }
+            if phase.duration.is_zero() {
+                self.error(p.key("duration"), "a phase must last longer than 0s");
+            }
+            let (from, to) = self.phase_rates(phase, &p);
+            let end = clock + phase.duration.0;
+            windows.push(PhaseWindow {
+                name: phase.name.0.clone(),
+                start: clock,
+                end,
+                from,
+                to,
+            });
+            clock = end;
+        }
+        if !(load.scale.is_finite() && load.scale > 0.0) {
+            self.error(
+                base.key("scale"),
+                format!("`scale` must be above 0, not {}", load.scale),
+            );
+        }
+        if windows.iter().all(|w| w.from == 0.0 && w.to == 0.0) {
+            self.warn(
+                base.key("phases"),
+                "every rate is 0: no applicant will arrive",
+            );
+        }
+        windows
+    }
+
+    /// A phase's rates at its start and end, per second.
+    fn phase_rates(&mut self, phase: &Phase, p: &Path) -> (f64, f64) {
+        match (phase.rate, phase.from, phase.to) {
+            (Some(r), None, None) => (r.as_per_second(), r.as_per_second()),
+            (None, Some(f), Some(t)) => (f.as_per_second(), t.as_per_second()),
+            (Some(_), _, _) => {
+                self.error(
+                    p.clone(),
+                    "give either `rate` or `from` and `to` (a ramp), not both",
+                );
+                (0.0, 0.0)
+            }
+            (None, None, None) => {
+                self.error(p.clone(), "missing `rate`").hint = Some(
+                    "give a constant `rate: 20/s`, or a ramp `from: 20/s` and `to: 120/s`".into(),
+                );
+                (0.0, 0.0)
+            }
+            (None, _, _) => {
+                self.error(p.clone(), "a ramp needs both `from` and `to`");
+                (0.0, 0.0)
+            }
+        }
+    }
+
+    /// Resolves a moment to an offset from the start of the run.
+    fn moment(&mut self, at: &At, phases: &[PhaseWindow], path: &Path) -> Option<StdDuration> {
+        let (phase, edge, later, shift) = match at {
+            At::Offset(d) => return Some(d.0),
+            At::Phase {
+                phase,
+                edge,
+                later,
+                shift,
+            } => (phase, *edge, *later, shift.0),
+        };
+        let Some(window) = phases.iter().find(|w| &w.name == phase) else {
+            let names: Vec<&str> = phases.iter().map(|w| w.name.as_str()).collect();
+            self.error(path.clone(), format!("no phase is named `{phase}`"))
+                .hint = suggestion(phase, names.iter().copied())
+                .or_else(|| Some(format!("phases: {}", one_of(&names))));
+            return None;
+        };
+        let base = if edge == Edge::Start {
+            window.start
+        } else {
+            window.end
+        };
+        if later {
+            return Some(base + shift);
+        }
+        match base.checked_sub(shift) {
+            Some(t) => Some(t),
+            None => {
+                self.error(path.clone(), format!("`{at}` falls before the run starts"));
+                None
+            }
+        }
+    }
+
+    fn deadline(&mut self, phases: &[PhaseWindow], total: StdDuration) -> StdDuration {
+        let Some(at) = &self.file.deadline else {
+            return total;
+        };
+        let path = Path::at(&["deadline"]);
+        match self.moment(at, phases, &path) {
+            Some(t) if t > total => {
+                self.error(
+                    path,
+                    format!(
+                        "the deadline ({}) falls after the run ends ({})",
+                        show(t),
+                        show(total)
+                    ),
+                );
+                total
+            }
+            Some(t) => t,
+            None => total,
+        }
+    }
+
+    fn mix(&mut self) -> Vec<(String, f64)> {
+        let journeys = &self.file.journeys;
+        let mix = &self.file.mix;
+        if mix.is_empty() {
+            let share = 1.0 / journeys.len().max(1) as f64;
+            return journeys.keys().map(|k| (k.clone(), share)).collect();
+        }
+        let mut ok = true;
+        for (name, weight) in mix {
+            let p = Path::at(&["mix"]).key(name);
+            if !journeys.contains_key(name) {
+                let problem = self.error(p.clone(), format!("no journey is named `{name}`"));
+                problem.anchor = super::diagnostic::Anchor::Key;
+                problem.hint = suggestion(name, journeys.keys().map(String::as_str));
+                ok = false;
+            } else if !(weight.is_finite() && *weight > 0.0) {
+                self.error(p, format!("a weight must be above 0, not {weight}"))
+                    .hint = Some("to leave a journey out, remove it from `mix`".into());
+                ok = false;
+            }
+        }
+        for name in journeys.keys().filter(|k| !mix.contains_key(*k)) {
+            self.warn(
+                Path::at(&["journeys"]).key(name),
+                format!("journey `{name}` is not in `mix`, so no applicant will take it"),
+            );
+        }
+        if !ok {
+            return Vec::new();
+        }
+        let total: f64 = mix.values().sum();
+        mix.iter().map(|(k, w)| (k.clone(), w / total)).collect()
+    }
+
+    // ------------------------------------------------------------ journeys
+
+    fn journeys(&mut self) {
+        for (name, journey) in &self.file.journeys {
+            let path = Path::at(&["journeys"]).key(name);
+            if let Err(e) = check_name(name) {
+                self.error(path.clone(), e).anchor = super::diagnostic::Anchor::Key;
+            }
+            self.journey_channel(&journey.channel, &path.key("channel"));
+            self.patience(&journey.patience, &path.key("patience"));
+            self.journey_steps(journey, &path);
+        }
+    }
+
+    fn journey_channel(&mut self, channel: &Channel, path: &Path) {
+        match channel {
+            Channel::Core => {
+                self.error(path.clone(), "journeys do not reach `core` directly")
+                    .hint =
+                    Some("the core is reached through `stamping` and the partner channels".into());
+            }
+            Channel::Partner(name) => self.partner_exists(name, path),
+            _ => {}
+        }
+    }
+
+    /// With the twin, partners must be declared in its configuration.
+    fn partner_exists(&mut self, name: &str, path: &Path) {
+        let Some(twin) = &self.file.target.twin else {
+            return;
+        };
+        if !twin.partners.contains_key(name) {
+            let names: Vec<&str> = twin.partners.keys().map(String::as_str).collect();
+            self.error(
+                path.clone(),
+                format!("the twin has no partner named `{name}`"),
+            )
+            .hint = suggestion(name, names.iter().copied())
+                .map(|s| s.replace("did you mean `", "did you mean `partner/"))
+                .or_else(|| {
+                    Some(format!(
+                        "declare it under `target.twin.partners` (partners now: {})",
+                        one_of(&names)
+                    ))
+                });
+        }
+    }
+
+    fn patience(&mut self, patience: &Patience, path: &Path) {
+        let b = &patience.backoff;
+        if b.initial > b.max {
+            self.error(
+                path.key("backoff").key("max"),
+                format!(
+                    "the longest wait ({}) is shorter than the first ({})",
+                    b.max, b.initial
+                ),
+            );
+        }
+        if !(b.factor.is_finite() && b.factor >= 1.0) {
+            self.error(
+                path.key("backoff").key("factor"),
+                format!("the factor must be at least 1, not {}", b.factor),
+            );
+        }
+        if patience.give_up.is_some_and(|g| g.is_zero()) {
+            self.error(path.key("give_up"), "`give_up` must be longer than 0s");
+        }
+    }
+
+    fn journey_steps(&mut self, journey: &Journey, path: &Path) {
+        let partner = matches!(journey.channel, Channel::Partner(_));
+        let mut bound: HashSet<String> = BUILTIN_VARS
+            .iter()
+            .filter(|v| partner || **v != "partner")
+            .map(|v| v.to_string())
+            .collect();
+        for (name, value) in &journey.vars {
+            let p = path.key("vars").key(name);
+            self.var_name(name, &p);
+            for var in value.vars() {
+                if !bound.contains(var) {
+                    self.unbound(var, &bound, None, &p);
+                }
+            }
+            bound.insert(name.clone());
+        }
+        // Every capture, by variable, with the step that makes it.
+        let captured_by: HashMap<&str, usize> = journey
+            .steps
+            .iter()
+            .enumerate()
+            .rev()
+            .flat_map(|(i, s)| s.capture.keys().map(move |k| (k.as_str(), i)))
+            .collect();
+        // Journey headers wait until their variables are bound, so they
+        // only need to be bound somewhere.
+        for (name, value) in &journey.headers {
+            let p = path.key("headers").key(name);
+            self.header_name(name, &p);
+            for var in value.vars() {
+                if !bound.contains(var) && !captured_by.contains_key(var) {
+                    self.unbound(var, &bound, None, &p);
+                }
+            }
+        }
+        let mut names = HashSet::new();
+        for (i, step) in journey.steps.iter().enumerate() {
+            let p = path.key("steps").index(i);
+            if !names.insert(step.name.as_str()) {
+                self.error(
+                    p.key("name"),
+                    format!(
+                        "another step of this journey is already named `{}`",
+                        step.name
+                    ),
+                );
+            }
+            self.step(step, &p);
+            let uses = step_vars(step);
+            for (var, field) in uses {
+                if !bound.contains(var) {
+                    let later = captured_by.get(var).copied().filter(|j| *j >= i);
+                    self.unbound(
+                        var,
+                        &bound,
+                        later.map(|j| (j, journey.steps[j].name.as_str())),
+                        &p.key(field),
+                    );
+                }
+            }
+            for name in step.capture.keys() {
+                self.var_name(name, &p.key("capture").key(name));
+                bound.insert(name.clone());
+            }
+        }
+    }
+
+    fn unbound(
+        &mut self,
+        var: &str,
+        bound: &HashSet<String>,
+        later: Option<(usize, &str)>,
+        path: &Path,
+    ) {
+        let hint = match later {
+            Some((j, _)) if path_step(path) == Some(j) => format!(
+                "this step captures `{var}` from its own response, which comes after the request; capture it in an earlier step"
+            ),
+            Some((j, name)) => format!("step `{name}` (steps[{j}]) captures it, after this; capture it earlier"),
+            None => suggestion(var, bound.iter().map(String::as_str)).unwrap_or_else(|| {
+                format!("capture it in an earlier step (`capture: {{{var}: $.{var}}}`) or declare it in the journey's `vars`")
+            }),
+        };
+        self.error(
+            path.clone(),
+            format!("variable `{var}` is used before any step captures it"),
+        )
+        .hint = Some(hint);
+    }
+
+    fn var_name(&mut self, name: &str, path: &Path) {
+        let ident = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ident {
+            self.error(
+                path.clone(),
+                format!("`{name}` is not a variable name; use letters, digits and `_`"),
+            )
+            .anchor = super::diagnostic::Anchor::Key;
+        } else if BUILTIN_VARS.contains(&name) {
+            self.error(
+                path.clone(),
+                format!("`{name}` is a built-in variable; choose another name"),
+            )
+            .anchor = super::diagnostic::Anchor::Key;
+        }
+    }
+
+    fn header_name(&mut self, name: &str, path: &Path) {
+        let token = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !token {
+            self.error(path.clone(), format!("`{name}` is not a valid header name"))
+                .anchor = super::diagnostic::Anchor::Key;
+        }
+    }
+
+    fn step(&mut self, step: &Step, path: &Path) {
+        if let Some(channel) = &step.channel {
+            self.journey_channel(channel, &path.key("channel"));
+        }
+        for name in step.headers.keys() {
+            self.header_name(name, &path.key("headers").key(name));
+        }
+        let bodies: Vec<&str> = [
+            ("json", step.json.is_some()),
+            ("text", step.text.is_some()),
+            ("file", step.file.is_some()),
+            ("pdf", step.pdf.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, given)| given.then_some(k))
+        .collect();
+        if bodies.len() > 1 {
+            self.error(
+                path.clone(),
+                format!("a step has one body; this one has {}", one_of(&bodies)),
+            );
+        }
+        if !bodies.is_empty() && step.method.bodiless() {
+            self.warn(
+                path.key("method"),
+                format!(
+                    "a {} request with a body; most servers ignore it",
+                    step.method
+                ),
+            );
+        }
+        if step.content_type.is_some() && step.text.is_none() && step.file.is_none() {
+            self.error(
+                path.key("content_type"),
+                "`content_type` is for `text` and `file` bodies; JSON and PDF bodies set their own",
+            );
+        }
+        if let Some(file) = &step.file {
+            let full = self.base_dir.join(file);
+            if !full.is_file() {
+                self.error(path.key("file"), format!("no file at `{}`", full.display()))
+                    .hint = Some("paths are relative to the scenario file".into());
+            }
+        }
+        if step.pdf.is_some_and(|s| s.0 < 1024) {
+            self.error(path.key("pdf"), "a generated PDF needs at least 1KiB");
+        }
+        if step.timeout.is_zero() {
+            self.error(path.key("timeout"), "the timeout must be longer than 0s");
+        }
+        if !step.path.to_string().starts_with('/') {
+            self.error(
+                path.key("path"),
+                format!("`{}` must start with `/`", step.path),
+            )
+            .hint = Some("the path goes under the channel's base URL".into());
+        }
+        for (i, cond) in step.expect.json.iter().enumerate() {
+            self.condition(cond, &path.key("expect").key("json").index(i));
+        }
+        if let Some(cond) = &step.until {
+            self.condition(cond, &path.key("until"));
+        }
+        match (&step.until, &step.poll) {
+            (Some(_), Some(poll)) => {
+                if poll.every.is_zero() {
+                    self.error(
+                        path.key("poll").key("every"),
+                        "polls must be spaced by more than 0s",
+                    );
+                }
+                if poll.timeout < poll.every {
+                    self.error(
+                        path.key("poll").key("timeout"),
+                        format!(
+                            "the timeout ({}) is shorter than one poll interval ({})",
+                            poll.timeout, poll.every
+                        ),
+                    );
+                }
+            }
+            (Some(_), None) => {
+                self.error(path.key("until"), "`until` needs `poll`").hint =
+                    Some("add `poll: {every: 1s, timeout: 60s}`".into());
+            }
+            (None, Some(_)) => {
+                self.error(
+                    path.key("poll"),
+                    "`poll` needs an `until` condition to stop on",
+                )
+                .anchor = super::diagnostic::Anchor::Key;
+            }
+            (None, None) => {}
+        }
+    }
+
+    fn condition(&mut self, cond: &Condition, path: &Path) {
+        let tests = [
+            cond.equals.is_some(),
+            cond.not_equals.is_some(),
+            cond.one_of.is_some(),
+            cond.exists.is_some(),
+            cond.at_least.is_some(),
+            cond.at_most.is_some(),
+        ];
+        if tests.iter().filter(|t| **t).count() != 1 {
+            self.error(path.clone(), "a condition needs exactly one test")
+                .hint = Some(
+                "one of `equals`, `not_equals`, `one_of`, `exists`, `at_least`, `at_most`".into(),
+            );
+        }
+    }
+
+    // ------------------------------------------------------------ faults
+
+    fn faults(&mut self, phases: &[PhaseWindow], total: StdDuration) -> Vec<FaultWindow> {
+        let mut windows = Vec::new();
+        let mut names = HashSet::new();
+        for (i, fault) in self.file.faults.iter().enumerate() {
+            let path = Path::at(&["faults"]).index(i);
+            let name = match &fault.name {
+                Some(n) => {
+                    if !names.insert(n.as_str()) {
+                        self.error(
+                            path.key("name"),
+                            format!("another fault is already named `{n}`"),
+                        );
+                    }
+                    if phases.iter().any(|p| p.name == n.as_str()) {
+                        self.error(
+                            path.key("name"),
+                            format!(
+                                "`{n}` already names a phase; objectives could not tell them apart"
+                            ),
+                        );
+                    }
+                    n.0.clone()
+                }
+                None => format!("{} on {}", kind_name(&fault.fault), fault.on),
+            };
+            self.fault_target(fault, &path);
+            if fault.lasts.is_zero() {
+                self.error(path.key("for"), "a fault must last longer than 0s");
+            }
+            let Some(start) = self.moment(&fault.at, phases, &path.key("at")) else {
+                continue;
+            };
+            if start >= total {
+                self.error(
+                    path.key("at"),
+                    format!(
+                        "starts at {}, when the run has ended ({})",
+                        show(start),
+                        show(total)
+                    ),
+                );
+                continue;
+            }
+            let end = start + fault.lasts.0;
+            if end > total {
+                self.warn(
+                    path.key("for"),
+                    format!(
+                        "lasts past the end of the run; it stops when the run ends at {}",
+                        show(total)
+                    ),
+                );
+            }
+            windows.push(FaultWindow {
+                name,
+                index: i,
+                start,
+                end: end.min(total),
+            });
+        }
+        self.overlaps(&windows);
+        windows
+    }
+
+    fn fault_target(&mut self, fault: &Fault, path: &Path) {
+        let target = &self.file.target;
+        match &fault.on {
+            FaultOn::Twin(channel) => {
+                if target.twin.is_none() && target.admin.is_none() {
+                    self.error(path.key("on"), "`twin/...` faults need the built-in twin, or `target.admin` for a twin running apart");
+                }
+                if let Channel::Partner(name) = channel {
+                    self.partner_exists(name, &path.key("on"));
+                }
+            }
+            FaultOn::Proxy(Channel::Core) => {
+                self.error(
+                    path.key("on"),
+                    "the proxy sits in front of a channel surge calls; `core` is not one",
+                )
+                .hint = Some("use `twin/core` for the twin's core".into());
+            }
+            FaultOn::Proxy(channel) => {
+                if !self.uses_channel(channel) {
+                    self.warn(
+                        path.key("on"),
+                        format!("no journey uses `{channel}`, so this fault affects no request"),
+                    );
+                }
+            }
+            FaultOn::Hook => {}
+        }
+        if let Err(why) = applies(&fault.fault, &fault.on, target.twin.as_ref()) {
+            self.error(path.key("fault"), why);
+        }
+        let proxy = matches!(fault.on, FaultOn::Proxy(_));
+        for (key, given) in [
+            ("toxicity", fault.toxicity.is_some()),
+            ("stream", fault.stream.is_some()),
+        ] {
+            if given && !proxy {
+                self.error(
+                    path.key(key),
+                    format!("`{key}` applies to proxy faults only"),
+                )
+                .anchor = super::diagnostic::Anchor::Key;
+            }
+        }
+        match &fault.fault {
+            FaultKind::ErrorRate(e) if e.rate.fraction() == 0.0 => {
+                self.error(
+                    path.key("fault").key("error_rate").key("rate"),
+                    "a rate of 0% injects nothing",
+                );
+            }
+            FaultKind::CallbacksDelayed(d) => {
+                self.distribution(
+                    &d.delay,
+                    &path.key("fault").key("callbacks_delayed").key("delay"),
+                );
+            }
+            FaultKind::WaitingRoom(w) if w.admit.as_per_second() <= 0.0 => {
+                self.error(
+                    path.key("fault").key("waiting_room").key("admit"),
+                    "admit someone: give a rate above 0/s",
+                )
+                .hint = Some("to stop sales, use `outage` on `twin/storefront`".into());
+            }
+            FaultKind::Slicer(s) if s.average.0 == 0 => {
+                self.error(
+                    path.key("fault").key("slicer").key("average"),
+                    "pieces must be at least 1B",
+                );
+            }
+            FaultKind::Bandwidth(b) if b.rate.0 == 0 => {
+                self.error(
+                    path.key("fault").key("bandwidth").key("rate"),
+                    "a bandwidth of 0 stops all data; use `timeout` for that",
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Two faults of one kind on one target at once would fight over the
+    /// same switch.
+    fn overlaps(&mut self, windows: &[FaultWindow]) {
+        let faults = &self.file.faults;
+        let mut found = Vec::new();
+        for (a, wa) in windows.iter().enumerate() {
+            for wb in &windows[a + 1..] {
+                let (fa, fb) = (&faults[wa.index], &faults[wb.index]);
+                let same_switch = fa.on == fb.on
+                    && fa.on != FaultOn::Hook
+                    && kind_name(&fa.fault) == kind_name(&fb.fault);
+                if same_switch && wa.start < wb.end && wb.start < wa.end {
+                    found.push((wb.index, wa.clone(), kind_name(&fa.fault), fa.on.clone()));
+                }
+            }
+        }
+        for (index, other, kind, on) in found {
+            self.error(
+                Path::at(&["faults"]).index(index),
+                format!(
+                    "overlaps fault `{}` (faults[{}], {} to {}) on the same switch, `{kind}` on `{on}`",
+                    other.name,
+                    other.index,
+                    show(other.start),
+                    show(other.end)
+                ),
+            )
+            .hint = Some("shift one of them, or merge them into one".into());
+        }
+    }
+
+    // ------------------------------------------------------------ objectives
+
+    fn objectives(&mut self, timeline: &Timeline) {
+        let mut names = HashSet::new();
+        for (i, objective) in self.file.objectives.iter().enumerate() {
+            let path = Path::at(&["objectives"]).index(i);
+            let (kind, name) = objective_kind(objective);
+            let inner = path.key(kind);
+            if let Some(n) = name
+                && !names.insert(n.as_str())
+            {
+                self.error(
+                    inner.key("name"),
+                    format!("another objective is already named `{n}`"),
+                );
+            }
+            match objective {
+                Objective::Latency(o) => {
+                    self.selector(
+                        o.step.as_ref(),
+                        o.journey.as_deref(),
+                        o.channel.as_ref(),
+                        &inner,
+                    );
+                    self.percentile(o.p, &inner);
+                    if o.at_most.is_zero() {
+                        self.error(inner.key("at_most"), "a latency bound must be above 0s");
+                    }
+                    self.window(o.during.as_deref(), o.outside_faults, timeline, &inner);
+                    if o.min_samples == Some(0) {
+                        self.error(inner.key("min_samples"), "`min_samples` must be at least 1");
+                    }
+                }
+                Objective::ErrorRate(o) => {
+                    self.selector(
+                        o.step.as_ref(),
+                        o.journey.as_deref(),
+                        o.channel.as_ref(),
+                        &inner,
+                    );
+                    self.window(o.during.as_deref(), o.outside_faults, timeline, &inner);
+                }
+                Objective::Goodput(o) => {
+                    if let Some(j) = &o.journey {
+                        self.journey_exists(j, &inner.key("journey"));
+                    }
+                }
+                Objective::Throughput(o) => {
+                    self.selector(
+                        o.step.as_ref(),
+                        o.journey.as_deref(),
+                        o.channel.as_ref(),
+                        &inner,
+                    );
+                    self.window(o.during.as_deref(), o.outside_faults, timeline, &inner);
+                    if o.at_least.as_per_second() <= 0.0 {
+                        self.error(
+                            inner.key("at_least"),
+                            "a throughput bound must be above 0/s",
+                        );
+                    }
+                }
+                Objective::Recovery(o) => {
+                    self.selector(
+                        o.step.as_ref(),
+                        o.journey.as_deref(),
+                        o.channel.as_ref(),
+                        &inner,
+                    );
+                    self.percentile(o.p, &inner);
+                    if timeline.fault(&o.fault).is_none() {
+                        let names: Vec<&str> =
+                            timeline.faults.iter().map(|f| f.name.as_str()).collect();
+                        self.error(
+                            inner.key("fault"),
+                            format!("no fault is named `{}`", o.fault),
+                        )
+                        .hint = suggestion(&o.fault, names.iter().copied())
+                            .or_else(|| Some("give the fault a `name` to refer to it".into()));
+                    }
+                }
+                Objective::Ledger(_) | Objective::Invariant(_) => {
+                    if self.file.target.twin.is_none() && self.file.target.admin.is_none() {
+                        self.error(path.clone(), "ledger objectives need the built-in twin (or `target.admin` for a twin running apart)");
+                    }
+                }
+            }
+        }
+    }
+
+    fn selector(
+        &mut self,
+        step: Option<&StepRef>,
+        journey: Option<&str>,
+        channel: Option<&Channel>,
+        path: &Path,
+    ) {
+        let given = [step.is_some(), journey.is_some(), channel.is_some()];
+        if given.iter().filter(|g| **g).count() > 1 {
+            self.error(
+                path.clone(),
+                "choose one of `step`, `journey` and `channel`",
+            );
+            return;
+        }
+        if let Some(s) = step {
+            let p = path.key("step");
+            match self.file.journeys.get(&s.journey) {
+                None => self.journey_exists(&s.journey, &p),
+                Some(j) if !j.steps.iter().any(|x| x.name.as_str() == s.step) => {
+                    let names: Vec<&str> = j.steps.iter().map(|x| x.name.as_str()).collect();
+                    self.error(
+                        p,
+                        format!("journey `{}` has no step named `{}`", s.journey, s.step),
+                    )
+                    .hint = suggestion(&s.step, names.iter().copied())
+                        .or_else(|| Some(format!("its steps: {}", one_of(&names))));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(j) = journey {
+            self.journey_exists(j, &path.key("journey"));
+        }
+        if let Some(c) = channel
+            && !self.uses_channel(c)
+        {
+            self.error(
+                path.key("channel"),
+                format!("no journey uses channel `{c}`"),
+            );
+        }
+    }
+
+    /// Whether some journey or step sends requests through `channel`.
+    fn uses_channel(&self, channel: &Channel) -> bool {
+        self.file.journeys.values().any(|j| {
+            &j.channel == channel || j.steps.iter().any(|s| s.channel.as_ref() == Some(channel))
+        })
+    }
+
+    fn journey_exists(&mut self, name: &str, path: &Path) {
+        if !self.file.journeys.contains_key(name) {
+            self.error(path.clone(), format!("no journey is named `{name}`"))
+                .hint = suggestion(name, self.file.journeys.keys().map(String::as_str));
+        }
+    }
+
+    fn percentile(&mut self, p: f64, path: &Path) {
+        if !(p > 0.0 && p <= 100.0) {
+            self.error(
+                path.key("p"),
+                format!("a percentile lies above 0 and up to 100, not {p}"),
+            )
+            .hint = Some("write `p: 99` for the 99th percentile".into());
+        }
+    }
+
+    fn window(
+        &mut self,
+        during: Option<&str>,
+        outside_faults: bool,
+        timeline: &Timeline,
+        path: &Path,
+    ) {
+        let Some(name) = during else { return };
+        let is_fault = timeline.fault(name).is_some();
+        if timeline.phase(name).is_none() && !is_fault {
+            let names: Vec<&str> = timeline
+                .phases
+                .iter()
+                .map(|p| p.name.as_str())
+                .chain(timeline.faults.iter().map(|f| f.name.as_str()))
+                .collect();
+            self.error(
+                path.key("during"),
+                format!("no phase or fault is named `{name}`"),
+            )
+            .hint =
+                did_you_mean(name, names.iter().copied()).map(|s| format!("did you mean `{s}`?"));
+        }
+        if is_fault && outside_faults {
+            self.error(
+                path.clone(),
+                format!("`during: {name}` names a fault, which contradicts `outside_faults: true`"),
+            );
+        }
+    }
+}
+
+/// The index of the step a path lies in (`...steps[3]...`).
+fn path_step(path: &Path) -> Option<usize> {
+    use super::diagnostic::Seg;
+    let at = path.0.iter().position(|s| *s == Seg::Key("steps".into()))?;
+    match path.0.get(at + 1) {
+        Some(Seg::Index(i)) => Some(*i),
+        _ => None,
+    }
+}
+
+/// Variables a step uses, with the field that uses each.
+fn step_vars(step: &Step) -> Vec<(&str, &'static str)> {
+    let mut out: Vec<(&str, &'static str)> = step.path.vars().map(|v| (v, "path")).collect();
+    for value in step.headers.values() {
+        out.extend(value.vars().map(|v| (v, "headers")));
+    }
+    if let Some(json) = &step.json {
+        out.extend(json.vars().into_iter().map(|v| (v, "json")));
+    }
+    if let Some(text) = &step.text {
+        out.extend(text.vars().map(|v| (v, "text")));
+    }
+    out
+}
+
+fn objective_kind(o: &Objective) -> (&'static str, Option<&super::refs::Name>) {
+    match o {
+        Objective::Latency(x) => ("latency", x.name.as_ref()),
+        Objective::ErrorRate(x) => ("error_rate", x.name.as_ref()),
+        Objective::Goodput(x) => ("goodput", x.name.as_ref()),
+        Objective::Throughput(x) => ("throughput", x.name.as_ref()),
+        Objective::Recovery(x) => ("recovery", x.name.as_ref()),
+        Objective::Ledger(x) => ("ledger", x.name.as_ref()),
+        Objective::Invariant(_) => ("invariant", None),
+    }
+}
+
+/// The YAML name of a fault kind.
+pub fn kind_name(kind: &FaultKind) -> &'static str {
+    match kind {
+        FaultKind::Outage(_) => "outage",
+        FaultKind::Latency(_) => "latency",
+        FaultKind::ErrorRate(_) => "error_rate",
+        FaultKind::StockExhausted(_) => "stock_exhausted",
+        FaultKind::CallbacksDropped(_) => "callbacks_dropped",
+        FaultKind::CallbacksDelayed(_) => "callbacks_delayed",
+        FaultKind::CallbacksDuplicated(_) => "callbacks_duplicated",
+        FaultKind::WaitingRoom(_) => "waiting_room",
+        FaultKind::Bandwidth(_) => "bandwidth",
+        FaultKind::SlowClose(_) => "slow_close",
+        FaultKind::Timeout(_) => "timeout",
+        FaultKind::ResetPeer(_) => "reset_peer",
+        FaultKind::Slicer(_) => "slicer",
+        FaultKind::LimitData(_) => "limit_data",
+        FaultKind::Down(_) => "down",
+        FaultKind::HttpDelay(_) => "http_delay",
+        FaultKind::Hook(_) => "hook",
+    }
+}
+
+/// Whether a fault kind can act on a target, and if not, what to do.
+fn applies(kind: &FaultKind, on: &FaultOn, twin: Option<&TwinConfig>) -> Result<(), String> {
+    let name = kind_name(kind);
+    let twin_ok = matches!(on, FaultOn::Twin(_));
+    let proxy_ok = matches!(on, FaultOn::Proxy(_));
+    match kind {
+        FaultKind::Hook(_) if *on == FaultOn::Hook => Ok(()),
+        FaultKind::Hook(_) => Err("`hook` faults go with `on: hook`".into()),
+        _ if *on == FaultOn::Hook => Err(format!("`on: hook` takes a `hook` fault, not `{name}`")),
+        FaultKind::Outage(o) => match on {
+            FaultOn::Twin(Channel::Core) => Ok(()),
+            FaultOn::Twin(_) if o.recovery.is_some() => Err("staged `recovery` applies to an outage of `twin/core`".into()),
+            FaultOn::Twin(_) => Ok(()),
+            _ => Err("`outage` is a twin switch; on a proxy use `down` (refuse connections) or `timeout` (hang)".into()),
+        },
+        FaultKind::Latency(_) | FaultKind::ErrorRate(_) if twin_ok || proxy_ok => Ok(()),
+        FaultKind::StockExhausted(_) => match on {
+            FaultOn::Twin(Channel::Core) => Ok(()),
+            FaultOn::Twin(Channel::Partner(p)) => match twin.and_then(|t| t.partners.get(p)) {
+                Some(partner) if partner.kind == PartnerKind::PassThrough => {
+                    Err(format!("`{p}` is a pass-through partner and holds no stock; exhaust `twin/core` instead"))
+                }
+                _ => Ok(()),
+            },
+            _ => Err("`stock_exhausted` acts on `twin/core` or a reseller, `twin/partner/NAME`".into()),
+        },
+        FaultKind::CallbacksDropped(_)
+        | FaultKind::CallbacksDelayed(_)
+        | FaultKind::CallbacksDuplicated(_)
+        | FaultKind::WaitingRoom(_) => match on {
+            FaultOn::Twin(Channel::Storefront) => Ok(()),
+            _ => Err(format!("`{name}` acts on `twin/storefront`")),
+        },
+        FaultKind::Bandwidth(_)
+        | FaultKind::SlowClose(_)
+        | FaultKind::Timeout(_)
+        | FaultKind::ResetPeer(_)
+        | FaultKind::Slicer(_)
+        | FaultKind::LimitData(_)
+        | FaultKind::Down(_)
+        | FaultKind::HttpDelay(_)
+            if proxy_ok =>
+        {
+            Ok(())
+        }
+        _ => Err(format!("`{name}` is a proxy fault; write `on: proxy/CHANNEL`")),
+    }
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A moment as the format writes it.
+fn show(d: StdDuration) -> String {
+    super::units::Duration(d).to_string()
+}
