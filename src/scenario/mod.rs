@@ -137,11 +137,36 @@ pub fn check_bytes(bytes: &[u8], base_dir: &FsPath) -> Checked {
 
 /// Checks scenario text; `base_dir` resolves `file:` bodies.
 pub fn check_text(text: &str, base_dir: &FsPath) -> Checked {
+    let (file, map) = match parse_typed::<ScenarioFile>(text, schema::json_schema(), "a scenario") {
+        Ok(parsed) => parsed,
+        Err(problems) => return Checked::failed(problems),
+    };
+    let (timeline, mix, problems) = semantic::check(&file, base_dir);
+    let problems = locate(problems, &map);
+    let ok = !problems.iter().any(Problem::is_error);
+    Checked {
+        scenario: ok.then(|| Scenario {
+            file,
+            timeline,
+            mix,
+            base_dir: base_dir.to_path_buf(),
+        }),
+        problems,
+    }
+}
+
+/// Stages 1 and 2 for any document type: limits, syntax, structure
+/// against `schema`, then the typed value with its source map.
+fn parse_typed<T: serde::de::DeserializeOwned>(
+    text: &str,
+    schema: &serde_json::Value,
+    what: &str,
+) -> Result<(T, SourceMap), Vec<Problem>> {
     if text
         .lines()
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
     {
-        return Checked::failed(vec![
+        return Err(vec![
             Problem::error(Path::root(), "the file is empty")
                 .with_hint("a scenario needs at least `version`, `name`, `target`, `load` and `journeys`; see scenarios/smoke.yaml")
                 .at_pos(START),
@@ -151,7 +176,7 @@ pub fn check_text(text: &str, base_dir: &FsPath) -> Checked {
     let map = match SourceMap::build(text, MAX_NODES) {
         Ok(map) => Some(map),
         Err(SourceError::TooLarge { limit, pos }) => {
-            return Checked::failed(vec![
+            return Err(vec![
                 Problem::error(
                     Path::root(),
                     format!("aliases expand this document to more than {limit} values"),
@@ -166,15 +191,13 @@ pub fn check_text(text: &str, base_dir: &FsPath) -> Checked {
     if let Some(map) = &map
         && !map.duplicates.is_empty()
     {
-        return Checked::failed(map.duplicates.iter().map(duplicate_problem).collect());
+        return Err(map.duplicates.iter().map(duplicate_problem).collect());
     }
-    let mut value: serde_yaml::Value = match serde_yaml::from_str(text) {
-        Ok(value) => value,
-        Err(e) => return Checked::failed(vec![syntax_problem(&e)]),
-    };
+    let mut value: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|e| vec![syntax_problem(&e)])?;
     let map = map.unwrap_or_default();
     if let Err(e) = value.apply_merge() {
-        return Checked::failed(locate(
+        return Err(locate(
             vec![Problem::error(Path::root(), e.to_string())],
             &map,
         ));
@@ -182,29 +205,59 @@ pub fn check_text(text: &str, base_dir: &FsPath) -> Checked {
     if !value.is_mapping() {
         let problem = Problem::error(
             Path::root(),
-            "a scenario is a mapping of keys (`version: 1`, `name: ...`)",
+            format!("{what} is a mapping of keys (`key: value`)"),
         );
-        return Checked::failed(locate(vec![problem], &map));
+        return Err(locate(vec![problem], &map));
     }
-    let structural = structure::check(schema::json_schema(), &value);
+    let structural = structure::check(schema, &value);
     if !structural.is_empty() {
-        return Checked::failed(locate(structural, &map));
+        return Err(locate(structural, &map));
     }
-    let file = match typed(value) {
-        Ok(file) => file,
-        Err(problem) => return Checked::failed(locate(vec![problem], &map)),
-    };
-    let (timeline, mix, problems) = semantic::check(&file, base_dir);
+    match typed(value) {
+        Ok(v) => Ok((v, map)),
+        Err(problem) => Err(locate(vec![problem], &map)),
+    }
+}
+
+/// Reads a twin configuration for `surge twin --config`: either a twin
+/// section on its own (what `target.twin` holds in a scenario) or a whole
+/// scenario whose target is the twin. Returns it with its warnings, or
+/// every problem.
+pub fn load_twin_config(path: &FsPath) -> Result<(model::TwinConfig, Vec<Problem>), Vec<Problem>> {
+    let bytes = read_bounded(path).map_err(|m| vec![Problem::error(Path::root(), m)])?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        vec![Problem::error(Path::root(), "the file is not UTF-8 text").at_pos(START)]
+    })?;
+    let is_scenario = serde_yaml::from_str::<serde_yaml::Value>(text)
+        .ok()
+        .and_then(|v| v.as_mapping().map(|m| m.contains_key("version")))
+        .unwrap_or(false);
+    if is_scenario {
+        let base_dir = path.parent().map(FsPath::to_path_buf).unwrap_or_default();
+        let checked = check_text(text, &base_dir);
+        let scenario = checked.scenario.ok_or_else(|| checked.problems.clone())?;
+        return match scenario.file.target.twin {
+            Some(twin) => Ok((twin, checked.problems)),
+            None => Err(vec![
+                Problem::error(
+                    Path::at(&["target"]),
+                    "this scenario's target is not the built-in twin",
+                )
+                .with_hint(
+                    "give a scenario with `target: {twin: ...}`, or a twin section on its own",
+                ),
+            ]),
+        };
+    }
+    let (twin, map) =
+        parse_typed::<model::TwinConfig>(text, schema::twin_schema(), "a twin configuration")?;
+    let mut problems = Vec::new();
+    semantic::twin_problems(&twin, &Path::root(), &mut problems);
     let problems = locate(problems, &map);
-    let ok = !problems.iter().any(Problem::is_error);
-    Checked {
-        scenario: ok.then(|| Scenario {
-            file,
-            timeline,
-            mix,
-            base_dir: base_dir.to_path_buf(),
-        }),
-        problems,
+    if problems.iter().any(Problem::is_error) {
+        Err(problems)
+    } else {
+        Ok((twin, problems))
     }
 }
 
@@ -249,7 +302,7 @@ fn syntax_problem(e: &serde_yaml::Error) -> Problem {
 /// The typed model from a structurally checked document. The format
 /// writes enums as one-key mappings (`fault: {outage: {...}}`), which
 /// serde_yaml's `Value` reads only through `singleton_map_recursive`.
-fn typed(value: serde_yaml::Value) -> Result<ScenarioFile, Problem> {
+fn typed<T: serde::de::DeserializeOwned>(value: serde_yaml::Value) -> Result<T, Problem> {
     let mut track = serde_path_to_error::Track::new();
     let de = serde_path_to_error::Deserializer::new(value, &mut track);
     serde_yaml::with::singleton_map_recursive::deserialize(de)

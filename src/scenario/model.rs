@@ -314,6 +314,10 @@ pub struct Stamping {
     /// Documents, jobs and stamped files are forgotten after this long.
     #[serde(default = "Stamping::default_retention")]
     pub retention: Duration,
+    /// Document bytes the twin holds at most; beyond it the oldest
+    /// documents are forgotten first (their download answers 410).
+    #[serde(default = "Stamping::default_store_limit")]
+    pub store_limit: Size,
 }
 
 impl Default for Stamping {
@@ -321,6 +325,7 @@ impl Default for Stamping {
         Stamping {
             max_upload: Self::default_max_upload(),
             retention: Self::default_retention(),
+            store_limit: Self::default_store_limit(),
         }
     }
 }
@@ -331,6 +336,9 @@ impl Stamping {
     }
     fn default_retention() -> Duration {
         Duration::from_secs(600)
+    }
+    fn default_store_limit() -> Size {
+        Size(512_000_000)
     }
 }
 
@@ -890,6 +898,83 @@ pub enum FaultKind {
     /// Hook: HTTP calls to an external fault injector. Boxed: it is far
     /// larger than the other kinds.
     Hook(Box<Hook>),
+}
+
+impl FaultKind {
+    /// The kind's name as YAML writes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::Outage(_) => "outage",
+            FaultKind::Latency(_) => "latency",
+            FaultKind::ErrorRate(_) => "error_rate",
+            FaultKind::StockExhausted(_) => "stock_exhausted",
+            FaultKind::CallbacksDropped(_) => "callbacks_dropped",
+            FaultKind::CallbacksDelayed(_) => "callbacks_delayed",
+            FaultKind::CallbacksDuplicated(_) => "callbacks_duplicated",
+            FaultKind::WaitingRoom(_) => "waiting_room",
+            FaultKind::Bandwidth(_) => "bandwidth",
+            FaultKind::SlowClose(_) => "slow_close",
+            FaultKind::Timeout(_) => "timeout",
+            FaultKind::ResetPeer(_) => "reset_peer",
+            FaultKind::Slicer(_) => "slicer",
+            FaultKind::LimitData(_) => "limit_data",
+            FaultKind::Down(_) => "down",
+            FaultKind::HttpDelay(_) => "http_delay",
+            FaultKind::Hook(_) => "hook",
+        }
+    }
+
+    /// Whether this kind can act on `on`, and if not, what to write
+    /// instead. `twin` lets a stock fault tell resellers from pass-through
+    /// partners.
+    pub fn check_target(&self, on: &FaultOn, twin: Option<&TwinConfig>) -> Result<(), String> {
+        let kind = self;
+        let name = self.name();
+        let twin_ok = matches!(on, FaultOn::Twin(_));
+        let proxy_ok = matches!(on, FaultOn::Proxy(_));
+        match kind {
+        FaultKind::Hook(_) if *on == FaultOn::Hook => Ok(()),
+        FaultKind::Hook(_) => Err("`hook` faults go with `on: hook`".into()),
+        _ if *on == FaultOn::Hook => Err(format!("`on: hook` takes a `hook` fault, not `{name}`")),
+        FaultKind::Outage(o) => match on {
+            FaultOn::Twin(Channel::Core) => Ok(()),
+            FaultOn::Twin(_) if o.recovery.is_some() => Err("staged `recovery` applies to an outage of `twin/core`".into()),
+            FaultOn::Twin(_) => Ok(()),
+            _ => Err("`outage` is a twin switch; on a proxy use `down` (refuse connections) or `timeout` (hang)".into()),
+        },
+        FaultKind::Latency(_) | FaultKind::ErrorRate(_) if twin_ok || proxy_ok => Ok(()),
+        FaultKind::StockExhausted(_) => match on {
+            FaultOn::Twin(Channel::Core) => Ok(()),
+            FaultOn::Twin(Channel::Partner(p)) => match twin.and_then(|t| t.partners.get(p)) {
+                Some(partner) if partner.kind == PartnerKind::PassThrough => {
+                    Err(format!("`{p}` is a pass-through partner and holds no stock; exhaust `twin/core` instead"))
+                }
+                _ => Ok(()),
+            },
+            _ => Err("`stock_exhausted` acts on `twin/core` or a reseller, `twin/partner/NAME`".into()),
+        },
+        FaultKind::CallbacksDropped(_)
+        | FaultKind::CallbacksDelayed(_)
+        | FaultKind::CallbacksDuplicated(_)
+        | FaultKind::WaitingRoom(_) => match on {
+            FaultOn::Twin(Channel::Storefront) => Ok(()),
+            _ => Err(format!("`{name}` acts on `twin/storefront`")),
+        },
+        FaultKind::Bandwidth(_)
+        | FaultKind::SlowClose(_)
+        | FaultKind::Timeout(_)
+        | FaultKind::ResetPeer(_)
+        | FaultKind::Slicer(_)
+        | FaultKind::LimitData(_)
+        | FaultKind::Down(_)
+        | FaultKind::HttpDelay(_)
+            if proxy_ok =>
+        {
+            Ok(())
+        }
+        _ => Err(format!("`{name}` is a proxy fault; write `on: proxy/CHANNEL`")),
+    }
+    }
 }
 
 /// No parameters: write `{}`.

@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use super::model::ScenarioFile;
+use super::model::{ScenarioFile, TwinConfig};
 
 /// Where the published schema says it lives (its `$id`); editors only use
 /// it as a name.
@@ -29,4 +29,10 @@ pub fn json_schema() -> &'static serde_json::Value {
         }
         schema
     })
+}
+
+/// The schema of a twin configuration on its own (`surge twin --config`).
+pub fn twin_schema() -> &'static serde_json::Value {
+    static SCHEMA: OnceLock<serde_json::Value> = OnceLock::new();
+    SCHEMA.get_or_init(|| schemars::schema_for!(TwinConfig).to_value())
 }

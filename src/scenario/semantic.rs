@@ -230,83 +230,11 @@ impl Checker<'_> {
     }
 
     fn twin(&mut self, twin: &TwinConfig, path: &Path) {
-        let dists = [
-            (
-                twin.accounts.otp_delay,
-                path.key("accounts").key("otp_delay"),
-            ),
-            (
-                twin.payments.callback_delay,
-                path.key("payments").key("callback_delay"),
-            ),
-            (
-                twin.core.signing.service_time,
-                path.key("core").key("signing").key("service_time"),
-            ),
-        ];
-        for (d, p) in dists {
-            self.distribution(&d, &p);
-        }
-        let room = &twin.waiting_room;
-        if room.enabled && room.admit.as_per_second() <= 0.0 {
-            self.error(
-                path.key("waiting_room").key("admit"),
-                "an open waiting room must admit someone; give a rate above 0/s",
-            );
-        }
-        if room.enabled && room.queue == 0 {
-            self.error(
-                path.key("waiting_room").key("queue"),
-                "a waiting room needs room for at least one applicant",
-            );
-        }
-        if twin.core.signing.timeout.is_zero() {
-            self.error(
-                path.key("core").key("signing").key("timeout"),
-                "the signing timeout must be longer than 0s",
-            );
-        }
-        if twin.stamping.max_upload.0 == 0 {
-            self.error(
-                path.key("stamping").key("max_upload"),
-                "the upload limit must be above 0B",
-            );
-        }
-        for (name, partner) in &twin.partners {
-            let p = path.key("partners").key(name);
-            if let Err(e) = check_name(name) {
-                self.error(p.clone(), e).anchor = super::diagnostic::Anchor::Key;
-            }
-            if partner.kind == PartnerKind::PassThrough {
-                if partner.stock > 0 {
-                    self.error(
-                        p.key("stock"),
-                        "a pass-through partner holds no stock; it sells from the core's",
-                    )
-                    .hint = Some("remove `stock`, or make the partner `kind: reseller`".into());
-                }
-                if partner.refill.is_some() {
-                    self.error(
-                        p.key("refill"),
-                        "a pass-through partner holds no stock to refill",
-                    )
-                    .hint = Some("remove `refill`, or make the partner `kind: reseller`".into());
-                }
-            }
-        }
+        twin_problems(twin, path, &mut self.out);
     }
 
     fn distribution(&mut self, d: &Distribution, path: &Path) {
-        if d.p99 < d.median {
-            self.error(
-                path.key("p99"),
-                format!("p99 ({}) is below the median ({})", d.p99, d.median),
-            )
-            .hint = Some(
-                "the 99th percentile is at least the median; equal values make the time fixed"
-                    .into(),
-            );
-        }
+        distribution_problems(d, path, &mut self.out);
     }
 
     // ------------------------------------------------------------ load
@@ -804,7 +732,7 @@ impl Checker<'_> {
                     }
                     n.0.clone()
                 }
-                None => format!("{} on {}", kind_name(&fault.fault), fault.on),
+                None => format!("{} on {}", fault.fault.name(), fault.on),
             };
             self.fault_target(fault, &path);
             if fault.lasts.is_zero() {
@@ -873,7 +801,7 @@ impl Checker<'_> {
             }
             FaultOn::Hook => {}
         }
-        if let Err(why) = applies(&fault.fault, &fault.on, target.twin.as_ref()) {
+        if let Err(why) = fault.fault.check_target(&fault.on, target.twin.as_ref()) {
             self.error(path.key("fault"), why);
         }
         let proxy = matches!(fault.on, FaultOn::Proxy(_));
@@ -933,11 +861,10 @@ impl Checker<'_> {
         for (a, wa) in windows.iter().enumerate() {
             for wb in &windows[a + 1..] {
                 let (fa, fb) = (&faults[wa.index], &faults[wb.index]);
-                let same_switch = fa.on == fb.on
-                    && fa.on != FaultOn::Hook
-                    && kind_name(&fa.fault) == kind_name(&fb.fault);
+                let same_switch =
+                    fa.on == fb.on && fa.on != FaultOn::Hook && fa.fault.name() == fb.fault.name();
                 if same_switch && wa.start < wb.end && wb.start < wa.end {
-                    found.push((wb.index, wa.clone(), kind_name(&fa.fault), fa.on.clone()));
+                    found.push((wb.index, wa.clone(), fa.fault.name(), fa.on.clone()));
                 }
             }
         }
@@ -1146,6 +1073,106 @@ impl Checker<'_> {
     }
 }
 
+/// Problems of a twin configuration on its own (also used by `surge twin
+/// --config`).
+pub fn twin_problems(twin: &TwinConfig, path: &Path, out: &mut Vec<Problem>) {
+    fn error<'o>(out: &'o mut Vec<Problem>, p: Path, message: &str) -> &'o mut Problem {
+        out.push(Problem::error(p, message));
+        out.last_mut().expect("just pushed")
+    }
+    let room = &twin.waiting_room;
+    if room.enabled && room.admit.as_per_second() <= 0.0 {
+        error(
+            out,
+            path.key("waiting_room").key("admit"),
+            "an open waiting room must admit someone; give a rate above 0/s",
+        );
+    }
+    if room.enabled && room.queue == 0 {
+        error(
+            out,
+            path.key("waiting_room").key("queue"),
+            "a waiting room needs room for at least one applicant",
+        );
+    }
+    if twin.core.signing.timeout.is_zero() {
+        error(
+            out,
+            path.key("core").key("signing").key("timeout"),
+            "the signing timeout must be longer than 0s",
+        );
+    }
+    if twin.stamping.max_upload.0 == 0 {
+        error(
+            out,
+            path.key("stamping").key("max_upload"),
+            "the upload limit must be above 0B",
+        );
+    }
+    if twin.stamping.store_limit < twin.stamping.max_upload {
+        error(
+            out,
+            path.key("stamping").key("store_limit"),
+            "the store must hold at least one upload (`max_upload`)",
+        );
+    }
+    for (name, partner) in &twin.partners {
+        let p = path.key("partners").key(name);
+        if let Err(e) = check_name(name) {
+            error(out, p.clone(), &e).anchor = super::diagnostic::Anchor::Key;
+        }
+        if partner.kind == PartnerKind::PassThrough {
+            if partner.stock > 0 {
+                error(
+                    out,
+                    p.key("stock"),
+                    "a pass-through partner holds no stock; it sells from the core's",
+                )
+                .hint = Some("remove `stock`, or make the partner `kind: reseller`".into());
+            }
+            if partner.refill.is_some() {
+                error(
+                    out,
+                    p.key("refill"),
+                    "a pass-through partner holds no stock to refill",
+                )
+                .hint = Some("remove `refill`, or make the partner `kind: reseller`".into());
+            }
+        }
+    }
+    let dists = [
+        (
+            twin.accounts.otp_delay,
+            path.key("accounts").key("otp_delay"),
+        ),
+        (
+            twin.payments.callback_delay,
+            path.key("payments").key("callback_delay"),
+        ),
+        (
+            twin.core.signing.service_time,
+            path.key("core").key("signing").key("service_time"),
+        ),
+    ];
+    for (d, p) in dists {
+        distribution_problems(&d, &p, out);
+    }
+}
+
+fn distribution_problems(d: &Distribution, path: &Path, out: &mut Vec<Problem>) {
+    if d.p99 < d.median {
+        out.push(
+            Problem::error(
+                path.key("p99"),
+                format!("p99 ({}) is below the median ({})", d.p99, d.median),
+            )
+            .with_hint(
+                "the 99th percentile is at least the median; equal values make the time fixed",
+            ),
+        );
+    }
+}
+
 /// The index of the step a path lies in (`...steps[3]...`).
 fn path_step(path: &Path) -> Option<usize> {
     use super::diagnostic::Seg;
@@ -1180,78 +1207,6 @@ fn objective_kind(o: &Objective) -> (&'static str, Option<&super::refs::Name>) {
         Objective::Recovery(x) => ("recovery", x.name.as_ref()),
         Objective::Ledger(x) => ("ledger", x.name.as_ref()),
         Objective::Invariant(_) => ("invariant", None),
-    }
-}
-
-/// The YAML name of a fault kind.
-pub fn kind_name(kind: &FaultKind) -> &'static str {
-    match kind {
-        FaultKind::Outage(_) => "outage",
-        FaultKind::Latency(_) => "latency",
-        FaultKind::ErrorRate(_) => "error_rate",
-        FaultKind::StockExhausted(_) => "stock_exhausted",
-        FaultKind::CallbacksDropped(_) => "callbacks_dropped",
-        FaultKind::CallbacksDelayed(_) => "callbacks_delayed",
-        FaultKind::CallbacksDuplicated(_) => "callbacks_duplicated",
-        FaultKind::WaitingRoom(_) => "waiting_room",
-        FaultKind::Bandwidth(_) => "bandwidth",
-        FaultKind::SlowClose(_) => "slow_close",
-        FaultKind::Timeout(_) => "timeout",
-        FaultKind::ResetPeer(_) => "reset_peer",
-        FaultKind::Slicer(_) => "slicer",
-        FaultKind::LimitData(_) => "limit_data",
-        FaultKind::Down(_) => "down",
-        FaultKind::HttpDelay(_) => "http_delay",
-        FaultKind::Hook(_) => "hook",
-    }
-}
-
-/// Whether a fault kind can act on a target, and if not, what to do.
-fn applies(kind: &FaultKind, on: &FaultOn, twin: Option<&TwinConfig>) -> Result<(), String> {
-    let name = kind_name(kind);
-    let twin_ok = matches!(on, FaultOn::Twin(_));
-    let proxy_ok = matches!(on, FaultOn::Proxy(_));
-    match kind {
-        FaultKind::Hook(_) if *on == FaultOn::Hook => Ok(()),
-        FaultKind::Hook(_) => Err("`hook` faults go with `on: hook`".into()),
-        _ if *on == FaultOn::Hook => Err(format!("`on: hook` takes a `hook` fault, not `{name}`")),
-        FaultKind::Outage(o) => match on {
-            FaultOn::Twin(Channel::Core) => Ok(()),
-            FaultOn::Twin(_) if o.recovery.is_some() => Err("staged `recovery` applies to an outage of `twin/core`".into()),
-            FaultOn::Twin(_) => Ok(()),
-            _ => Err("`outage` is a twin switch; on a proxy use `down` (refuse connections) or `timeout` (hang)".into()),
-        },
-        FaultKind::Latency(_) | FaultKind::ErrorRate(_) if twin_ok || proxy_ok => Ok(()),
-        FaultKind::StockExhausted(_) => match on {
-            FaultOn::Twin(Channel::Core) => Ok(()),
-            FaultOn::Twin(Channel::Partner(p)) => match twin.and_then(|t| t.partners.get(p)) {
-                Some(partner) if partner.kind == PartnerKind::PassThrough => {
-                    Err(format!("`{p}` is a pass-through partner and holds no stock; exhaust `twin/core` instead"))
-                }
-                _ => Ok(()),
-            },
-            _ => Err("`stock_exhausted` acts on `twin/core` or a reseller, `twin/partner/NAME`".into()),
-        },
-        FaultKind::CallbacksDropped(_)
-        | FaultKind::CallbacksDelayed(_)
-        | FaultKind::CallbacksDuplicated(_)
-        | FaultKind::WaitingRoom(_) => match on {
-            FaultOn::Twin(Channel::Storefront) => Ok(()),
-            _ => Err(format!("`{name}` acts on `twin/storefront`")),
-        },
-        FaultKind::Bandwidth(_)
-        | FaultKind::SlowClose(_)
-        | FaultKind::Timeout(_)
-        | FaultKind::ResetPeer(_)
-        | FaultKind::Slicer(_)
-        | FaultKind::LimitData(_)
-        | FaultKind::Down(_)
-        | FaultKind::HttpDelay(_)
-            if proxy_ok =>
-        {
-            Ok(())
-        }
-        _ => Err(format!("`{name}` is a proxy fault; write `on: proxy/CHANNEL`")),
     }
 }
 
