@@ -17,7 +17,9 @@
 //! [`Scenario`]: scenario::Scenario
 
 pub mod cli;
+pub mod pdf;
 pub mod scenario;
+pub mod twin;
 
 /// What the process's exit code means; documented in README and `--help`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
