@@ -1,6 +1,7 @@
 //! The `surge` command line: parses arguments and calls one library
 //! function per subcommand. Nothing else lives here.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -47,6 +48,26 @@ enum Command {
     /// put `# yaml-language-server: $schema=./surge.schema.json` at the top
     /// of a scenario file.
     Schema,
+    /// Serve the built-in e-Meterai twin on its own.
+    ///
+    /// The twin has the platform's channels (storefront with waiting room,
+    /// OTP login, orders, asynchronous payment callbacks; stamping; partner
+    /// channels) and its core (serial stock, a signing pool with a bounded
+    /// queue). Capacity comes only from its configuration. Operators use
+    /// GET /admin/ledger, POST|DELETE /admin/faults and GET /metrics.
+    /// Stops on Ctrl-C or SIGTERM.
+    Twin {
+        /// Address to listen on; port 0 picks a free port (printed).
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+        listen: SocketAddr,
+        /// Capacity knobs: a twin section as under `target.twin`, or a
+        /// scenario whose target is the twin. Default: the defaults.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Worker threads. Default: one per CPU core.
+        #[arg(long, value_name = "N")]
+        workers: Option<usize>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -65,6 +86,11 @@ fn main() -> ExitCode {
     let result = match args.command {
         Command::Validate { files } => cli::validate(&files, &mut out, &mut err),
         Command::Schema => cli::schema(&mut out),
+        Command::Twin {
+            listen,
+            config,
+            workers,
+        } => cli::twin(listen, config.as_deref(), workers, &mut out, &mut err),
     };
     match result {
         Ok(exit) => exit.into(),
