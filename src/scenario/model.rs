@@ -814,6 +814,45 @@ pub enum ErrorClass {
     Other,
 }
 
+impl ErrorClass {
+    /// Every class, in the order reports list them.
+    pub const ALL: [ErrorClass; 11] = [
+        ErrorClass::ConnectRefused,
+        ErrorClass::ConnectTimeout,
+        ErrorClass::Timeout,
+        ErrorClass::Reset,
+        ErrorClass::QueueFull,
+        ErrorClass::Http5xx,
+        ErrorClass::Http4xx,
+        ErrorClass::Expectation,
+        ErrorClass::Capture,
+        ErrorClass::InvalidResponse,
+        ErrorClass::Other,
+    ];
+
+    /// Position in [`ErrorClass::ALL`], for counters kept in arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The class's name as YAML and reports write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorClass::ConnectRefused => "connect_refused",
+            ErrorClass::ConnectTimeout => "connect_timeout",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Reset => "reset",
+            ErrorClass::QueueFull => "queue_full",
+            ErrorClass::Http5xx => "http_5xx",
+            ErrorClass::Http4xx => "http_4xx",
+            ErrorClass::Expectation => "expectation",
+            ErrorClass::Capture => "capture",
+            ErrorClass::InvalidResponse => "invalid_response",
+            ErrorClass::Other => "other",
+        }
+    }
+}
+
 // ---------------------------------------------------------------- faults
 
 /// An outage injected while the load runs.

@@ -460,7 +460,6 @@ pub enum Method {
     Patch,
     Delete,
     Head,
-    Options,
 }
 
 impl Method {
@@ -472,13 +471,12 @@ impl Method {
             Method::Patch => "PATCH",
             Method::Delete => "DELETE",
             Method::Head => "HEAD",
-            Method::Options => "OPTIONS",
         }
     }
 
     /// Whether a request of this method conventionally carries no body.
     pub fn bodiless(&self) -> bool {
-        matches!(self, Method::Get | Method::Head | Method::Options)
+        matches!(self, Method::Get | Method::Head)
     }
 }
 

@@ -68,6 +68,20 @@ impl Timeline {
     pub fn fault(&self, name: &str) -> Option<&FaultWindow> {
         self.faults.iter().find(|f| f.name == name)
     }
+
+    /// Stretches every moment by `factor` (`surge run --duration`): phases,
+    /// faults and the deadline keep their shape; rates stay as written.
+    pub fn stretch(&mut self, factor: f64) {
+        let at = |d: StdDuration| StdDuration::from_secs_f64(d.as_secs_f64() * factor);
+        for p in &mut self.phases {
+            (p.start, p.end) = (at(p.start), at(p.end));
+        }
+        for f in &mut self.faults {
+            (f.start, f.end) = (at(f.start), at(f.end));
+        }
+        self.total = at(self.total);
+        self.deadline = at(self.deadline);
+    }
 }
 
 type Checked = (Timeline, Vec<(String, f64)>, Vec<Problem>);

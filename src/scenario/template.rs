@@ -148,9 +148,9 @@ impl Template {
 
     /// The text with every placeholder filled: the only way to read a
     /// secret back. `lookup` answers for journey variables.
-    pub fn render<'a>(
-        &'a self,
-        lookup: &dyn Fn(&str) -> Option<Cow<'a, str>>,
+    pub fn render<'v>(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<Cow<'v, str>>,
     ) -> Result<String, MissingVar> {
         let mut out = String::new();
         for segment in &self.segments {
