@@ -7,12 +7,13 @@
 
 use std::sync::Mutex;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::model::{Invariant, LedgerCounter};
 
 /// The raw counters, changed together under the ledger's lock.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Counters {
     /// Payments captured (one per order paid).
     pub payments_captured: u64,
@@ -132,7 +133,7 @@ impl Counters {
 }
 
 /// Whether an invariant holds, and the figures behind the answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Verdict {
     pub invariant: Invariant,
     pub holds: bool,
@@ -140,7 +141,7 @@ pub struct Verdict {
 }
 
 /// The ledger as `GET /admin/ledger` and a run's summary show it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Snapshot {
     pub counters: Counters,
     /// Captured payments not credited at this moment (pending + lost).

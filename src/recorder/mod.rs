@@ -1,0 +1,670 @@
+//! The recorder: turns what users measured into HDR histograms and
+//! counters, once a second. Users append events to their own buffers (no
+//! lock, no channel per request); the flusher drains every buffer each
+//! second, folds the events into the interval's histograms (per step, per
+//! journey's total time, per journey's start lag) and counters, appends
+//! them to `latency.hlog` (HdrHistogram's interval log, one line per
+//! tagged histogram) and `timeline.csv`, and adds them to the whole run's.
+//! Data reaches the disk every second, so a run killed midway still leaves
+//! what it measured. It never sends a request.
+
+pub mod buffer;
+pub mod cpu;
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+
+use crate::scenario::model::ErrorClass;
+pub use buffer::{Event, Outcome, UserBuffer};
+use cpu::CpuMeter;
+
+/// HDR histograms of microseconds, 3 significant digits, growing as needed.
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new(3).expect("3 significant digits are valid")
+}
+
+/// What the recorder calls things: steps and journeys by index.
+#[derive(Clone, Debug)]
+pub struct Names {
+    pub steps: Vec<StepName>,
+    pub journeys: Vec<JourneyName>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StepName {
+    /// `JOURNEY.STEP`.
+    pub label: String,
+    pub journey: usize,
+    pub step: String,
+    pub channel: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct JourneyName {
+    pub name: String,
+    pub channel: String,
+}
+
+/// The tag of a series in `latency.hlog`.
+pub fn step_tag(label: &str) -> String {
+    format!("step:{label}")
+}
+pub fn journey_tag(name: &str) -> String {
+    format!("journey:{name}")
+}
+pub fn lag_tag(name: &str) -> String {
+    format!("lag:{name}")
+}
+
+/// Shared by the users, the dispatcher and the flusher.
+pub struct Recorder {
+    users: Mutex<Vec<Arc<UserBuffer>>>,
+    scheduled: Vec<AtomicU64>,
+    late: Vec<AtomicU64>,
+}
+
+impl Recorder {
+    pub fn new(journeys: usize) -> Arc<Recorder> {
+        Arc::new(Recorder {
+            users: Mutex::new(Vec::new()),
+            scheduled: (0..journeys).map(|_| AtomicU64::new(0)).collect(),
+            late: (0..journeys).map(|_| AtomicU64::new(0)).collect(),
+        })
+    }
+
+    /// A buffer for one user, drained with all the others (called once per
+    /// user, not per request).
+    pub fn register(&self) -> Arc<UserBuffer> {
+        let buffer = Arc::new(UserBuffer::default());
+        self.users.lock().expect("users lock").push(buffer.clone());
+        buffer
+    }
+
+    /// The dispatcher handed out an arrival of `journey`; `late` when no
+    /// user was free to take it.
+    pub fn scheduled(&self, journey: usize, late: bool) {
+        self.scheduled[journey].fetch_add(1, Ordering::Relaxed);
+        if late {
+            self.late[journey].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A step's whole-run figures.
+pub struct StepTotals {
+    pub latency: Histogram<u64>,
+    pub requests: u64,
+    pub ok: u64,
+    pub failures: [u64; ErrorClass::ALL.len()],
+}
+
+/// A journey's whole-run figures.
+pub struct JourneyTotals {
+    pub time: Histogram<u64>,
+    pub lag: Histogram<u64>,
+    pub scheduled: u64,
+    pub late: u64,
+    pub started: u64,
+    pub dropped: u64,
+    pub outcomes: [u64; Outcome::ALL.len()],
+    pub retries: u64,
+}
+
+/// A class of failure over the run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClassTotals {
+    pub count: u64,
+    pub first_s: f64,
+    pub last_s: f64,
+}
+
+/// Everything measured over the whole run.
+pub struct Totals {
+    pub steps: Vec<StepTotals>,
+    pub journeys: Vec<JourneyTotals>,
+    pub errors: [ClassTotals; ErrorClass::ALL.len()],
+    pub cpu_max_pct: Option<f64>,
+    cpu_sum: f64,
+    cpu_samples: u64,
+    /// Seconds recorded.
+    pub seconds: u64,
+}
+
+impl Totals {
+    pub fn cpu_mean_pct(&self) -> Option<f64> {
+        (self.cpu_samples > 0).then(|| self.cpu_sum / self.cpu_samples as f64)
+    }
+}
+
+/// One second's counters.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IntervalCounts {
+    pub scheduled: u64,
+    pub late: u64,
+    pub started: u64,
+    pub dropped: u64,
+    pub finished: [u64; Outcome::ALL.len()],
+    pub requests: u64,
+    pub retries: u64,
+    pub failures: [u64; ErrorClass::ALL.len()],
+}
+
+impl IntervalCounts {
+    pub fn errors(&self) -> u64 {
+        self.failures.iter().sum()
+    }
+
+    pub fn completed(&self) -> u64 {
+        self.finished[Outcome::CompletedInTime.index()]
+            + self.finished[Outcome::CompletedLate.index()]
+    }
+}
+
+/// What one second looked like, for the progress line.
+#[derive(Clone, Debug)]
+pub struct IntervalView {
+    pub second: u64,
+    pub counts: IntervalCounts,
+    pub in_flight: i64,
+    /// p99 of every request answered in the second.
+    pub p99_us: Option<u64>,
+    pub cpu_pct: Option<f64>,
+}
+
+/// The columns of `timeline.csv`.
+pub fn timeline_header() -> String {
+    let mut cols: Vec<String> = [
+        "second",
+        "phase",
+        "scheduled",
+        "started",
+        "completed_in_time",
+        "completed_late",
+        "abandoned",
+        "failed",
+        "unfinished",
+        "dropped",
+        "late",
+        "in_flight",
+        "requests",
+        "retries",
+        "errors",
+    ]
+    .iter()
+    .map(|c| c.to_string())
+    .collect();
+    cols.extend(ErrorClass::ALL.iter().map(|c| format!("err_{}", c.name())));
+    cols.extend(
+        [
+            "p50_ms",
+            "p99_ms",
+            "max_ms",
+            "lag_p99_ms",
+            "cpu_pct",
+            "faults",
+        ]
+        .iter()
+        .map(|c| c.to_string()),
+    );
+    cols.join(",")
+}
+
+/// Owns the files and the whole-run figures; called once a second.
+pub struct Flusher {
+    recorder: Arc<Recorder>,
+    names: Names,
+    totals: Totals,
+    steps: Vec<Histogram<u64>>,
+    journey_time: Vec<Histogram<u64>>,
+    lag: Vec<Histogram<u64>>,
+    all: Histogram<u64>,
+    counts: IntervalCounts,
+    scratch: Vec<Event>,
+    seen_scheduled: Vec<u64>,
+    seen_late: Vec<u64>,
+    in_flight: i64,
+    hlog: BufWriter<File>,
+    serializer: V2DeflateSerializer,
+    timeline: BufWriter<File>,
+    cpu: CpuMeter,
+}
+
+impl Flusher {
+    /// Creates `latency.hlog` and `timeline.csv` in `dir`, with their
+    /// headers. `base` is the wall-clock instant of the schedule's start.
+    pub fn new(
+        dir: &Path,
+        names: Names,
+        recorder: Arc<Recorder>,
+        base: SystemTime,
+        comment: &str,
+    ) -> io::Result<Flusher> {
+        let mut hlog = BufWriter::new(File::create(dir.join("latency.hlog"))?);
+        let mut serializer = V2DeflateSerializer::new();
+        let mut header = IntervalLogWriterBuilder::new();
+        header
+            .add_comment(comment)
+            .add_comment("Values (and the max column) are microseconds; tags: step:JOURNEY.STEP (request latency), journey:NAME (time from intended start to completion), lag:NAME (intended start to first request)")
+            .with_start_time(base)
+            .with_base_time(base);
+        header.begin_log_with(&mut hlog, &mut serializer)?;
+        hlog.write_all(b"\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n")?;
+        hlog.flush()?;
+        let mut timeline = BufWriter::new(File::create(dir.join("timeline.csv"))?);
+        writeln!(timeline, "{}", timeline_header())?;
+        timeline.flush()?;
+        let journeys = names.journeys.len();
+        let step_totals = names
+            .steps
+            .iter()
+            .map(|_| StepTotals {
+                latency: histogram(),
+                requests: 0,
+                ok: 0,
+                failures: [0; ErrorClass::ALL.len()],
+            })
+            .collect();
+        let journey_totals = (0..journeys)
+            .map(|_| JourneyTotals {
+                time: histogram(),
+                lag: histogram(),
+                scheduled: 0,
+                late: 0,
+                started: 0,
+                dropped: 0,
+                outcomes: [0; Outcome::ALL.len()],
+                retries: 0,
+            })
+            .collect();
+        Ok(Flusher {
+            steps: names.steps.iter().map(|_| histogram()).collect(),
+            journey_time: (0..journeys).map(|_| histogram()).collect(),
+            lag: (0..journeys).map(|_| histogram()).collect(),
+            all: histogram(),
+            totals: Totals {
+                steps: step_totals,
+                journeys: journey_totals,
+                errors: [ClassTotals::default(); ErrorClass::ALL.len()],
+                cpu_max_pct: None,
+                cpu_sum: 0.0,
+                cpu_samples: 0,
+                seconds: 0,
+            },
+            counts: IntervalCounts::default(),
+            scratch: Vec::new(),
+            seen_scheduled: vec![0; journeys],
+            seen_late: vec![0; journeys],
+            in_flight: 0,
+            recorder,
+            names,
+            hlog,
+            serializer,
+            timeline,
+            cpu: CpuMeter::default(),
+        })
+    }
+
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    pub fn names(&self) -> &Names {
+        &self.names
+    }
+
+    /// Closes second `second` (counted from the schedule's start): drains
+    /// the users, writes the second's histograms and row, and adds them to
+    /// the run's. `phase` and `faults` label the row.
+    pub fn flush(&mut self, second: u64, phase: &str, faults: &str) -> io::Result<IntervalView> {
+        let users: Vec<Arc<UserBuffer>> = self.recorder.users.lock().expect("users lock").clone();
+        for user in &users {
+            user.drain(&mut self.scratch);
+        }
+        let events = std::mem::take(&mut self.scratch);
+        for event in &events {
+            self.apply(*event, second);
+        }
+        self.scratch = events;
+        self.scratch.clear();
+        self.dispatch_counts();
+        let cpu = self.cpu.sample();
+        if let Some(pct) = cpu {
+            self.totals.cpu_max_pct = Some(self.totals.cpu_max_pct.map_or(pct, |m| m.max(pct)));
+            self.totals.cpu_sum += pct;
+            self.totals.cpu_samples += 1;
+        }
+        self.write_histograms(second)?;
+        self.write_row(second, phase, faults, cpu)?;
+        let view = IntervalView {
+            second,
+            counts: std::mem::take(&mut self.counts),
+            in_flight: self.in_flight,
+            p99_us: (!self.all.is_empty()).then(|| self.all.value_at_quantile(0.99)),
+            cpu_pct: cpu,
+        };
+        self.reset_interval();
+        self.totals.seconds = second + 1;
+        Ok(view)
+    }
+
+    fn apply(&mut self, event: Event, second: u64) {
+        match event {
+            Event::Request { step, micros, ok } => {
+                let s = step as usize;
+                let _ = self.steps[s].record(micros);
+                let _ = self.all.record(micros);
+                let t = &mut self.totals.steps[s];
+                t.requests += 1;
+                t.ok += u64::from(ok);
+                self.counts.requests += 1;
+            }
+            Event::Failure { step, class } => {
+                self.totals.steps[step as usize].failures[class.index()] += 1;
+                self.counts.failures[class.index()] += 1;
+                let c = &mut self.totals.errors[class.index()];
+                if c.count == 0 {
+                    c.first_s = second as f64;
+                }
+                c.count += 1;
+                c.last_s = second as f64;
+            }
+            Event::Retry { step } => {
+                let journey = self.names.steps[step as usize].journey;
+                self.totals.journeys[journey].retries += 1;
+                self.counts.retries += 1;
+            }
+            Event::Started {
+                journey,
+                lag_micros,
+            } => {
+                let _ = self.lag[journey as usize].record(lag_micros);
+                self.totals.journeys[journey as usize].started += 1;
+                self.counts.started += 1;
+                self.in_flight += 1;
+            }
+            Event::Finished {
+                journey,
+                outcome,
+                micros,
+            } => {
+                if matches!(outcome, Outcome::CompletedInTime | Outcome::CompletedLate) {
+                    let _ = self.journey_time[journey as usize].record(micros);
+                }
+                self.totals.journeys[journey as usize].outcomes[outcome.index()] += 1;
+                self.counts.finished[outcome.index()] += 1;
+                self.in_flight -= 1;
+            }
+            Event::Dropped { journey } => {
+                self.totals.journeys[journey as usize].dropped += 1;
+                self.counts.dropped += 1;
+            }
+        }
+    }
+
+    fn dispatch_counts(&mut self) {
+        for j in 0..self.seen_scheduled.len() {
+            let scheduled = self.recorder.scheduled[j].load(Ordering::Relaxed);
+            let late = self.recorder.late[j].load(Ordering::Relaxed);
+            self.counts.scheduled += scheduled - self.seen_scheduled[j];
+            self.counts.late += late - self.seen_late[j];
+            self.totals.journeys[j].scheduled = scheduled;
+            self.totals.journeys[j].late = late;
+            self.seen_scheduled[j] = scheduled;
+            self.seen_late[j] = late;
+        }
+    }
+
+    fn write_histograms(&mut self, second: u64) -> io::Result<()> {
+        let start = Duration::from_secs(second);
+        let length = Duration::from_secs(1);
+        let mut log =
+            IntervalLogWriterBuilder::new().begin_log_with(&mut self.hlog, &mut self.serializer)?;
+        let series = self
+            .names
+            .steps
+            .iter()
+            .map(|s| step_tag(&s.label))
+            .zip(&self.steps)
+            .chain(
+                self.names
+                    .journeys
+                    .iter()
+                    .map(|j| journey_tag(&j.name))
+                    .zip(&self.journey_time),
+            )
+            .chain(
+                self.names
+                    .journeys
+                    .iter()
+                    .map(|j| lag_tag(&j.name))
+                    .zip(&self.lag),
+            );
+        for (tag, h) in series {
+            if h.is_empty() {
+                continue;
+            }
+            let tag = Tag::new(&tag).expect("names have no spaces or commas");
+            log.write_histogram(h, start, length, Some(tag))
+                .map_err(|e| io::Error::other(format!("{e:?}")))?;
+        }
+        self.hlog.flush()
+    }
+
+    fn write_row(
+        &mut self,
+        second: u64,
+        phase: &str,
+        faults: &str,
+        cpu: Option<f64>,
+    ) -> io::Result<()> {
+        let c = &self.counts;
+        let lag_p99 = self
+            .lag
+            .iter()
+            .filter(|h| !h.is_empty())
+            .map(|h| h.value_at_quantile(0.99))
+            .max();
+        let ms = |v: Option<u64>| v.map_or(String::new(), |v| format!("{:.3}", v as f64 / 1000.0));
+        let mut row = vec![
+            second.to_string(),
+            csv_field(phase),
+            c.scheduled.to_string(),
+            c.started.to_string(),
+        ];
+        row.extend(c.finished.iter().map(u64::to_string));
+        row.extend([c.dropped, c.late].iter().map(u64::to_string));
+        row.push(self.in_flight.to_string());
+        row.extend(
+            [c.requests, c.retries, c.errors()]
+                .iter()
+                .map(u64::to_string),
+        );
+        row.extend(c.failures.iter().map(u64::to_string));
+        let all = (!self.all.is_empty()).then_some(&self.all);
+        row.push(ms(all.map(|h| h.value_at_quantile(0.5))));
+        row.push(ms(all.map(|h| h.value_at_quantile(0.99))));
+        row.push(ms(all.map(|h| h.max())));
+        row.push(ms(lag_p99));
+        row.push(cpu.map_or(String::new(), |p| format!("{p:.1}")));
+        row.push(csv_field(faults));
+        writeln!(self.timeline, "{}", row.join(","))?;
+        self.timeline.flush()
+    }
+
+    fn reset_interval(&mut self) {
+        for (h, t) in self.steps.iter_mut().zip(&mut self.totals.steps) {
+            let _ = t.latency.add(&*h);
+            h.reset();
+        }
+        for (j, t) in self.totals.journeys.iter_mut().enumerate() {
+            let _ = t.time.add(&self.journey_time[j]);
+            let _ = t.lag.add(&self.lag[j]);
+            self.journey_time[j].reset();
+            self.lag[j].reset();
+        }
+        self.all.reset();
+    }
+}
+
+/// A CSV field, quoted when it holds a comma or a quote.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use hdrhistogram::serialization::Deserializer;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+
+    fn names() -> Names {
+        Names {
+            steps: vec![
+                StepName {
+                    label: "buy.login".into(),
+                    journey: 0,
+                    step: "login".into(),
+                    channel: "storefront".into(),
+                },
+                StepName {
+                    label: "buy.pay".into(),
+                    journey: 0,
+                    step: "pay".into(),
+                    channel: "storefront".into(),
+                },
+            ],
+            journeys: vec![JourneyName {
+                name: "buy".into(),
+                channel: "storefront".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_second_of_events_becomes_histograms_rows_and_totals() {
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Recorder::new(1);
+        let user = recorder.register();
+        let mut flusher = Flusher::new(
+            dir.path(),
+            names(),
+            recorder.clone(),
+            SystemTime::now(),
+            "test",
+        )
+        .unwrap();
+        recorder.scheduled(0, false);
+        recorder.scheduled(0, true);
+        user.push(Event::Started {
+            journey: 0,
+            lag_micros: 80,
+        });
+        for us in [1_000, 2_000, 3_000] {
+            user.push(Event::Request {
+                step: 0,
+                micros: us,
+                ok: true,
+            });
+        }
+        user.push(Event::Request {
+            step: 1,
+            micros: 50_000,
+            ok: false,
+        });
+        user.push(Event::Failure {
+            step: 1,
+            class: ErrorClass::QueueFull,
+        });
+        user.push(Event::Retry { step: 1 });
+        let first = flusher.flush(0, "warm-up", "").unwrap();
+        assert_eq!(first.counts.requests, 4);
+        assert_eq!((first.counts.scheduled, first.counts.late), (2, 1));
+        assert_eq!(first.in_flight, 1);
+        user.push(Event::Request {
+            step: 1,
+            micros: 40_000,
+            ok: true,
+        });
+        user.push(Event::Finished {
+            journey: 0,
+            outcome: Outcome::CompletedInTime,
+            micros: 1_200_000,
+        });
+        user.push(Event::Dropped { journey: 0 });
+        let second = flusher.flush(1, "steady", "core-down").unwrap();
+        assert_eq!(second.in_flight, 0);
+        assert_eq!(second.counts.completed(), 1);
+
+        let t = flusher.totals();
+        assert_eq!(
+            (t.steps[0].requests, t.steps[0].ok, t.steps[0].latency.len()),
+            (3, 3, 3)
+        );
+        assert_eq!((t.steps[1].requests, t.steps[1].ok), (2, 1));
+        assert_eq!(t.steps[1].failures[ErrorClass::QueueFull.index()], 1);
+        let j = &t.journeys[0];
+        assert_eq!(
+            (j.scheduled, j.late, j.started, j.dropped, j.retries),
+            (2, 1, 1, 1, 1)
+        );
+        assert_eq!(j.outcomes[Outcome::CompletedInTime.index()], 1);
+        assert_eq!(
+            j.time.value_at_quantile(0.5),
+            j.time.highest_equivalent(1_200_000)
+        );
+        assert_eq!(t.errors[ErrorClass::QueueFull.index()].count, 1);
+
+        let csv = std::fs::read_to_string(dir.path().join("timeline.csv")).unwrap();
+        let rows: Vec<&str> = csv.lines().collect();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].split(',').count(), rows[2].split(',').count());
+        assert!(
+            rows[1].starts_with("0,warm-up,2,1,0,0,0,0,0,0,1,1,4,1,1,"),
+            "{}",
+            rows[1]
+        );
+        assert!(rows[2].ends_with(",core-down"), "{}", rows[2]);
+
+        // The log reads back: per tag, per second, exact counts.
+        let log = std::fs::read(dir.path().join("latency.hlog")).unwrap();
+        let mut got = Vec::new();
+        for entry in IntervalLogIterator::new(&log) {
+            if let Ok(LogEntry::Interval(h)) = entry {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(h.encoded_histogram())
+                    .unwrap();
+                let hist: Histogram<u64> = Deserializer::new()
+                    .deserialize(&mut bytes.as_slice())
+                    .unwrap();
+                got.push((
+                    h.tag().unwrap().as_str().to_string(),
+                    h.start_timestamp().as_secs(),
+                    hist.len(),
+                ));
+            }
+        }
+        assert_eq!(
+            got,
+            vec![
+                ("step:buy.login".to_string(), 0, 3),
+                ("step:buy.pay".to_string(), 0, 1),
+                ("lag:buy".to_string(), 0, 1),
+                ("step:buy.pay".to_string(), 1, 1),
+                ("journey:buy".to_string(), 1, 1),
+            ]
+        );
+    }
+}

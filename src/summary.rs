@@ -1,0 +1,328 @@
+//! `summary.json`: what a run measured, as a versioned contract. The
+//! runner writes it (first when the run starts, with `status: running`,
+//! then whole at the end), reports are rebuilt from it, the gate and
+//! `surge compare` read it, and merges produce it. Every field is
+//! documented here; its JSON Schema is derived from these types, committed
+//! under `docs/`, and checked in tests. Latencies are in microseconds.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::twin::ledger::Snapshot;
+
+/// Names this document's format.
+pub const FORMAT: &str = "surge-summary";
+/// The version of this document's format; bumped on any breaking change.
+pub const VERSION: u32 = 1;
+
+/// A run's summary.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "surge run summary")]
+pub struct Summary {
+    /// Always `surge-summary`.
+    pub format: String,
+    /// The format's version: 1.
+    pub version: u32,
+    /// The surge that wrote it.
+    pub surge_version: String,
+    /// Where the run stands.
+    pub status: Status,
+    pub scenario: ScenarioInfo,
+    pub run: RunInfo,
+    pub target: TargetInfo,
+    pub timeline: TimelineInfo,
+    pub load: LoadInfo,
+    /// One entry per journey that had arrivals.
+    pub journeys: Vec<JourneySummary>,
+    /// One entry per step of those journeys.
+    pub steps: Vec<StepSummary>,
+    /// One entry per channel that received requests.
+    pub channels: Vec<ChannelSummary>,
+    /// Failures by class, most frequent first.
+    pub errors: Vec<ErrorSummary>,
+    /// The twin's ledger at the end, when the target was the twin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<Snapshot>,
+}
+
+/// Where a run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Under way (or killed before it could say otherwise).
+    Running,
+    /// Ran its whole schedule and drain.
+    Completed,
+    /// Stopped early by Ctrl-C or SIGTERM; what was measured is complete.
+    Interrupted,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub description: String,
+    /// The scenario file as given on the command line.
+    pub file: String,
+    /// SHA-256 of the scenario file's bytes.
+    pub sha256: String,
+    pub seed: u64,
+    /// The `scale` in force (the file's, or `--scale`).
+    pub scale: f64,
+    /// How the timeline was stretched by `--duration` (1 when it was not).
+    pub time_factor: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunInfo {
+    /// When the schedule's clock started (UTC, RFC 3339).
+    pub started_at: String,
+    /// When the run ended (UTC, RFC 3339); absent while running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    /// The schedule's length: the phases' total, in seconds.
+    pub planned_s: f64,
+    /// The longest the run waits after the schedule for journeys to end.
+    pub drain_s: f64,
+    /// Seconds from the schedule's start to the end of the run.
+    pub elapsed_s: f64,
+    /// Which part of a split run this is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// The machine that generated the load.
+    pub generator: GeneratorInfo,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShardInfo {
+    /// 1-based, as given to `--shard K/N`.
+    pub index: u64,
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorInfo {
+    pub hostname: String,
+    pub cpus: usize,
+    pub os: String,
+    /// goose users (the concurrency pool), in total.
+    pub users: usize,
+    /// The generator's own CPU, percent of one core: the busiest second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_max_pct: Option<f64>,
+    /// The generator's own CPU, percent of one core, averaged over the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_mean_pct: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetInfo {
+    /// `twin` (started in-process) or `external`.
+    pub kind: String,
+    /// The base URL, or `(from the environment)` when it is a secret.
+    pub base_url: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineInfo {
+    pub phases: Vec<PhaseInfo>,
+    /// Seconds from the start.
+    pub deadline_s: f64,
+    pub faults: Vec<FaultInfo>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseInfo {
+    pub name: String,
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Arrivals per second at the phase's start, after `scale`.
+    pub from_per_s: f64,
+    /// Arrivals per second at the phase's end, after `scale`.
+    pub to_per_s: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultInfo {
+    pub name: String,
+    /// Where it acts: `twin/...`, `proxy/...` or `hook`.
+    pub on: String,
+    /// Its kind (`outage`, `latency`, ...).
+    pub kind: String,
+    /// When it was planned to start and stop, in seconds from the start.
+    pub start_s: f64,
+    pub end_s: f64,
+    /// When it was applied and removed; absent if it never was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_s: Option<f64>,
+    /// Why it could not be applied, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Whether the generator delivered the schedule.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadInfo {
+    /// Arrivals the schedule should hold on average.
+    pub expected: f64,
+    /// Arrivals handed out by the schedule.
+    pub scheduled: u64,
+    /// Arrivals whose journey started.
+    pub started: u64,
+    /// Arrivals that found no free user at their instant.
+    pub late: u64,
+    /// Arrivals dropped after waiting longer than `max_lateness`.
+    pub dropped: u64,
+    /// The concurrency cap.
+    pub max_in_flight: u32,
+    /// Time from each arrival's intended start to its first request going
+    /// out: the generator's own lag, and any wait for a free user.
+    pub lag: Latency,
+}
+
+/// A latency distribution from an HDR histogram (3 significant digits).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Latency {
+    pub count: u64,
+    pub min_us: u64,
+    pub mean_us: f64,
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    pub max_us: u64,
+}
+
+impl Latency {
+    pub fn of(h: &hdrhistogram::Histogram<u64>) -> Latency {
+        if h.is_empty() {
+            return Latency::default();
+        }
+        Latency {
+            count: h.len(),
+            min_us: h.min(),
+            mean_us: (h.mean() * 10.0).round() / 10.0,
+            p50_us: h.value_at_quantile(0.50),
+            p90_us: h.value_at_quantile(0.90),
+            p99_us: h.value_at_quantile(0.99),
+            p999_us: h.value_at_quantile(0.999),
+            max_us: h.max(),
+        }
+    }
+}
+
+/// How journeys ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Outcomes {
+    pub completed_in_time: u64,
+    pub completed_late: u64,
+    pub abandoned: u64,
+    pub failed: u64,
+    /// Still running when the run stopped.
+    pub unfinished: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JourneySummary {
+    pub name: String,
+    pub channel: String,
+    /// goose users serving this journey.
+    pub users: usize,
+    pub scheduled: u64,
+    pub started: u64,
+    pub late: u64,
+    pub dropped: u64,
+    pub outcomes: Outcomes,
+    /// Share of scheduled arrivals completed before the deadline.
+    pub goodput: f64,
+    /// Requests sent, retries and polls included.
+    pub requests: u64,
+    /// Steps tried again after a failure.
+    pub retries: u64,
+    /// Requests per started arrival: how much the platform's failures
+    /// multiplied the load.
+    pub retry_amplification: f64,
+    /// From each arrival's intended start to its journey's end (completed
+    /// journeys only).
+    pub time: Latency,
+    pub lag: Latency,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepSummary {
+    /// `JOURNEY.STEP`.
+    pub name: String,
+    pub journey: String,
+    pub step: String,
+    pub channel: String,
+    pub requests: u64,
+    /// Requests answered as expected (status, conditions, captures).
+    pub ok: u64,
+    /// Failed tries, by class.
+    pub errors: BTreeMap<String, u64>,
+    /// Failed requests over requests.
+    pub error_rate: f64,
+    /// Successful requests per second of the schedule.
+    pub throughput_per_s: f64,
+    /// From send to the end of the body, every request.
+    pub latency: Latency,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSummary {
+    pub name: String,
+    pub requests: u64,
+    pub ok: u64,
+    pub error_rate: f64,
+    pub latency: Latency,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorSummary {
+    /// The class (`queue_full`, `timeout`, ...).
+    pub class: String,
+    pub count: u64,
+    /// Seconds from the start of the first and the last.
+    pub first_s: f64,
+    pub last_s: f64,
+}
+
+/// The summary's JSON Schema (draft 2020-12).
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(Summary).to_value();
+    if let Some(obj) = schema.as_object_mut() {
+        obj.insert(
+            "$id".into(),
+            "https://surge.invalid/schema/summary-v1.json".into(),
+        );
+        // The header first, so the file reads top-down.
+        let mut ordered = serde_json::Map::new();
+        for key in ["$schema", "$id", "title", "description"] {
+            if let Some(v) = obj.remove(key) {
+                ordered.insert(key.into(), v);
+            }
+        }
+        ordered.append(obj);
+        *obj = ordered;
+    }
+    schema
+}
