@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use crate::Exit;
+use crate::runner::{self, RunOptions};
 use crate::scenario::{self, units::Duration};
+use crate::summary::{Status, Summary};
 use crate::twin;
 
 /// `surge validate FILE...`: checks each file, prints every problem as
@@ -52,9 +54,14 @@ fn summary(s: &scenario::Scenario) -> String {
     )
 }
 
-/// `surge schema`: prints the JSON Schema of the scenario format.
-pub fn schema(out: &mut dyn Write) -> std::io::Result<Exit> {
-    serde_json::to_writer_pretty(&mut *out, scenario::schema::json_schema())?;
+/// `surge schema`: prints the JSON Schema of the scenario format, or of
+/// `summary.json` with `summary`.
+pub fn schema(summary: bool, out: &mut dyn Write) -> std::io::Result<Exit> {
+    if summary {
+        serde_json::to_writer_pretty(&mut *out, &crate::summary::json_schema())?;
+    } else {
+        serde_json::to_writer_pretty(&mut *out, scenario::schema::json_schema())?;
+    }
     writeln!(out)?;
     Ok(Exit::Ok)
 }
@@ -133,4 +140,156 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term => {}
     }
+}
+
+/// `surge run`: carries out a scenario and writes its run folder. Prints
+/// the run's summary on `out`; problems and progress go to `err`.
+pub fn run(opts: &RunOptions, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
+    let shown = opts.scenario_path.display().to_string();
+    let scenario = match scenario::load(&opts.scenario_path) {
+        Ok((scenario, warnings)) => {
+            for w in &warnings {
+                writeln!(err, "{}", w.render(&shown))?;
+            }
+            scenario
+        }
+        Err(problems) => {
+            for p in &problems {
+                writeln!(err, "{}", p.render(&shown))?;
+            }
+            return Ok(Exit::BadInput);
+        }
+    };
+    if opts.scale.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+        writeln!(err, "surge run: --scale must be above 0")?;
+        return Ok(Exit::BadInput);
+    }
+    match runner::run(scenario, opts) {
+        Ok(result) => {
+            print_summary(out, &result.summary, &result.dir.display().to_string())?;
+            Ok(match result.summary.status {
+                Status::Completed => Exit::Ok,
+                _ => Exit::RunError,
+            })
+        }
+        Err(e) => {
+            writeln!(err, "surge run: {e}")?;
+            // Refusing a target off loopback asks the user to change the
+            // scenario or the command line; anything else is a failed run.
+            let refused = matches!(
+                e,
+                runner::RunError::Target(runner::target::TargetError::NotLoopback { .. })
+            );
+            Ok(if refused {
+                Exit::BadInput
+            } else {
+                Exit::RunError
+            })
+        }
+    }
+}
+
+fn ms(us: u64) -> String {
+    if us >= 10_000 {
+        format!("{:.0}ms", us as f64 / 1000.0)
+    } else {
+        format!("{:.1}ms", us as f64 / 1000.0)
+    }
+}
+
+/// The human summary of a run, as `surge run` prints it.
+pub fn print_summary(out: &mut dyn Write, s: &Summary, dir: &str) -> std::io::Result<()> {
+    writeln!(out, "surge: {} ({:?}) -> {dir}", s.scenario.name, s.status)?;
+    writeln!(out, "  target: {}", s.target.base_url)?;
+    let l = &s.load;
+    writeln!(
+        out,
+        "  arrivals: {} scheduled ({:.0} expected), {} started, {} late, {} dropped; start lag p50 {} p99 {}",
+        l.scheduled,
+        l.expected,
+        l.started,
+        l.late,
+        l.dropped,
+        ms(l.lag.p50_us),
+        ms(l.lag.p99_us)
+    )?;
+    writeln!(
+        out,
+        "  {:<18} {:>8} {:>8} {:>6} {:>9} {:>6} {:>10} {:>8} {:>9} {:>9}",
+        "journey",
+        "arrivals",
+        "in time",
+        "late",
+        "abandoned",
+        "failed",
+        "unfinished",
+        "goodput",
+        "p50",
+        "p99"
+    )?;
+    for j in &s.journeys {
+        let o = &j.outcomes;
+        writeln!(
+            out,
+            "  {:<18} {:>8} {:>8} {:>6} {:>9} {:>6} {:>10} {:>7.1}% {:>9} {:>9}",
+            j.name,
+            j.scheduled,
+            o.completed_in_time,
+            o.completed_late,
+            o.abandoned,
+            o.failed,
+            o.unfinished,
+            j.goodput * 100.0,
+            ms(j.time.p50_us),
+            ms(j.time.p99_us)
+        )?;
+    }
+    writeln!(
+        out,
+        "  {:<34} {:>9} {:>7} {:>9} {:>9} {:>9}",
+        "step", "requests", "errors", "p50", "p99", "max"
+    )?;
+    for st in &s.steps {
+        writeln!(
+            out,
+            "  {:<34} {:>9} {:>6.2}% {:>9} {:>9} {:>9}",
+            st.name,
+            st.requests,
+            st.error_rate * 100.0,
+            ms(st.latency.p50_us),
+            ms(st.latency.p99_us),
+            ms(st.latency.max_us)
+        )?;
+    }
+    if s.errors.is_empty() {
+        writeln!(out, "  errors: none")?;
+    } else {
+        let list: Vec<String> = s
+            .errors
+            .iter()
+            .map(|e| format!("{} {}", e.class, e.count))
+            .collect();
+        writeln!(out, "  errors: {}", list.join(", "))?;
+    }
+    if let Some(ledger) = &s.ledger {
+        let broken: Vec<&str> = ledger
+            .invariants
+            .iter()
+            .filter(|v| !v.holds)
+            .map(|v| v.detail.as_str())
+            .collect();
+        writeln!(
+            out,
+            "  ledger: {} payments captured, {} credited, {} paid but not credited; {}",
+            ledger.counters.payments_captured,
+            ledger.counters.payments_credited,
+            ledger.paid_not_credited,
+            if broken.is_empty() {
+                "every invariant holds".to_string()
+            } else {
+                format!("broken: {}", broken.join("; "))
+            }
+        )?;
+    }
+    Ok(())
 }

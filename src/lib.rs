@@ -18,7 +18,11 @@
 
 pub mod cli;
 pub mod pdf;
+pub mod recorder;
+pub mod runner;
 pub mod scenario;
+pub mod schedule;
+pub mod summary;
 pub mod twin;
 
 /// What the process's exit code means; documented in README and `--help`.

@@ -5,7 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::io::IsTerminal;
+
 use clap::{Parser, Subcommand};
+use surge::runner::RunOptions;
+use surge::scenario::units::{Duration, parse_duration};
 use surge::{Exit, cli};
 
 const EXIT_CODES: &str = "\
@@ -30,6 +34,54 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a scenario: drive its surge against the target and record it.
+    ///
+    /// Starts the built-in twin when the scenario targets it (an external
+    /// target must be on loopback unless allowed), hands out arrivals at
+    /// their intended instants (open model: they keep coming however slow
+    /// the target gets), and writes a run folder under reports/NAME/ with
+    /// summary.json, latency.hlog (HdrHistogram interval log) and
+    /// timeline.csv, written as the run goes. Ctrl-C stops arrivals, gives
+    /// journeys in flight a short grace and writes everything.
+    #[command(after_help = EXIT_CODES)]
+    Run {
+        /// The scenario file (YAML).
+        #[arg(value_name = "SCENARIO")]
+        scenario: PathBuf,
+        /// Multiply every arrival rate by X (overrides `load.scale`).
+        #[arg(long, value_name = "X")]
+        scale: Option<f64>,
+        /// Stretch or compress the timeline to this length (e.g. 90s);
+        /// rates stay as written.
+        #[arg(long, value_name = "D", value_parser = duration_arg)]
+        duration: Option<Duration>,
+        /// Seed of the arrival schedule (overrides `seed`).
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+        /// Concurrency cap (overrides `load.max_in_flight`).
+        #[arg(long, value_name = "N")]
+        max_in_flight: Option<u32>,
+        /// Write the run folder here instead of reports/NAME/TIMESTAMP.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Where run folders go.
+        #[arg(long, value_name = "DIR", default_value = "reports")]
+        reports: PathBuf,
+        /// Allow a target off loopback even if `target.allow_hosts` does
+        /// not list it. Only load systems you are allowed to load.
+        #[arg(long)]
+        allow_remote_target: bool,
+        /// Keep goose's own request metrics and write its report
+        /// (goose-report.html) as a cross-check; costs throughput.
+        #[arg(long)]
+        goose_metrics: bool,
+        /// Worker threads of the load generator. Default: one per core.
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+        /// No progress line.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Check scenario files and print every problem with file:line:column.
     ///
     /// Reads each file, checks its structure against the format's schema and
@@ -46,8 +98,13 @@ enum Command {
     ///
     /// Save it and point your editor at it; with the YAML language server,
     /// put `# yaml-language-server: $schema=./surge.schema.json` at the top
-    /// of a scenario file.
-    Schema,
+    /// of a scenario file. With --summary, the schema of a run's
+    /// summary.json instead.
+    Schema {
+        /// The schema of summary.json, not of scenario files.
+        #[arg(long)]
+        summary: bool,
+    },
     /// Serve the built-in e-Meterai twin on its own.
     ///
     /// The twin has the platform's channels (storefront with waiting room,
@@ -70,6 +127,10 @@ enum Command {
     },
 }
 
+fn duration_arg(text: &str) -> Result<Duration, String> {
+    parse_duration(text)
+}
+
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(args) => args,
@@ -82,10 +143,38 @@ fn main() -> ExitCode {
             };
         }
     };
-    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    // Unlocked handles: other threads (signals, progress) write to stderr too.
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     let result = match args.command {
         Command::Validate { files } => cli::validate(&files, &mut out, &mut err),
-        Command::Schema => cli::schema(&mut out),
+        Command::Schema { summary } => cli::schema(summary, &mut out),
+        Command::Run {
+            scenario,
+            scale,
+            duration,
+            seed,
+            max_in_flight,
+            out: out_dir,
+            reports,
+            allow_remote_target,
+            goose_metrics,
+            threads,
+            quiet,
+        } => {
+            let mut opts = RunOptions::new(scenario);
+            opts.scale = scale;
+            opts.duration = duration.map(|d| d.0);
+            opts.seed = seed;
+            opts.max_in_flight = max_in_flight;
+            opts.out = out_dir;
+            opts.reports_dir = reports;
+            opts.allow_remote_target = allow_remote_target;
+            opts.goose_metrics = goose_metrics;
+            opts.threads = threads;
+            opts.progress = !quiet && std::io::stderr().is_terminal();
+            opts.quiet_goose = true;
+            cli::run(&opts, &mut out, &mut err)
+        }
         Command::Twin {
             listen,
             config,

@@ -1,0 +1,671 @@
+//! One applicant's journey: the steps of its journey in order, each a
+//! request sent through goose (named `JOURNEY.STEP`), timed from send to
+//! the end of the body, checked against its expectations, mined for its
+//! captures, repeated while its `until` does not hold, and retried with
+//! backoff while the applicant's patience lasts. Everything measured goes
+//! into the user's buffer; nothing here takes a lock.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use goose::goose::{GooseRequest, GooseUser};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use reqwest::header::{CONTENT_TYPE, COOKIE, HeaderValue, SET_COOKIE};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::control::Control;
+use super::dispatch::Dispatched;
+use super::plan::{Body, JourneyPlan, Plan, StepPlan};
+use crate::recorder::{Event, Outcome, UserBuffer};
+use crate::scenario::model::{Condition, ErrorClass};
+use crate::scenario::refs::CaptureSource;
+use crate::scenario::template::{Template, json_text};
+use crate::schedule::stream_seed;
+
+/// What every user of a run shares.
+pub struct Shared {
+    pub plan: Arc<Plan>,
+    pub recorder: Arc<crate::recorder::Recorder>,
+    pub control: Arc<Control>,
+    /// The deadline, from the start of the run.
+    pub deadline: Duration,
+    pub max_lateness: Duration,
+    pub seed: u64,
+}
+
+/// One user's state between arrivals.
+pub struct UserCtx {
+    pub journey: usize,
+    pub buffer: Arc<UserBuffer>,
+    pub shared: Arc<Shared>,
+    rng: SmallRng,
+}
+
+impl UserCtx {
+    pub fn new(
+        journey: usize,
+        buffer: Arc<UserBuffer>,
+        shared: Arc<Shared>,
+        user: usize,
+    ) -> UserCtx {
+        let rng = SmallRng::seed_from_u64(stream_seed(shared.seed, &format!("user-{user}")));
+        UserCtx {
+            journey,
+            buffer,
+            shared,
+            rng,
+        }
+    }
+}
+
+/// The applicant's own state: its variables and cookies.
+struct Applicant {
+    vars: HashMap<String, Value>,
+    cookies: Vec<(String, String)>,
+}
+
+impl Applicant {
+    fn render(&self, t: &Template) -> Option<String> {
+        t.render(&|name: &str| self.vars.get(name).map(|v| Cow::<str>::Owned(json_text(v))))
+            .ok()
+    }
+
+    fn remember_cookies(&mut self, set_cookies: &[String]) {
+        for value in set_cookies {
+            let Some(pair) = value.split(';').next() else {
+                continue;
+            };
+            let Some((name, value)) = pair.split_once('=') else {
+                continue;
+            };
+            let (name, value) = (name.trim().to_string(), value.trim().to_string());
+            match self.cookies.iter_mut().find(|(n, _)| *n == name) {
+                Some(slot) => slot.1 = value,
+                None => self.cookies.push((name, value)),
+            }
+        }
+    }
+}
+
+/// How one try of a step ended.
+enum Try {
+    Ok,
+    Failed(ErrorClass),
+    /// The run was cut.
+    Cut,
+}
+
+/// How a step ended, all tries counted.
+enum StepEnd {
+    Ok,
+    Abandoned,
+    Failed,
+    Cut,
+}
+
+/// A response, read to its end: what the step needs of it.
+struct Answer {
+    status: u16,
+    /// `Set-Cookie` values, if any.
+    cookies: Vec<String>,
+    /// The headers the step captures, by lower-case name.
+    headers: Vec<(String, String)>,
+    body: axum::body::Bytes,
+}
+
+/// Serves one arrival, start to end.
+pub async fn serve(user: &mut GooseUser, ctx: &mut UserCtx, d: Dispatched) {
+    let shared = ctx.shared.clone();
+    let journey = ctx.journey as u32;
+    let begin = Instant::now();
+    let lag = begin.saturating_duration_since(d.intended);
+    if lag > shared.max_lateness || shared.control.is_cut() {
+        ctx.buffer.push(Event::Dropped { journey });
+        return;
+    }
+    ctx.buffer.push(Event::Started {
+        journey,
+        lag_micros: micros(lag),
+    });
+    let plan = &shared.plan;
+    let jp = &plan.journeys[ctx.journey];
+    let mut applicant = Applicant {
+        vars: builtins(jp, &d, ctx.rng.random()),
+        cookies: Vec::new(),
+    };
+    for (name, template) in &jp.vars {
+        let value = applicant.render(template).unwrap_or_default();
+        applicant.vars.insert(name.clone(), Value::String(value));
+    }
+    let give_up = jp.give_up.map(|g| d.intended + g);
+    let mut end = StepEnd::Ok;
+    for step in jp.steps.clone() {
+        end = run_step(user, ctx, &mut applicant, step, give_up).await;
+        if !matches!(end, StepEnd::Ok) {
+            break;
+        }
+    }
+    let finished = Instant::now();
+    let outcome = match end {
+        StepEnd::Ok => {
+            let deadline = shared.control.t0().map(|t0| t0 + shared.deadline);
+            if deadline.is_none_or(|d| finished <= d) {
+                Outcome::CompletedInTime
+            } else {
+                Outcome::CompletedLate
+            }
+        }
+        StepEnd::Abandoned => Outcome::Abandoned,
+        StepEnd::Failed => Outcome::Failed,
+        StepEnd::Cut => Outcome::Unfinished,
+    };
+    let total = finished.saturating_duration_since(d.intended);
+    ctx.buffer.push(Event::Finished {
+        journey,
+        outcome,
+        micros: micros(total),
+    });
+}
+
+fn builtins(jp: &JourneyPlan, d: &Dispatched, random: u64) -> HashMap<String, Value> {
+    let mut vars = HashMap::new();
+    vars.insert("arrival".into(), Value::from(d.arrival.id));
+    vars.insert("journey".into(), Value::String(jp.name.clone()));
+    vars.insert("channel".into(), Value::String(jp.channel.to_string()));
+    if let Some(p) = jp.channel.partner() {
+        vars.insert("partner".into(), Value::String(p.to_string()));
+    }
+    vars.insert("random".into(), Value::from(random));
+    vars
+}
+
+fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u128::from(u64::MAX)) as u64
+}
+
+async fn run_step(
+    user: &mut GooseUser,
+    ctx: &mut UserCtx,
+    applicant: &mut Applicant,
+    index: usize,
+    give_up: Option<Instant>,
+) -> StepEnd {
+    let shared = ctx.shared.clone();
+    let step = &shared.plan.steps[index];
+    let jp = &shared.plan.journeys[ctx.journey];
+    let control = &shared.control;
+    if let Some(think) = step.think
+        && control
+            .unless_cut(tokio::time::sleep(think))
+            .await
+            .is_none()
+    {
+        return StepEnd::Cut;
+    }
+    for attempt in 1..=jp.attempts {
+        if give_up.is_some_and(|g| Instant::now() >= g) {
+            return StepEnd::Abandoned;
+        }
+        let class = match try_step(user, ctx, applicant, step, index as u32, give_up).await {
+            Try::Ok => return StepEnd::Ok,
+            Try::Cut => return StepEnd::Cut,
+            Try::Failed(class) => class,
+        };
+        ctx.buffer.push(Event::Failure {
+            step: index as u32,
+            class,
+        });
+        if !jp.retry_on.contains(&class) {
+            return StepEnd::Failed;
+        }
+        if attempt == jp.attempts {
+            return StepEnd::Abandoned;
+        }
+        let wait = jp.backoff.wait(attempt, ctx.rng.random_range(-1.0..=1.0));
+        if give_up.is_some_and(|g| Instant::now() + wait >= g) {
+            return StepEnd::Abandoned;
+        }
+        ctx.buffer.push(Event::Retry { step: index as u32 });
+        if control.unless_cut(tokio::time::sleep(wait)).await.is_none() {
+            return StepEnd::Cut;
+        }
+    }
+    StepEnd::Abandoned
+}
+
+/// One try of a step: a request, or a series of polls until `until`.
+async fn try_step(
+    user: &mut GooseUser,
+    ctx: &mut UserCtx,
+    applicant: &mut Applicant,
+    step: &StepPlan,
+    index: u32,
+    give_up: Option<Instant>,
+) -> Try {
+    let control = ctx.shared.control.clone();
+    let polling_since = Instant::now();
+    loop {
+        let sent = Instant::now();
+        // The applicant's patience bounds the request as much as the
+        // step's own timeout does.
+        let timeout = give_up.map_or(step.timeout, |g| {
+            step.timeout.min(g.saturating_duration_since(sent))
+        });
+        let jp = &ctx.shared.plan.journeys[ctx.journey];
+        let Some(answer) = control
+            .unless_cut(send(user, jp, step, applicant, timeout))
+            .await
+        else {
+            return Try::Cut;
+        };
+        let elapsed = micros(sent.elapsed());
+        let verdict = judge(step, applicant, answer);
+        ctx.buffer.push(Event::Request {
+            step: index,
+            micros: elapsed,
+            ok: matches!(verdict, Judged::Ok | Judged::Again),
+        });
+        match verdict {
+            Judged::Ok => return Try::Ok,
+            Judged::Failed(class) => return Try::Failed(class),
+            Judged::Again => {}
+        }
+        let poll = step.poll.as_ref().expect("`until` comes with `poll`");
+        let next = sent + poll.every.0;
+        if next.saturating_duration_since(polling_since) > poll.timeout.0
+            || give_up.is_some_and(|g| next >= g)
+        {
+            // The condition never held in time.
+            return Try::Failed(ErrorClass::Expectation);
+        }
+        if control
+            .unless_cut(tokio::time::sleep_until(next))
+            .await
+            .is_none()
+        {
+            return Try::Cut;
+        }
+    }
+}
+
+enum Judged {
+    Ok,
+    /// A successful poll whose `until` does not hold yet.
+    Again,
+    Failed(ErrorClass),
+}
+
+/// Checks a response against the step: status, `until`, expectations,
+/// captures (which it stores).
+fn judge(step: &StepPlan, applicant: &mut Applicant, answer: Result<Answer, ErrorClass>) -> Judged {
+    let answer = match answer {
+        Ok(a) => a,
+        Err(class) => return Judged::Failed(class),
+    };
+    applicant.remember_cookies(&answer.cookies);
+    if !step.expect.status.contains(answer.status) {
+        return Judged::Failed(status_class(answer.status));
+    }
+    let json = if step.needs_json {
+        match serde_json::from_slice::<Value>(&answer.body) {
+            Ok(v) => Some(v),
+            Err(_) => return Judged::Failed(ErrorClass::InvalidResponse),
+        }
+    } else {
+        None
+    };
+    let doc = json.as_ref().unwrap_or(&Value::Null);
+    if let Some(until) = &step.until
+        && !holds(until, doc)
+    {
+        return Judged::Again;
+    }
+    if !step.expect.json.iter().all(|c| holds(c, doc)) {
+        return Judged::Failed(ErrorClass::Expectation);
+    }
+    for (name, source) in &step.captures {
+        let value = match source {
+            CaptureSource::Json(path) => path.get(doc).cloned(),
+            CaptureSource::Header(h) => answer
+                .headers
+                .iter()
+                .find(|(n, _)| n == h)
+                .map(|(_, v)| Value::String(v.clone())),
+            CaptureSource::Status => Some(Value::from(answer.status)),
+        };
+        match value {
+            Some(v) if !v.is_null() => {
+                applicant.vars.insert(name.clone(), v);
+            }
+            _ => return Judged::Failed(ErrorClass::Capture),
+        }
+    }
+    Judged::Ok
+}
+
+/// Whether a condition holds on a JSON document.
+pub fn holds(c: &Condition, doc: &Value) -> bool {
+    let found = c.path.get(doc);
+    let same = |expected: &Value| found.is_some_and(|f| json_equal(f, expected));
+    if let Some(e) = &c.equals {
+        return same(e);
+    }
+    if let Some(e) = &c.not_equals {
+        return found.is_some() && !same(e);
+    }
+    if let Some(options) = &c.one_of {
+        return options.iter().any(same);
+    }
+    if let Some(exists) = c.exists {
+        return found.is_some_and(|f| !f.is_null()) == exists;
+    }
+    let number = found.and_then(Value::as_f64);
+    if let Some(min) = c.at_least {
+        return number.is_some_and(|n| n >= min);
+    }
+    if let Some(max) = c.at_most {
+        return number.is_some_and(|n| n <= max);
+    }
+    false
+}
+
+/// Equality where `2` and `2.0` are the same number and `"2"` is not.
+fn json_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+/// The class of an unexpected status.
+pub fn status_class(status: u16) -> ErrorClass {
+    match status {
+        429 | 503 => ErrorClass::QueueFull,
+        500..=599 => ErrorClass::Http5xx,
+        400..=499 => ErrorClass::Http4xx,
+        _ => ErrorClass::Expectation,
+    }
+}
+
+/// The class of a failed exchange, from reqwest's error and its causes.
+pub fn transport_class(e: &reqwest::Error) -> ErrorClass {
+    let io_kind = io_kind(e);
+    if e.is_timeout() {
+        return if e.is_connect() {
+            ErrorClass::ConnectTimeout
+        } else {
+            ErrorClass::Timeout
+        };
+    }
+    use std::io::ErrorKind::*;
+    match io_kind {
+        Some(ConnectionRefused) => return ErrorClass::ConnectRefused,
+        Some(TimedOut) if e.is_connect() => return ErrorClass::ConnectTimeout,
+        Some(ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof) => {
+            return ErrorClass::Reset;
+        }
+        _ => {}
+    }
+    let closed_early = std::iter::successors(std::error::Error::source(e), |s| s.source())
+        .filter_map(|s| s.downcast_ref::<hyper::Error>())
+        .any(|h| h.is_incomplete_message() || h.is_closed() || h.is_canceled());
+    if closed_early {
+        return ErrorClass::Reset;
+    }
+    if e.is_connect() {
+        ErrorClass::ConnectRefused
+    } else {
+        ErrorClass::Other
+    }
+}
+
+fn io_kind(e: &reqwest::Error) -> Option<std::io::ErrorKind> {
+    std::iter::successors(std::error::Error::source(e), |s| s.source())
+        .find_map(|s| s.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind)
+}
+
+/// Sends one request of `step` and reads its body to the end.
+async fn send(
+    user: &mut GooseUser,
+    jp: &JourneyPlan,
+    step: &StepPlan,
+    applicant: &Applicant,
+    timeout: Duration,
+) -> Result<Answer, ErrorClass> {
+    let mut rb = match &step.url {
+        Some(url) => user.client.request(step.method.clone(), url.clone()),
+        None => {
+            let path = applicant.render(&step.path).ok_or(ErrorClass::Other)?;
+            user.client
+                .request(step.method.clone(), format!("{}{path}", step.base))
+        }
+    }
+    .timeout(timeout);
+    for (name, value) in journey_headers(jp, &applicant.vars) {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            rb = rb.header(name, v);
+        }
+    }
+    for (name, value) in &step.headers {
+        if let Some(v) = applicant
+            .render(value)
+            .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
+            rb = rb.header(name, v);
+        }
+    }
+    if !applicant.cookies.is_empty() {
+        let jar: Vec<String> = applicant
+            .cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        if let Ok(v) = HeaderValue::from_str(&jar.join("; ")) {
+            rb = rb.header(COOKIE, v);
+        }
+    }
+    rb = match &step.body {
+        Body::None => rb,
+        Body::Json(t) => {
+            let value = t
+                .render(&|name| applicant.vars.get(name).cloned())
+                .map_err(|_| ErrorClass::Other)?;
+            rb.header(CONTENT_TYPE, "application/json")
+                .body(value.to_string())
+        }
+        Body::Text(t, ct) => rb
+            .header(CONTENT_TYPE, ct.clone())
+            .body(applicant.render(t).ok_or(ErrorClass::Other)?),
+        Body::Bytes(bytes, ct) => rb.header(CONTENT_TYPE, ct.clone()).body(bytes.clone()),
+        Body::Pdf(template) => {
+            let id = applicant
+                .vars
+                .get("arrival")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            rb.header(CONTENT_TYPE, "application/pdf")
+                .body(template.render(id))
+        }
+    };
+    let request = GooseRequest::builder()
+        .method(step.goose_method)
+        .name(step.label.as_str())
+        .set_request_builder(rb)
+        .build();
+    let response = user
+        .request(request)
+        .await
+        .map_err(|_| ErrorClass::Other)?
+        .response;
+    let response = response.map_err(|e| transport_class(&e))?;
+    let status = response.status().as_u16();
+    let found = response.headers();
+    let cookies = found
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(String::from))
+        .collect();
+    let headers = step
+        .captured_headers
+        .iter()
+        .filter_map(|h| {
+            found
+                .get(h.as_str())
+                .and_then(|v| v.to_str().ok())
+                .map(|v| (h.clone(), v.to_string()))
+        })
+        .collect();
+    let body = response.bytes().await.map_err(|e| transport_class(&e))?;
+    Ok(Answer {
+        status,
+        cookies,
+        headers,
+        body,
+    })
+}
+
+/// A journey's headers whose variables are bound: a header such as
+/// `Authorization: Bearer {session}` is sent once `session` is captured.
+fn journey_headers(
+    jp: &JourneyPlan,
+    vars: &HashMap<String, Value>,
+) -> Vec<(reqwest::header::HeaderName, String)> {
+    jp.headers
+        .iter()
+        .filter(|(_, t)| t.vars().all(|v| vars.contains_key(v)))
+        .filter_map(|(name, t)| {
+            t.render(&|n| vars.get(n).map(|v| Cow::Owned(json_text(v))))
+                .ok()
+                .map(|v| (name.clone(), v))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::refs::parse_json_path;
+
+    fn cond(path: &str) -> Condition {
+        Condition {
+            path: parse_json_path(path).unwrap(),
+            equals: None,
+            not_equals: None,
+            one_of: None,
+            exists: None,
+            at_least: None,
+            at_most: None,
+        }
+    }
+
+    #[test]
+    fn conditions() {
+        let doc = serde_json::json!({"state": "done", "n": 3, "gone": null});
+        assert!(holds(
+            &Condition {
+                equals: Some("done".into()),
+                ..cond("$.state")
+            },
+            &doc
+        ));
+        assert!(holds(
+            &Condition {
+                equals: Some(serde_json::json!(3.0)),
+                ..cond("$.n")
+            },
+            &doc
+        ));
+        assert!(!holds(
+            &Condition {
+                equals: Some("3".into()),
+                ..cond("$.n")
+            },
+            &doc
+        ));
+        assert!(holds(
+            &Condition {
+                not_equals: Some("failed".into()),
+                ..cond("$.state")
+            },
+            &doc
+        ));
+        assert!(!holds(
+            &Condition {
+                not_equals: Some("x".into()),
+                ..cond("$.missing")
+            },
+            &doc
+        ));
+        assert!(holds(
+            &Condition {
+                one_of: Some(vec!["a".into(), "done".into()]),
+                ..cond("$.state")
+            },
+            &doc
+        ));
+        assert!(holds(
+            &Condition {
+                exists: Some(false),
+                ..cond("$.gone")
+            },
+            &doc
+        ));
+        assert!(holds(
+            &Condition {
+                exists: Some(true),
+                ..cond("$.n")
+            },
+            &doc
+        ));
+        assert!(holds(
+            &Condition {
+                at_least: Some(3.0),
+                ..cond("$.n")
+            },
+            &doc
+        ));
+        assert!(!holds(
+            &Condition {
+                at_most: Some(2.0),
+                ..cond("$.n")
+            },
+            &doc
+        ));
+        assert!(!holds(
+            &Condition {
+                at_most: Some(2.0),
+                ..cond("$.state")
+            },
+            &doc
+        ));
+    }
+
+    #[test]
+    fn statuses_map_to_classes() {
+        assert_eq!(status_class(503), ErrorClass::QueueFull);
+        assert_eq!(status_class(429), ErrorClass::QueueFull);
+        assert_eq!(status_class(500), ErrorClass::Http5xx);
+        assert_eq!(status_class(404), ErrorClass::Http4xx);
+        assert_eq!(status_class(302), ErrorClass::Expectation);
+        assert_eq!(status_class(200), ErrorClass::Expectation);
+    }
+
+    #[test]
+    fn cookies_are_kept_per_applicant() {
+        let mut a = Applicant {
+            vars: HashMap::new(),
+            cookies: Vec::new(),
+        };
+        a.remember_cookies(&["sid=abc; Path=/; HttpOnly".into(), "lang=id".into()]);
+        a.remember_cookies(&["sid=def".into()]);
+        assert_eq!(
+            a.cookies,
+            vec![("sid".into(), "def".into()), ("lang".into(), "id".into())]
+        );
+    }
+}

@@ -1,0 +1,201 @@
+//! Where the load goes. The built-in twin is started in-process on a free
+//! loopback port, on threads of its own (named `surge-twin`, so the
+//! generator's CPU can be told from the target's). An external target must
+//! be on loopback (127.0.0.0/8 or ::1, or a name that resolves only there)
+//! unless its host is listed in `target.allow_hosts` or the user passed
+//! `--allow-remote-target`; it must also accept a connection before any
+//! load starts.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::recorder::cpu::TWIN_THREAD;
+use crate::scenario::model::{Target, TwinConfig};
+use crate::twin::{self, Running};
+
+/// Why the target cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error(
+        "refusing to load `{host}`: it is not on loopback. List it in `target.allow_hosts`, or pass \
+         --allow-remote-target, if you mean to load it"
+    )]
+    NotLoopback { host: String },
+    #[error("the target at {shown} does not accept connections: {reason}")]
+    Unreachable { shown: String, reason: String },
+    #[error("cannot start the twin: {0}")]
+    Twin(std::io::Error),
+    #[error("the target's URL {shown} is not usable: {reason}")]
+    BadUrl { shown: String, reason: String },
+}
+
+/// The target, ready to be loaded.
+pub struct Resolved {
+    /// Base URL per channel (`storefront`, `partner/pos`, ...).
+    pub bases: HashMap<String, String>,
+    /// The base URL of channels not listed.
+    pub default_base: String,
+    /// How summaries and messages show the target (never a secret).
+    pub shown: String,
+    pub kind: &'static str,
+    /// The in-process twin and its runtime, when the target is the twin.
+    pub twin: Option<(tokio::runtime::Runtime, Running)>,
+}
+
+impl Resolved {
+    /// Stops an in-process twin, returning its ledger first.
+    pub fn stop(self) -> Option<crate::twin::ledger::Snapshot> {
+        let (runtime, running) = self.twin?;
+        let ledger = running.twin.ledger();
+        let _ = runtime.block_on(running.stop());
+        runtime.shutdown_timeout(Duration::from_secs(2));
+        Some(ledger)
+    }
+}
+
+/// Starts the twin, or checks the external target.
+pub fn resolve(target: &Target, allow_remote: bool) -> Result<Resolved, TargetError> {
+    match &target.twin {
+        Some(config) => start_twin(config.clone()),
+        None => external(target, allow_remote),
+    }
+}
+
+fn start_twin(config: TwinConfig) -> Result<Resolved, TargetError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(TWIN_THREAD)
+        .enable_all()
+        .build()
+        .map_err(TargetError::Twin)?;
+    let running = runtime
+        .block_on(twin::start(
+            config,
+            "127.0.0.1:0".parse().expect("a socket address"),
+        ))
+        .map_err(TargetError::Twin)?;
+    let base = running.base_url();
+    Ok(Resolved {
+        bases: HashMap::new(),
+        default_base: base.clone(),
+        shown: format!("{base} (built-in twin)"),
+        kind: "twin",
+        twin: Some((runtime, running)),
+    })
+}
+
+fn external(target: &Target, allow_remote: bool) -> Result<Resolved, TargetError> {
+    let base = target
+        .base_url
+        .as_ref()
+        .expect("validated: a target has twin or base_url");
+    let render = |t: &crate::scenario::template::Template| t.render(&|_| None).unwrap_or_default();
+    let shown = |t: &crate::scenario::template::Template| {
+        if t.has_secret() {
+            "the target URL (from the environment)".to_string()
+        } else {
+            format!("`{t}`")
+        }
+    };
+    let mut urls = vec![(render(base), shown(base))];
+    let mut bases = HashMap::new();
+    for (channel, url) in &target.channels {
+        bases.insert(channel.clone(), render(url));
+        urls.push((render(url), shown(url)));
+    }
+    let mut endpoints = BTreeSet::new();
+    for (text, shown) in &urls {
+        let url = url::Url::parse(text).map_err(|e| TargetError::BadUrl {
+            shown: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = url.port_or_known_default().unwrap_or(80);
+        let allowed = allow_remote
+            || target
+                .allow_hosts
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(&host));
+        if !allowed && !resolves_to_loopback(&host, port) {
+            return Err(TargetError::NotLoopback {
+                host: if urls.iter().any(|(_, s)| s.contains("environment")) {
+                    "the target".into()
+                } else {
+                    host
+                },
+            });
+        }
+        endpoints.insert((host, port, shown.clone()));
+    }
+    for (host, port, shown) in &endpoints {
+        reachable(host, *port).map_err(|reason| TargetError::Unreachable {
+            shown: shown.clone(),
+            reason,
+        })?;
+    }
+    Ok(Resolved {
+        bases,
+        default_base: render(base),
+        shown: if base.has_secret() {
+            "(from the environment)".into()
+        } else {
+            base.to_string()
+        },
+        kind: "external",
+        twin: None,
+    })
+}
+
+/// Whether `host` is a loopback address, or a name every address of which
+/// is loopback.
+pub fn resolves_to_loopback(host: &str, port: u16) -> bool {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return ip.is_loopback();
+    }
+    use std::net::ToSocketAddrs;
+    match (host, port).to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<_> = addrs.collect();
+            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
+        }
+        Err(_) => false,
+    }
+}
+
+fn reachable(host: &str, port: u16) -> Result<(), String> {
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<_> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .collect();
+    let mut last = String::from("no address");
+    for addr in addrs {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_is_told_from_the_rest() {
+        assert!(resolves_to_loopback("127.0.0.1", 80));
+        assert!(resolves_to_loopback("127.9.9.9", 80));
+        assert!(resolves_to_loopback("::1", 80));
+        assert!(resolves_to_loopback("localhost", 80));
+        assert!(!resolves_to_loopback("10.0.0.1", 80));
+        assert!(!resolves_to_loopback("0.0.0.0", 80));
+        assert!(!resolves_to_loopback("no-such-host.invalid", 80));
+    }
+}
