@@ -24,3 +24,120 @@ pub fn shipped_scenarios() -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// An HTTP server for the runner's tests, on 127.0.0.1:0, on its own
+/// thread and runtime (the binary under test is another process).
+pub mod server {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use axum::extract::{Path, State};
+    use axum::http::StatusCode;
+    use axum::routing::{get, post};
+    use axum::{Json, Router};
+    use serde_json::{Value, json};
+
+    pub struct Server {
+        pub url: String,
+        pub state: Arc<Shared>,
+    }
+
+    #[derive(Default)]
+    pub struct Shared {
+        /// Requests stall while `now` is inside this window.
+        pub stall: Mutex<Option<(Instant, Instant)>>,
+        pub hits: AtomicU64,
+        counters: Mutex<HashMap<String, u64>>,
+        pub seen: Mutex<Vec<Value>>,
+    }
+
+    impl Shared {
+        fn count(&self, key: &str) -> u64 {
+            let mut c = self.counters.lock().unwrap();
+            let n = c.entry(key.to_string()).or_insert(0);
+            *n += 1;
+            *n
+        }
+    }
+
+    async fn stall(state: &Shared) {
+        let window = *state.stall.lock().unwrap();
+        if let Some((from, to)) = window {
+            let now = Instant::now();
+            if now >= from && now < to {
+                tokio::time::sleep(to - now).await;
+            }
+        }
+    }
+
+    /// Starts the server; it lives as long as the test process.
+    pub fn start() -> Server {
+        let state = Arc::new(Shared::default());
+        let app = Router::new()
+            .route("/fixed", get(|State(s): State<Arc<Shared>>| async move {
+                s.hits.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                "ok"
+            }))
+            .route("/fast", get(|State(s): State<Arc<Shared>>| async move {
+                s.hits.fetch_add(1, Ordering::Relaxed);
+                stall(&s).await;
+                "ok"
+            }))
+            .route("/flaky/{key}/{fails}", get(|State(s): State<Arc<Shared>>, Path((key, fails)): Path<(String, u64)>| async move {
+                if s.count(&key) <= fails { (StatusCode::SERVICE_UNAVAILABLE, "busy") } else { (StatusCode::OK, "ok") }
+            }))
+            .route("/bad", get(|| async { (StatusCode::BAD_REQUEST, "no") }))
+            .route("/echo", post(|State(s): State<Arc<Shared>>, Json(body): Json<Value>| async move {
+                s.seen.lock().unwrap().push(body.clone());
+                Json(json!({ "body": body }))
+            }))
+            .route("/poll/{key}", get(|State(s): State<Arc<Shared>>, Path(key): Path<String>| async move {
+                let n = s.count(&format!("poll-{key}"));
+                Json(json!({ "ready": n >= 3, "calls": n }))
+            }))
+            .with_state(state.clone());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                axum::serve(listener, app).await.unwrap();
+            });
+        });
+        let addr = rx.recv().unwrap();
+        Server {
+            url: format!("http://{addr}"),
+            state,
+        }
+    }
+}
+
+/// Writes a scenario file into `dir`, naming the target `base_url`.
+pub fn scenario_file(dir: &std::path::Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+/// Reads a run folder's summary.
+pub fn read_summary(dir: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json exists");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The entry of `list` (journeys, steps...) named `name`.
+pub fn named<'a>(list: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {list}"))
+}

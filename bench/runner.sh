@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The runner's speed and accuracy, measured in one run against references
+# measured in the same run. nginx serves a small static file pinned to
+# CPU 1; every load generator is pinned to CPU 0 with one worker thread.
+# Prints:
+#   1. maximum requests/s on one core: wrk, plain goose (metrics on and
+#      off), and `surge run` offered 120% of plain goose's figure;
+#   2. CPU microseconds per request at 2,000 arrivals/s: surge, and plain
+#      goose throttled to 2,000 requests/s;
+#   3. achieved against scheduled rate at 2,000/s, for both;
+#   4. peak memory (max RSS) of surge for runs of about 1 and 3 million
+#      requests: flat in run length is the goal.
+#
+#   bash bench/runner.sh [SECONDS]        (default 10 per throughput run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-10}
+PORT=18080
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need wrk || ! need nginx || ! need taskset || ! [ -x /usr/bin/time ]; then
+  echo "installing wrk, nginx, time..." >&2
+  apt-get update -qq && apt-get install -y -qq wrk nginx-light time util-linux >/dev/null
+fi
+[ "$(nproc)" -ge 2 ] || { echo "needs 2 cores" >&2; exit 1; }
+
+cargo build --release --locked -q
+cargo build --release --locked -q --example plain_goose
+SURGE=target/release/surge
+GOOSE=target/release/examples/plain_goose
+work=$(mktemp -d)
+cleanup() { kill "${nginx_pid:-}" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+chmod 755 "$work"
+
+head -c 520 /dev/zero | tr '\0' 'x' > "$work/index.html"; chmod 644 "$work/index.html"
+cat > "$work/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$PORT; root $work; location / { } }
+}
+CONF
+taskset -c 1 nginx -c "$work/nginx.conf" -p "$work" & nginx_pid=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/index.html" >/dev/null 2>&1 && break; sleep 0.1; done
+URL="http://127.0.0.1:$PORT/index.html"
+
+py() { python3 -c "$1"; }
+# Runs a command on CPU 0 under GNU time; leaves "user sys maxrss_kb" in $work/time.
+timed() { taskset -c 0 /usr/bin/time -f "%U %S %M" -o "$work/time" "$@"; }
+cpu_s() { awk '{print $1 + $2}' "$work/time"; }
+rss_mb() { awk '{printf "%.0f", $3 / 1024}' "$work/time"; }
+
+scenario() { # rate seconds users lateness -> file
+  cat > "$work/s.yaml" <<YAML
+version: 1
+name: bench
+target: { base_url: "http://127.0.0.1:$PORT" }
+load: { arrivals: uniform, max_in_flight: $3, max_lateness: $4, drain: 5s, phases: [{ name: p, duration: $2, rate: $1/s }] }
+journeys:
+  get: { channel: storefront, patience: { attempts: 1 }, steps: [{ name: get, path: /index.html }] }
+YAML
+  echo "$work/s.yaml"
+}
+surge_run() { # rate seconds users lateness
+  local f; f=$(scenario "$@")
+  rm -rf "$work/run"
+  timed "$SURGE" run "$f" --out "$work/run" --threads 1 -q > /dev/null
+}
+summary() { py "import json; s=json.load(open('$work/run/summary.json')); print($1)"; }
+
+echo "machine: $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//'), $(date -u +%F)"
+echo "nginx on CPU 1; each generator on CPU 0 with one thread; ${SECS}s per throughput run"
+echo
+echo "1. maximum throughput, one core"
+wrk_out=$(taskset -c 0 wrk -t1 -c64 -d"${SECS}s" "$URL")
+wrk_rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$wrk_out")
+printf '   %-34s %10s req/s\n' "wrk (64 connections)" "$wrk_rps"
+goose_json=$(METRICS=1 USERS=64 SECONDS="$SECS" URL="$URL" timed "$GOOSE" | tail -1)
+goose_rps=$(py "import json; d=json.loads('$goose_json'); print(round(d['requests']/d['seconds']))")
+printf '   %-34s %10s req/s\n' "plain goose, metrics on (64 users)" "$goose_rps"
+goose_nm_json=$(METRICS=0 USERS=64 SECONDS="$SECS" URL="$URL" timed "$GOOSE" | tail -1)
+goose_nm_rps=$(py "import json; d=json.loads('$goose_nm_json'); print(round(d['requests']/d['seconds']))")
+printf '   %-34s %10s req/s\n' "plain goose, metrics off" "$goose_nm_rps"
+offer=$(( goose_rps * 12 / 10 ))
+surge_run "$offer" "${SECS}s" 64 1s
+surge_rps=$(summary "round(sum(x['requests'] for x in s['steps'])/s['run']['planned_s'])")
+printf '   %-34s %10s req/s   (offered %s/s; %s)\n' "surge run (64 users)" "$surge_rps" "$offer" \
+  "$(py "print(f'{$surge_rps/$goose_rps:.2f}x plain goose, {$surge_rps/$wrk_rps:.2f}x wrk')")"
+
+echo
+echo "2./3. at 2,000 arrivals/s for 20s"
+surge_run 2000 20s 64 10s
+s_req=$(summary "sum(x['requests'] for x in s['steps'])")
+s_sched=$(summary "s['load']['scheduled']")
+s_lag=$(summary "'p50 %.0fus p99 %.0fus' % (s['load']['lag']['p50_us'], s['load']['lag']['p99_us'])")
+s_cpu=$(cpu_s)
+printf '   %-34s %6.1f us CPU/request; %s requests for %s scheduled (%s); start lag %s\n' "surge run" \
+  "$(py "print($s_cpu/$s_req*1e6)")" "$s_req" 40000 "$(py "print(f'{($s_req/40000-1)*100:+.2f}%')")" "$s_lag"
+t_json=$(METRICS=1 THROTTLE=2000 USERS=64 SECONDS=20 URL="$URL" timed "$GOOSE" | tail -1)
+t_req=$(py "import json; print(json.loads('$t_json')['requests'])")
+t_cpu=$(cpu_s)
+printf '   %-34s %6.1f us CPU/request; %s requests for 40000 intended (%s)\n' "plain goose, --throttle-requests" \
+  "$(py "print($t_cpu/$t_req*1e6)")" "$t_req" "$(py "print(f'{($t_req/40000-1)*100:+.2f}%')")"
+
+echo
+echo "4. peak memory against run length (surge at 20,000/s)"
+for secs in 50 150; do
+  surge_run 20000 "${secs}s" 64 10s
+  printf '   %-34s %8s MB max RSS\n' "$(summary "sum(x['requests'] for x in s['steps'])") requests (${secs}s)" "$(rss_mb)"
+done

@@ -1,0 +1,442 @@
+//! `surge run` as users run it: the real binary against real servers on
+//! loopback. Latency is checked against a server of known speed, a stall
+//! must show in journey times measured from the intended start (where a
+//! closed loop would hide it), patience must retry what it should and
+//! nothing else, and the run folder must survive Ctrl-C and SIGKILL.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{named, read_summary, repo, scenario_file, server, surge};
+use serde_json::Value;
+
+fn external(url: &str, load: &str, journeys: &str) -> String {
+    format!("version: 1\nname: t\nseed: 3\ntarget: {{ base_url: \"{url}\" }}\n{load}\n{journeys}\n")
+}
+
+/// Runs the binary on `scenario` with `--out dir`; returns (exit, stdout,
+/// stderr).
+fn run(scenario: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> (i32, String, String) {
+    let output = surge()
+        .arg("run")
+        .arg(scenario)
+        .arg("--out")
+        .arg(out)
+        .arg("-q")
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        output.status.code().expect("exited"),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Journeys completed, before or after the deadline (which defaults to
+/// the end of the schedule, so the last arrivals finish after it).
+fn completed(journey: &Value) -> u64 {
+    let o = &journey["outcomes"];
+    o["completed_in_time"].as_u64().unwrap() + o["completed_late"].as_u64().unwrap()
+}
+
+fn ms(v: &Value) -> f64 {
+    v.as_f64().unwrap() / 1000.0
+}
+
+#[test]
+fn latency_of_a_20ms_server_is_reported_as_20ms() {
+    let server = server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let text = external(
+        &server.url,
+        "load: { arrivals: uniform, max_in_flight: 50, phases: [{ name: p, duration: 4s, rate: 25/s }] }",
+        "journeys:\n  get: { channel: storefront, steps: [{ name: fixed, path: /fixed }] }",
+    );
+    let file = scenario_file(dir.path(), "fixed", &text);
+    let out = dir.path().join("run");
+    let (code, stdout, stderr) = run(&file, &out, &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let s = read_summary(&out);
+    assert_eq!(s["status"], "completed");
+    assert_eq!(
+        s["load"]["scheduled"], 100,
+        "uniform arrivals: exactly rate x duration"
+    );
+    let step = named(&s["steps"], "get.fixed");
+    assert_eq!(step["requests"], 100);
+    let p50 = ms(&step["latency"]["p50_us"]);
+    assert!(
+        (20.0..=26.0).contains(&p50),
+        "p50 {p50} ms for a 20 ms server"
+    );
+    let journey = named(&s["journeys"], "get");
+    let from_intended = ms(&journey["time"]["p50_us"]);
+    assert!(
+        (20.0..=27.0).contains(&from_intended),
+        "journey p50 {from_intended} ms"
+    );
+    assert!(
+        ms(&s["load"]["lag"]["p99_us"]) < 5.0,
+        "start lag {}",
+        s["load"]["lag"]
+    );
+    assert!(stdout.contains("get.fixed"), "{stdout}");
+}
+
+#[test]
+fn a_stall_shows_in_journey_time_from_the_intended_start() {
+    let server = server::start();
+    let dir = tempfile::tempdir().unwrap();
+    // Four users at 20 arrivals/s: while the server stalls for 2 s, the
+    // users are stuck and arrivals wait. Request latency (what a closed
+    // loop sees) has four slow samples; journey time from the intended
+    // start shows every applicant who waited.
+    let text = external(
+        &server.url,
+        "load: { arrivals: uniform, max_in_flight: 4, phases: [{ name: p, duration: 8s, rate: 20/s }] }",
+        "journeys:\n  get: { channel: storefront, steps: [{ name: fast, path: /fast }] }",
+    );
+    let file = scenario_file(dir.path(), "stall", &text);
+    let out = dir.path().join("run");
+    let started = Instant::now();
+    let state = server.state.clone();
+    std::thread::spawn(move || {
+        // The run's clock starts within about a second of launch.
+        std::thread::sleep(Duration::from_secs(3));
+        let from = Instant::now();
+        *state.stall.lock().unwrap() = Some((from, from + Duration::from_secs(2)));
+    });
+    let (code, stdout, stderr) = run(&file, &out, &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let s = read_summary(&out);
+    let journey = named(&s["journeys"], "get");
+    let step = named(&s["steps"], "get.fast");
+    let journey_p99 = ms(&journey["time"]["p99_us"]);
+    let request_p90 = ms(&step["latency"]["p90_us"]);
+    assert!(
+        journey_p99 >= 1500.0,
+        "journey p99 {journey_p99} ms should show the 2 s stall"
+    );
+    assert!(
+        request_p90 < 100.0,
+        "request p90 {request_p90} ms: per-request timing hides the stall"
+    );
+    assert!(
+        s["load"]["late"].as_u64().unwrap() >= 20,
+        "arrivals waited for a free user: {}",
+        s["load"]
+    );
+    assert_eq!(completed(journey), 160);
+}
+
+#[test]
+fn patience_retries_what_it_should_and_nothing_else() {
+    let server = server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let journeys = "journeys:
+  flaky:
+    channel: storefront
+    patience: { attempts: 3, backoff: { initial: 20ms, max: 50ms, jitter: 0% } }
+    steps: [{ name: get, path: \"/flaky/{arrival}/2\" }]
+  impatient:
+    channel: storefront
+    patience: { attempts: 2, backoff: { initial: 20ms, max: 50ms } }
+    steps: [{ name: get, path: \"/flaky/x{arrival}/5\" }]
+  bad:
+    channel: storefront
+    steps: [{ name: get, path: /bad }]";
+    let text = external(
+        &server.url,
+        "load: { arrivals: uniform, max_in_flight: 30, phases: [{ name: p, duration: 2s, rate: 15/s }] }",
+        journeys,
+    );
+    let file = scenario_file(dir.path(), "patience", &text);
+    let out = dir.path().join("run");
+    let (code, stdout, stderr) = run(&file, &out, &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let s = read_summary(&out);
+    let flaky = named(&s["journeys"], "flaky");
+    let n = flaky["scheduled"].as_u64().unwrap();
+    assert_eq!(
+        flaky["outcomes"]["completed_in_time"], n,
+        "two 503s, then success: {flaky}"
+    );
+    assert_eq!(flaky["retries"], 2 * n);
+    assert_eq!(flaky["retry_amplification"], 3.0);
+    let impatient = named(&s["journeys"], "impatient");
+    assert_eq!(
+        impatient["outcomes"]["abandoned"], impatient["scheduled"],
+        "out of tries: {impatient}"
+    );
+    let bad = named(&s["journeys"], "bad");
+    assert_eq!(
+        bad["outcomes"]["failed"], bad["scheduled"],
+        "a 400 is not retried: {bad}"
+    );
+    assert_eq!(bad["retries"], 0);
+    assert_eq!(
+        named(&s["steps"], "bad.get")["errors"]["http_4xx"],
+        bad["scheduled"]
+    );
+    let classes: Vec<&str> = s["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["class"].as_str().unwrap())
+        .collect();
+    assert_eq!(classes, ["queue_full", "http_4xx"]);
+}
+
+#[test]
+fn templates_captures_and_polls_reach_the_server() {
+    let server = server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let journeys = "journeys:
+  echo:
+    channel: storefront
+    vars: { who: \"applicant-{arrival}\" }
+    headers: { X-Session: \"{token}\" }
+    steps:
+      - name: send
+        method: POST
+        path: /echo
+        json: { id: \"{arrival}\", who: \"{who}\", secret: \"${SURGE_TEST_SECRET}\", n: 3 }
+        expect: { status: 200, json: [{ path: $.body.n, equals: 3 }] }
+        capture: { token: $.body.who, id: $.body.id }
+      - name: wait
+        path: \"/poll/{id}\"
+        until: { path: $.ready, equals: true }
+        poll: { every: 30ms, timeout: 2s }
+        expect: { json: [{ path: $.calls, at_least: 3 }] }";
+    let text = external(
+        &server.url,
+        "load: { arrivals: uniform, phases: [{ name: p, duration: 1s, rate: 10/s }] }",
+        journeys,
+    );
+    let file = scenario_file(dir.path(), "echo", &text);
+    let out = dir.path().join("run");
+    let output = surge()
+        .args(["run", "-q", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .env("SURGE_TEST_SECRET", "s3cret-value")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let s = read_summary(&out);
+    let echo = named(&s["journeys"], "echo");
+    assert_eq!(completed(echo), 10, "{echo}");
+    assert_eq!(
+        named(&s["steps"], "echo.wait")["requests"],
+        30,
+        "three polls each"
+    );
+    let seen = server.state.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 10);
+    for body in &seen {
+        let id = body["id"]
+            .as_u64()
+            .expect("a sole `{arrival}` keeps its number type");
+        assert_eq!(body["who"], format!("applicant-{id}"));
+        assert_eq!(body["secret"], "s3cret-value");
+        assert_eq!(body["n"], 3);
+    }
+    let everything = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect::<String>();
+    assert!(
+        !everything.contains("s3cret-value"),
+        "a secret leaked into the run folder"
+    );
+}
+
+#[test]
+fn targets_off_loopback_are_refused_and_dead_ones_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = "load: { phases: [{ name: p, duration: 1s, rate: 1/s }] }";
+    let journeys = "journeys:\n  j: { channel: storefront, steps: [{ name: s, path: / }] }";
+    let remote = scenario_file(
+        dir.path(),
+        "remote",
+        &external("http://10.255.255.1:9", load, journeys),
+    );
+    let (code, _, stderr) = run(&remote, &dir.path().join("a"), &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("refusing to load `10.255.255.1`")
+            && stderr.contains("--allow-remote-target"),
+        "{stderr}"
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dead = scenario_file(
+        dir.path(),
+        "dead",
+        &external(&format!("http://{closed}"), load, journeys),
+    );
+    let (code, _, stderr) = run(&dead, &dir.path().join("b"), &[]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("does not accept connections"), "{stderr}");
+}
+
+fn spawn_run(scenario: &std::path::Path, out: &std::path::Path) -> std::process::Child {
+    Command::new(assert_cmd::cargo::cargo_bin!("surge"))
+        .arg("run")
+        .arg(scenario)
+        .arg("--out")
+        .arg(out)
+        .arg("-q")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -{sig} {}", child.id())])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits until the run folder has `rows` seconds in timeline.csv.
+fn wait_rows(out: &std::path::Path, rows: usize) {
+    let until = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < until {
+        let n = std::fs::read_to_string(out.join("timeline.csv"))
+            .map_or(0, |t| t.lines().count().saturating_sub(1));
+        if n >= rows {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the run never wrote {rows} seconds");
+}
+
+#[test]
+fn ctrl_c_stops_arrivals_and_writes_everything() {
+    let server = server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let text = external(
+        &server.url,
+        "load: { phases: [{ name: long, duration: 60s, rate: 20/s }] }",
+        "journeys:\n  get: { channel: storefront, steps: [{ name: fixed, path: /fixed }] }",
+    );
+    let file = scenario_file(dir.path(), "long", &text);
+    let out = dir.path().join("run");
+    let mut child = spawn_run(&file, &out);
+    wait_rows(&out, 2);
+    let interrupted = Instant::now();
+    signal(&child, "INT");
+    let status = child.wait().unwrap();
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(10),
+        "stopped within the grace"
+    );
+    assert_eq!(status.code(), Some(3));
+    let s = read_summary(&out);
+    assert_eq!(s["status"], "interrupted");
+    let scheduled = s["load"]["scheduled"].as_u64().unwrap();
+    assert!(
+        (20..400).contains(&scheduled),
+        "arrivals stopped early: {scheduled}"
+    );
+    assert_eq!(
+        s["load"]["started"], scheduled,
+        "journeys in flight got their grace"
+    );
+}
+
+#[test]
+fn a_killed_run_leaves_what_it_measured() {
+    let server = server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let text = external(
+        &server.url,
+        "load: { phases: [{ name: long, duration: 60s, rate: 20/s }] }",
+        "journeys:\n  get: { channel: storefront, steps: [{ name: fixed, path: /fixed }] }",
+    );
+    let file = scenario_file(dir.path(), "long", &text);
+    let out = dir.path().join("run");
+    let mut child = spawn_run(&file, &out);
+    wait_rows(&out, 3);
+    signal(&child, "KILL");
+    child.wait().unwrap();
+    let s = read_summary(&out);
+    assert_eq!(
+        s["status"], "running",
+        "the skeleton written at the start remains"
+    );
+    let timeline = std::fs::read_to_string(out.join("timeline.csv")).unwrap();
+    let requests: u64 = timeline
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(12).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(requests >= 40, "{timeline}");
+    let hlog = std::fs::read_to_string(out.join("latency.hlog")).unwrap();
+    assert!(
+        hlog.lines()
+            .filter(|l| l.starts_with("Tag=step:get.fixed,"))
+            .count()
+            >= 3,
+        "{hlog}"
+    );
+}
+
+#[test]
+fn the_smoke_scenario_is_a_clean_rehearsal_against_the_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let (code, stdout, stderr) = run(&repo("scenarios/smoke.yaml"), &out, &["--duration", "10s"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let s = read_summary(&out);
+    assert_eq!(s["target"]["kind"], "twin");
+    for journey in s["journeys"].as_array().unwrap() {
+        assert_eq!(
+            completed(journey),
+            journey["scheduled"].as_u64().unwrap(),
+            "{journey}"
+        );
+    }
+    assert!(
+        s["errors"].as_array().unwrap().is_empty(),
+        "{}",
+        s["errors"]
+    );
+    let ledger = &s["ledger"];
+    assert!(
+        ledger["invariants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["holds"] == true),
+        "{ledger}"
+    );
+    assert_eq!(
+        ledger["counters"]["payments_captured"],
+        named(&s["journeys"], "buyer")["scheduled"]
+    );
+    for file in [
+        "latency.hlog",
+        "timeline.csv",
+        "scenario.yaml",
+        "summary.json",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+}
