@@ -4,17 +4,19 @@
 # CPU 1; every load generator is pinned to CPU 0 with one worker thread.
 # Prints:
 #   1. maximum requests/s on one core: wrk, plain goose (metrics on and
-#      off), and `surge run` offered 120% of plain goose's figure;
+#      off), and `surge run` offered 120% of wrk's figure; each the median
+#      of interleaved rounds, every round printed (this machine is noisy);
 #   2. CPU microseconds per request at 2,000 arrivals/s: surge, and plain
 #      goose throttled to 2,000 requests/s;
 #   3. achieved against scheduled rate at 2,000/s, for both;
 #   4. peak memory (max RSS) of surge for runs of about 1 and 3 million
 #      requests: flat in run length is the goal.
 #
-#   bash bench/runner.sh [SECONDS]        (default 10 per throughput run)
+#   bash bench/runner.sh [SECONDS] [ROUNDS]   (default 10 s, 3 rounds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
+ROUNDS=${2:-3}
 PORT=18080
 
 need() { command -v "$1" >/dev/null 2>&1; }
@@ -77,20 +79,30 @@ summary() { py "import json; s=json.load(open('$work/run/summary.json')); print(
 echo "machine: $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//'), $(date -u +%F)"
 echo "nginx on CPU 1; each generator on CPU 0 with one thread; ${SECS}s per throughput run"
 echo
-echo "1. maximum throughput, one core"
-wrk_out=$(taskset -c 0 wrk -t1 -c64 -d"${SECS}s" "$URL")
-wrk_rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$wrk_out")
+echo "1. maximum throughput, one core (median of $ROUNDS interleaved rounds)"
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+wrk_all=(); goose_all=(); goose_nm_all=(); surge_all=(); offers=()
+for round in $(seq "$ROUNDS"); do
+  wrk_out=$(taskset -c 0 wrk -t1 -c64 -d"${SECS}s" "$URL")
+  wrk_all+=("$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$wrk_out")")
+  j=$(METRICS=1 USERS=64 SECONDS="$SECS" URL="$URL" timed "$GOOSE" | tail -1)
+  goose_rps=$(py "import json; d=json.loads('$j'); print(round(d['requests']/d['seconds']))")
+  goose_all+=("$goose_rps")
+  j=$(METRICS=0 USERS=64 SECONDS="$SECS" URL="$URL" timed "$GOOSE" | tail -1)
+  goose_nm_all+=("$(py "import json; d=json.loads('$j'); print(round(d['requests']/d['seconds']))")")
+  # surge is offered 120% of what wrk did in this round: more than any
+  # client here can send, so its figure is its own ceiling.
+  offer=$(( ${wrk_all[-1]} * 12 / 10 )); offers+=("$offer")
+  surge_run "$offer" "${SECS}s" 64 1s
+  surge_all+=("$(summary "round(sum(x['requests'] for x in s['steps'])/s['run']['planned_s'])")")
+  echo "   round $round: wrk ${wrk_all[-1]}, goose ${goose_all[-1]} (no metrics ${goose_nm_all[-1]}), surge ${surge_all[-1]} (offered $offer)"
+done
+wrk_rps=$(median "${wrk_all[@]}"); goose_rps=$(median "${goose_all[@]}")
+goose_nm_rps=$(median "${goose_nm_all[@]}"); surge_rps=$(median "${surge_all[@]}")
 printf '   %-34s %10s req/s\n' "wrk (64 connections)" "$wrk_rps"
-goose_json=$(METRICS=1 USERS=64 SECONDS="$SECS" URL="$URL" timed "$GOOSE" | tail -1)
-goose_rps=$(py "import json; d=json.loads('$goose_json'); print(round(d['requests']/d['seconds']))")
 printf '   %-34s %10s req/s\n' "plain goose, metrics on (64 users)" "$goose_rps"
-goose_nm_json=$(METRICS=0 USERS=64 SECONDS="$SECS" URL="$URL" timed "$GOOSE" | tail -1)
-goose_nm_rps=$(py "import json; d=json.loads('$goose_nm_json'); print(round(d['requests']/d['seconds']))")
 printf '   %-34s %10s req/s\n' "plain goose, metrics off" "$goose_nm_rps"
-offer=$(( goose_rps * 12 / 10 ))
-surge_run "$offer" "${SECS}s" 64 1s
-surge_rps=$(summary "round(sum(x['requests'] for x in s['steps'])/s['run']['planned_s'])")
-printf '   %-34s %10s req/s   (offered %s/s; %s)\n' "surge run (64 users)" "$surge_rps" "$offer" \
+printf '   %-34s %10s req/s   (%s)\n' "surge run (64 users)" "$surge_rps" \
   "$(py "print(f'{$surge_rps/$goose_rps:.2f}x plain goose, {$surge_rps/$wrk_rps:.2f}x wrk')")"
 
 echo
@@ -109,7 +121,7 @@ printf '   %-34s %6.1f us CPU/request; %s requests for 40000 intended (%s)\n' "p
   "$(py "print($t_cpu/$t_req*1e6)")" "$t_req" "$(py "print(f'{($t_req/40000-1)*100:+.2f}%')")"
 
 echo
-echo "4. peak memory against run length (surge at 20,000/s)"
+echo "4. peak memory (max RSS) against run length (surge at 20,000/s)"
 for secs in 50 150; do
   surge_run 20000 "${secs}s" 64 10s
   printf '   %-34s %8s MB max RSS\n' "$(summary "sum(x['requests'] for x in s['steps'])") requests (${secs}s)" "$(rss_mb)"

@@ -64,14 +64,50 @@ impl UserCtx {
 
 /// The applicant's own state: its variables and cookies.
 struct Applicant {
+    arrival: u64,
+    random: u64,
+    journey: Arc<str>,
+    channel: Arc<str>,
+    partner: Option<Arc<str>>,
     vars: HashMap<String, Value>,
     cookies: Vec<(String, String)>,
 }
 
 impl Applicant {
+    /// A variable's value: built-ins are answered without being stored.
+    fn get(&self, name: &str) -> Option<Value> {
+        match name {
+            "arrival" => Some(Value::from(self.arrival)),
+            "random" => Some(Value::from(self.random)),
+            "journey" => Some(Value::String(self.journey.to_string())),
+            "channel" => Some(Value::String(self.channel.to_string())),
+            "partner" => self.partner.as_ref().map(|p| Value::String(p.to_string())),
+            _ => self.vars.get(name).cloned(),
+        }
+    }
+
+    fn has(&self, name: &str) -> bool {
+        matches!(name, "arrival" | "random" | "journey" | "channel")
+            || (name == "partner" && self.partner.is_some())
+            || self.vars.contains_key(name)
+    }
+
+    fn text(&self, name: &str) -> Option<Cow<'_, str>> {
+        match name {
+            "arrival" => Some(Cow::Owned(self.arrival.to_string())),
+            "random" => Some(Cow::Owned(self.random.to_string())),
+            "journey" => Some(Cow::Borrowed(&self.journey)),
+            "channel" => Some(Cow::Borrowed(&self.channel)),
+            "partner" => self.partner.as_deref().map(Cow::Borrowed),
+            _ => self.vars.get(name).map(|v| match v {
+                Value::String(s) => Cow::Borrowed(s.as_str()),
+                other => Cow::Owned(json_text(other)),
+            }),
+        }
+    }
+
     fn render(&self, t: &Template) -> Option<String> {
-        t.render(&|name: &str| self.vars.get(name).map(|v| Cow::<str>::Owned(json_text(v))))
-            .ok()
+        t.render(&|name: &str| self.text(name)).ok()
     }
 
     fn remember_cookies(&mut self, set_cookies: &[String]) {
@@ -134,7 +170,12 @@ pub async fn serve(user: &mut GooseUser, ctx: &mut UserCtx, d: Dispatched) {
     let plan = &shared.plan;
     let jp = &plan.journeys[ctx.journey];
     let mut applicant = Applicant {
-        vars: builtins(jp, &d, ctx.rng.random()),
+        arrival: d.arrival.id,
+        random: ctx.rng.random(),
+        journey: jp.name.clone(),
+        channel: jp.channel_name.clone(),
+        partner: jp.partner.clone(),
+        vars: HashMap::new(),
         cookies: Vec::new(),
     };
     for (name, template) in &jp.vars {
@@ -169,18 +210,6 @@ pub async fn serve(user: &mut GooseUser, ctx: &mut UserCtx, d: Dispatched) {
         outcome,
         micros: micros(total),
     });
-}
-
-fn builtins(jp: &JourneyPlan, d: &Dispatched, random: u64) -> HashMap<String, Value> {
-    let mut vars = HashMap::new();
-    vars.insert("arrival".into(), Value::from(d.arrival.id));
-    vars.insert("journey".into(), Value::String(jp.name.clone()));
-    vars.insert("channel".into(), Value::String(jp.channel.to_string()));
-    if let Some(p) = jp.channel.partner() {
-        vars.insert("partner".into(), Value::String(p.to_string()));
-    }
-    vars.insert("random".into(), Value::from(random));
-    vars
 }
 
 fn micros(d: Duration) -> u64 {
@@ -446,8 +475,16 @@ async fn send(
         }
     }
     .timeout(timeout);
-    for (name, value) in journey_headers(jp, &applicant.vars) {
-        if let Ok(v) = HeaderValue::from_str(&value) {
+    for (name, template) in &jp.headers {
+        // A journey header waits until its variables are bound (as
+        // `Authorization: Bearer {session}` waits for `session`).
+        if !template.vars().all(|v| applicant.has(v)) {
+            continue;
+        }
+        if let Some(v) = applicant
+            .render(template)
+            .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
             rb = rb.header(name, v);
         }
     }
@@ -473,7 +510,7 @@ async fn send(
         Body::None => rb,
         Body::Json(t) => {
             let value = t
-                .render(&|name| applicant.vars.get(name).cloned())
+                .render(&|name| applicant.get(name))
                 .map_err(|_| ErrorClass::Other)?;
             rb.header(CONTENT_TYPE, "application/json")
                 .body(value.to_string())
@@ -482,15 +519,9 @@ async fn send(
             .header(CONTENT_TYPE, ct.clone())
             .body(applicant.render(t).ok_or(ErrorClass::Other)?),
         Body::Bytes(bytes, ct) => rb.header(CONTENT_TYPE, ct.clone()).body(bytes.clone()),
-        Body::Pdf(template) => {
-            let id = applicant
-                .vars
-                .get("arrival")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
-            rb.header(CONTENT_TYPE, "application/pdf")
-                .body(template.render(id))
-        }
+        Body::Pdf(template) => rb
+            .header(CONTENT_TYPE, "application/pdf")
+            .body(template.render(applicant.arrival)),
     };
     let request = GooseRequest::builder()
         .method(step.goose_method)
@@ -527,23 +558,6 @@ async fn send(
         headers,
         body,
     })
-}
-
-/// A journey's headers whose variables are bound: a header such as
-/// `Authorization: Bearer {session}` is sent once `session` is captured.
-fn journey_headers(
-    jp: &JourneyPlan,
-    vars: &HashMap<String, Value>,
-) -> Vec<(reqwest::header::HeaderName, String)> {
-    jp.headers
-        .iter()
-        .filter(|(_, t)| t.vars().all(|v| vars.contains_key(v)))
-        .filter_map(|(name, t)| {
-            t.render(&|n| vars.get(n).map(|v| Cow::Owned(json_text(v))))
-                .ok()
-                .map(|v| (name.clone(), v))
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -655,12 +669,31 @@ mod tests {
         assert_eq!(status_class(200), ErrorClass::Expectation);
     }
 
+    fn applicant() -> Applicant {
+        Applicant {
+            arrival: 7,
+            random: 9,
+            journey: "buy".into(),
+            channel: "partner/pos".into(),
+            partner: Some("pos".into()),
+            vars: HashMap::from([("n".to_string(), serde_json::json!(3))]),
+            cookies: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn builtins_and_captures_render_without_being_stored() {
+        let a = applicant();
+        let t = Template::parse_with("/{partner}/{journey}/{arrival}/{n}", &|_| None).unwrap();
+        assert_eq!(a.render(&t).unwrap(), "/pos/buy/7/3");
+        assert!(a.has("random") && a.has("n") && !a.has("session"));
+        assert_eq!(a.get("arrival"), Some(serde_json::json!(7)));
+        assert_eq!(a.get("n"), Some(serde_json::json!(3)));
+    }
+
     #[test]
     fn cookies_are_kept_per_applicant() {
-        let mut a = Applicant {
-            vars: HashMap::new(),
-            cookies: Vec::new(),
-        };
+        let mut a = applicant();
         a.remember_cookies(&["sid=abc; Path=/; HttpOnly".into(), "lang=id".into()]);
         a.remember_cookies(&["sid=def".into()]);
         assert_eq!(

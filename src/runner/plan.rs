@@ -26,8 +26,11 @@ pub struct Plan {
 }
 
 pub struct JourneyPlan {
-    pub name: String,
+    pub name: Arc<str>,
     pub channel: Channel,
+    /// The channel as text, and the partner's name on a partner channel.
+    pub channel_name: Arc<str>,
+    pub partner: Option<Arc<str>>,
     pub attempts: u32,
     pub backoff: Backoff,
     pub give_up: Option<Duration>,
@@ -249,8 +252,10 @@ impl Plan {
             }
             let p = &journey.patience;
             journeys.push(JourneyPlan {
-                name: name.clone(),
+                name: name.as_str().into(),
                 channel: journey.channel.clone(),
+                channel_name: journey.channel.to_string().into(),
+                partner: journey.channel.partner().map(Into::into),
                 attempts: p.attempts.max(1),
                 backoff: Backoff {
                     initial: p.backoff.initial.0,
@@ -292,7 +297,7 @@ impl Plan {
                 .journeys
                 .iter()
                 .map(|j| JourneyName {
-                    name: j.name.clone(),
+                    name: j.name.to_string(),
                     channel: j.channel.to_string(),
                 })
                 .collect(),
