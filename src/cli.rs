@@ -8,9 +8,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use crate::Exit;
+use crate::gate::capacity::{self, Search};
+use crate::gate::compare::{self, Tolerance};
 use crate::runner::{self, RunOptions};
 use crate::scenario::{self, units::Duration};
-use crate::summary::{Status, Summary};
+use crate::summary::{Judgement, Status, Summary, Verdict};
 use crate::twin;
 
 /// `surge validate FILE...`: checks each file, prints every problem as
@@ -167,8 +169,8 @@ pub fn run(opts: &RunOptions, out: &mut dyn Write, err: &mut dyn Write) -> std::
     match runner::run(scenario, opts) {
         Ok(result) => {
             print_summary(out, &result.summary, &result.dir.display().to_string())?;
-            Ok(match result.summary.status {
-                Status::Completed => Exit::Ok,
+            Ok(match (&result.summary.status, &result.summary.gate) {
+                (Status::Completed, Some(gate)) => gate.verdict.exit(),
                 _ => Exit::RunError,
             })
         }
@@ -271,6 +273,25 @@ pub fn print_summary(out: &mut dyn Write, s: &Summary, dir: &str) -> std::io::Re
             .collect();
         writeln!(out, "  errors: {}", list.join(", "))?;
     }
+    if let Some(gate) = &s.gate {
+        for reason in &gate.validity.reasons {
+            writeln!(out, "  invalid: {reason}")?;
+        }
+        for o in &gate.objectives {
+            let mark = match o.judgement {
+                Judgement::Met => "met     ",
+                Judgement::Missed => "MISSED  ",
+                Judgement::Unjudged => "UNJUDGED",
+            };
+            writeln!(out, "  {mark} {}: {}", o.name, o.detail)?;
+        }
+        let verdict = match gate.verdict {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "FAIL",
+            Verdict::Invalid => "INVALID",
+        };
+        writeln!(out, "  verdict: {verdict}")?;
+    }
     if let Some(ledger) = &s.ledger {
         let broken: Vec<&str> = ledger
             .invariants
@@ -292,4 +313,117 @@ pub fn print_summary(out: &mut dyn Write, s: &Summary, dir: &str) -> std::io::Re
         )?;
     }
     Ok(())
+}
+
+/// `surge compare BASE NEW`: prints a Markdown table of the comparison and
+/// exits 1 on a regression.
+pub fn compare(
+    base: &Path,
+    new: &Path,
+    tolerance: Tolerance,
+    markdown: Option<&Path>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
+    let load = |p: &Path| compare::load(p).map_err(|e| e.to_string());
+    let (b, n) = match (load(base), load(new)) {
+        (Ok(b), Ok(n)) => (b, n),
+        (Err(e), _) | (_, Err(e)) => {
+            writeln!(err, "surge compare: {e}")?;
+            return Ok(Exit::BadInput);
+        }
+    };
+    let comparison = match compare::compare(&b, &n, tolerance) {
+        Ok(c) => c,
+        Err(e) => {
+            writeln!(err, "surge compare: {e}")?;
+            return Ok(Exit::BadInput);
+        }
+    };
+    let table = comparison.markdown(&base.display().to_string(), &new.display().to_string());
+    write!(out, "{table}")?;
+    if let Some(path) = markdown {
+        std::fs::write(path, &table)?;
+    }
+    Ok(if comparison.regressed() {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    })
+}
+
+/// `surge capacity SCENARIO`: searches the capacity, prints each trial and
+/// the result, and with a baseline exits 1 when capacity regressed.
+pub fn capacity(
+    opts: &RunOptions,
+    search: &Search,
+    baseline: Option<&Path>,
+    tolerance: Tolerance,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
+    let shown = opts.scenario_path.display().to_string();
+    let scenario = match scenario::load(&opts.scenario_path) {
+        Ok((scenario, _)) => scenario,
+        Err(problems) => {
+            for p in &problems {
+                writeln!(err, "{}", p.render(&shown))?;
+            }
+            return Ok(Exit::BadInput);
+        }
+    };
+    let base = match baseline.map(capacity::CapacityReport::read).transpose() {
+        Ok(b) => b,
+        Err(e) => {
+            writeln!(err, "surge capacity: {e}")?;
+            return Ok(Exit::BadInput);
+        }
+    };
+    std::fs::create_dir_all(&search.dir)?;
+    writeln!(
+        out,
+        "surge capacity: {} -> {}",
+        scenario.file.name,
+        search.dir.display()
+    )?;
+    let mut lines = Vec::new();
+    let report = capacity::search(&scenario, search, opts, |t| {
+        let verdict = match t.verdict {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Invalid => "invalid",
+        };
+        let why = t
+            .reasons
+            .first()
+            .map_or(String::new(), |r| format!(" ({r})"));
+        lines.push(format!(
+            "  scale {:>7.3} = {:>8.1} arrivals/s: {verdict}{why}",
+            t.scale, t.rate_per_s
+        ));
+        eprintln!("{}", lines.last().expect("just pushed"));
+    });
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            writeln!(err, "surge capacity: {e}")?;
+            return Ok(Exit::RunError);
+        }
+    };
+    writeln!(out, "  capacity: {}", report.describe())?;
+    let Some(base) = base else {
+        return Ok(Exit::Ok);
+    };
+    let comparison = compare::compare(
+        &compare::Source::Capacity(base),
+        &compare::Source::Capacity(report),
+        tolerance,
+    )
+    .expect("two capacity reports compare");
+    write!(out, "{}", comparison.markdown("baseline", "this run"))?;
+    Ok(if comparison.regressed() {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    })
 }

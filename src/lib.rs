@@ -17,8 +17,11 @@
 //! [`Scenario`]: scenario::Scenario
 
 pub mod cli;
+pub mod gate;
 pub mod pdf;
 pub mod recorder;
+pub mod report;
+pub mod rundata;
 pub mod runner;
 pub mod scenario;
 pub mod schedule;

@@ -8,16 +8,24 @@ use std::process::ExitCode;
 use std::io::IsTerminal;
 
 use clap::{Parser, Subcommand};
+use surge::gate::capacity::Search;
+use surge::gate::compare::Tolerance;
 use surge::runner::RunOptions;
-use surge::scenario::units::{Duration, parse_duration};
+use surge::scenario::units::{Duration, Percent, parse_duration, parse_percent};
 use surge::{Exit, cli};
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  every objective met (validate: every file is valid)
-  1  an objective or a comparison failed
-  2  the scenario or the command line is wrong
-  3  the run could not be carried out (target unreachable, I/O error)";
+  0  every objective met (validate: every file is valid; compare, capacity:
+     no regression)
+  1  an objective missed or could not be judged (too few samples), or a
+     comparison found a regression
+  2  the scenario or the command line is wrong (also: a target off loopback
+     that was not allowed)
+  3  the run could not be carried out or cannot be trusted: target
+     unreachable, I/O error, interrupted, or invalid (the generator did not
+     deliver the schedule: arrivals dropped, started rate below the
+     schedule by more than --rate-tolerance, its CPU saturated)";
 
 /// Rehearse a registration deadline before it happens.
 ///
@@ -78,9 +86,80 @@ enum Command {
         /// Worker threads of the load generator. Default: one per core.
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
+        /// The run is invalid (exit 3) when started arrivals fall more than
+        /// this far below the schedule.
+        #[arg(long, value_name = "PCT", default_value = "1%", value_parser = percent_arg)]
+        rate_tolerance: Percent,
         /// No progress line.
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// Compare two runs (or two capacity reports) and fail on a regression.
+    ///
+    /// Takes run folders, summary.json files, or capacity.json files.
+    /// Latency is compared step by step on whole distributions: a step is
+    /// worse only when the 99% confidence interval of its new p50, p90 or
+    /// p99 lies wholly above the base's, by more than --tolerance (run
+    /// folders give intervals; summaries alone give values). Error rates
+    /// and goodput are worse when they move by more than --margin and a
+    /// two-proportion test says the move is real. Prints a Markdown table
+    /// for pull-request comments; exits 1 on a regression.
+    #[command(after_help = EXIT_CODES)]
+    Compare {
+        /// The baseline: a run folder, summary.json or capacity.json.
+        base: PathBuf,
+        /// The new run, of the same kind.
+        new: PathBuf,
+        /// Relative change treated as noise for latency, throughput and
+        /// capacity.
+        #[arg(long, value_name = "PCT", default_value = "10%", value_parser = percent_arg)]
+        tolerance: Percent,
+        /// Absolute change (percentage points) treated as noise for error
+        /// rates and goodput.
+        #[arg(long, value_name = "PCT", default_value = "1%", value_parser = percent_arg)]
+        margin: Percent,
+        /// Also write the Markdown table to this file.
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+    },
+    /// Find the highest scale at which every objective holds.
+    ///
+    /// Runs short trials of the scenario at different scales: doubling or
+    /// halving until one passes and one fails, then bisecting until the
+    /// bracket is narrower than --resolution. Every trial is a run folder
+    /// under the output folder, with capacity.json beside them. With
+    /// --baseline, exits 1 when the capacity fell more than --tolerance
+    /// below the baseline's.
+    #[command(after_help = EXIT_CODES)]
+    Capacity {
+        /// The scenario file (YAML).
+        scenario: PathBuf,
+        /// The first scale tried.
+        #[arg(long, value_name = "X", default_value_t = 1.0)]
+        start: f64,
+        /// Stop when the bracket is narrower than this.
+        #[arg(long, value_name = "PCT", default_value = "10%", value_parser = percent_arg)]
+        resolution: Percent,
+        /// Most trials to run.
+        #[arg(long, value_name = "N", default_value_t = 8)]
+        max_trials: usize,
+        /// Each trial's length (the scenario's timeline, stretched or
+        /// compressed to it).
+        #[arg(long, value_name = "D", default_value = "30s", value_parser = duration_arg)]
+        trial_duration: Duration,
+        /// A capacity.json to compare against.
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
+        /// How far below the baseline the capacity may fall.
+        #[arg(long, value_name = "PCT", default_value = "10%", value_parser = percent_arg)]
+        tolerance: Percent,
+        /// Where trials and capacity.json go. Default:
+        /// reports/NAME/capacity-TIMESTAMP.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Worker threads of the load generator.
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
     },
     /// Check scenario files and print every problem with file:line:column.
     ///
@@ -131,6 +210,10 @@ fn duration_arg(text: &str) -> Result<Duration, String> {
     parse_duration(text)
 }
 
+fn percent_arg(text: &str) -> Result<Percent, String> {
+    parse_percent(text)
+}
+
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(args) => args,
@@ -159,6 +242,7 @@ fn main() -> ExitCode {
             allow_remote_target,
             goose_metrics,
             threads,
+            rate_tolerance,
             quiet,
         } => {
             let mut opts = RunOptions::new(scenario);
@@ -171,9 +255,73 @@ fn main() -> ExitCode {
             opts.allow_remote_target = allow_remote_target;
             opts.goose_metrics = goose_metrics;
             opts.threads = threads;
+            opts.rate_tolerance = rate_tolerance.fraction();
             opts.progress = !quiet && std::io::stderr().is_terminal();
             opts.quiet_goose = true;
             cli::run(&opts, &mut out, &mut err)
+        }
+        Command::Compare {
+            base,
+            new,
+            tolerance,
+            margin,
+            markdown,
+        } => {
+            let tolerance = Tolerance {
+                relative: tolerance.fraction(),
+                absolute: margin.fraction(),
+            };
+            cli::compare(
+                &base,
+                &new,
+                tolerance,
+                markdown.as_deref(),
+                &mut out,
+                &mut err,
+            )
+        }
+        Command::Capacity {
+            scenario,
+            start,
+            resolution,
+            max_trials,
+            trial_duration,
+            baseline,
+            tolerance,
+            out: out_dir,
+            threads,
+        } => {
+            let name = scenario
+                .file_stem()
+                .map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
+            let stamp = chrono::Utc::now().format("%Y-%m-%dT%H-%M-%SZ");
+            let dir = out_dir.unwrap_or_else(|| {
+                PathBuf::from("reports")
+                    .join(&name)
+                    .join(format!("capacity-{stamp}"))
+            });
+            let mut opts = RunOptions::new(scenario);
+            opts.duration = Some(trial_duration.0);
+            opts.threads = threads;
+            opts.quiet_goose = true;
+            let search = Search {
+                start,
+                resolution: resolution.fraction(),
+                max_trials,
+                dir,
+            };
+            let tolerance = Tolerance {
+                relative: tolerance.fraction(),
+                ..Tolerance::default()
+            };
+            cli::capacity(
+                &opts,
+                &search,
+                baseline.as_deref(),
+                tolerance,
+                &mut out,
+                &mut err,
+            )
         }
         Command::Twin {
             listen,

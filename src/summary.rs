@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::scenario::model::Objective;
 use crate::twin::ledger::Snapshot;
 
 /// Names this document's format.
@@ -46,6 +47,86 @@ pub struct Summary {
     /// The twin's ledger at the end, when the target was the twin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger: Option<Snapshot>,
+    /// The verdict: whether the run was valid and its objectives met.
+    /// Absent while the run is under way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<Gate>,
+}
+
+/// What the gate decided.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Gate {
+    /// `pass` (exit 0), `fail` (exit 1) or `invalid` (exit 3).
+    pub verdict: Verdict,
+    pub validity: Validity,
+    pub objectives: Vec<ObjectiveResult>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// A valid run, every objective met.
+    Pass,
+    /// A valid run with an objective missed or not judgeable.
+    Fail,
+    /// The generator did not deliver the schedule; the objectives say
+    /// nothing about the target.
+    Invalid,
+}
+
+/// Whether the run measured what it meant to.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Validity {
+    pub valid: bool,
+    /// Why not, when not.
+    pub reasons: Vec<String>,
+    /// The shortfall of started arrivals below the schedule that was
+    /// tolerated (`--rate-tolerance`), so a report judges again alike.
+    #[serde(default = "default_rate_tolerance")]
+    pub rate_tolerance: f64,
+}
+
+fn default_rate_tolerance() -> f64 {
+    crate::gate::DEFAULT_RATE_TOLERANCE
+}
+
+/// How an objective fared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Judgement {
+    Met,
+    Missed,
+    /// Too few samples (or nothing) to judge; not a pass.
+    Unjudged,
+}
+
+/// One objective's verdict, with the figures behind it.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectiveResult {
+    pub name: String,
+    /// `latency`, `error_rate`, `goodput`, `throughput`, `recovery`,
+    /// `ledger` or `invariant`.
+    pub kind: String,
+    /// The objective as the scenario states it.
+    pub spec: Objective,
+    pub judgement: Judgement,
+    /// What was measured, in `unit`; absent when there was nothing to
+    /// measure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<f64>,
+    /// The bound, in `unit`.
+    pub bound: f64,
+    /// `us` (microseconds), `ratio` (0 to 1), `per_s`, `s`, `count` or
+    /// `bool` (1 holds, 0 not).
+    pub unit: String,
+    /// Samples the measurement rests on, when that matters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<u64>,
+    /// The verdict in a sentence.
+    pub detail: String,
 }
 
 /// Where a run stands.

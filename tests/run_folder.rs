@@ -8,8 +8,11 @@ use common::{repo, surge};
 
 /// A short rehearsal against the twin, shared by the tests here.
 fn run_smoke(out: &std::path::Path) {
+    // Eight seconds: the seeded schedule then holds a dozen counter stamps,
+    // enough to judge the scenario's p90 objective (at six it holds nine,
+    // and an unjudged objective fails the run).
     let output = surge()
-        .args(["run", "-q", "--duration", "6s", "--out"])
+        .args(["run", "-q", "--duration", "8s", "--out"])
         .arg(out)
         .arg(repo("scenarios/smoke.yaml"))
         .output()

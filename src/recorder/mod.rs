@@ -168,6 +168,67 @@ impl IntervalCounts {
     }
 }
 
+/// A step's counts in one second (a row of `steps.csv`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StepCounts {
+    pub requests: u64,
+    pub ok: u64,
+    pub failures: [u64; ErrorClass::ALL.len()],
+}
+
+/// A journey's counts in one second (a row of `journeys.csv`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JourneyCounts {
+    pub scheduled: u64,
+    pub late: u64,
+    pub started: u64,
+    pub dropped: u64,
+    pub finished: [u64; Outcome::ALL.len()],
+    pub retries: u64,
+}
+
+impl StepCounts {
+    pub fn is_empty(&self) -> bool {
+        *self == StepCounts::default()
+    }
+}
+
+impl JourneyCounts {
+    pub fn is_empty(&self) -> bool {
+        *self == JourneyCounts::default()
+    }
+}
+
+/// The columns of `steps.csv`.
+pub fn steps_header() -> String {
+    let mut cols = vec![
+        "second".to_string(),
+        "step".into(),
+        "requests".into(),
+        "ok".into(),
+    ];
+    cols.extend(ErrorClass::ALL.iter().map(|c| format!("err_{}", c.name())));
+    cols.join(",")
+}
+
+/// The columns of `journeys.csv`.
+pub fn journeys_header() -> String {
+    let mut cols: Vec<String> = [
+        "second",
+        "journey",
+        "scheduled",
+        "late",
+        "started",
+        "dropped",
+    ]
+    .iter()
+    .map(|c| c.to_string())
+    .collect();
+    cols.extend(Outcome::ALL.iter().map(|o| o.name().to_string()));
+    cols.push("retries".into());
+    cols.join(",")
+}
+
 /// What one second looked like, for the progress line.
 #[derive(Clone, Debug)]
 pub struct IntervalView {
@@ -227,6 +288,8 @@ pub struct Flusher {
     lag: Vec<Histogram<u64>>,
     all: Histogram<u64>,
     counts: IntervalCounts,
+    step_counts: Vec<StepCounts>,
+    journey_counts: Vec<JourneyCounts>,
     scratch: Vec<Event>,
     seen_scheduled: Vec<u64>,
     seen_late: Vec<u64>,
@@ -234,6 +297,8 @@ pub struct Flusher {
     hlog: BufWriter<File>,
     serializer: V2DeflateSerializer,
     timeline: BufWriter<File>,
+    steps_csv: BufWriter<File>,
+    journeys_csv: BufWriter<File>,
     cpu: CpuMeter,
 }
 
@@ -261,6 +326,12 @@ impl Flusher {
         let mut timeline = BufWriter::new(File::create(dir.join("timeline.csv"))?);
         writeln!(timeline, "{}", timeline_header())?;
         timeline.flush()?;
+        let mut steps_csv = BufWriter::new(File::create(dir.join("steps.csv"))?);
+        writeln!(steps_csv, "{}", steps_header())?;
+        steps_csv.flush()?;
+        let mut journeys_csv = BufWriter::new(File::create(dir.join("journeys.csv"))?);
+        writeln!(journeys_csv, "{}", journeys_header())?;
+        journeys_csv.flush()?;
         let journeys = names.journeys.len();
         let step_totals = names
             .steps
@@ -299,6 +370,8 @@ impl Flusher {
                 seconds: 0,
             },
             counts: IntervalCounts::default(),
+            step_counts: vec![StepCounts::default(); names.steps.len()],
+            journey_counts: vec![JourneyCounts::default(); journeys],
             scratch: Vec::new(),
             seen_scheduled: vec![0; journeys],
             seen_late: vec![0; journeys],
@@ -308,6 +381,8 @@ impl Flusher {
             hlog,
             serializer,
             timeline,
+            steps_csv,
+            journeys_csv,
             cpu: CpuMeter::default(),
         })
     }
@@ -343,6 +418,7 @@ impl Flusher {
         }
         self.write_histograms(second)?;
         self.write_row(second, phase, faults, cpu)?;
+        self.write_counts(second)?;
         let view = IntervalView {
             second,
             counts: std::mem::take(&mut self.counts),
@@ -365,10 +441,13 @@ impl Flusher {
                 t.requests += 1;
                 t.ok += u64::from(ok);
                 self.counts.requests += 1;
+                self.step_counts[s].requests += 1;
+                self.step_counts[s].ok += u64::from(ok);
             }
             Event::Failure { step, class } => {
                 self.totals.steps[step as usize].failures[class.index()] += 1;
                 self.counts.failures[class.index()] += 1;
+                self.step_counts[step as usize].failures[class.index()] += 1;
                 let c = &mut self.totals.errors[class.index()];
                 if c.count == 0 {
                     c.first_s = second as f64;
@@ -380,6 +459,7 @@ impl Flusher {
                 let journey = self.names.steps[step as usize].journey;
                 self.totals.journeys[journey].retries += 1;
                 self.counts.retries += 1;
+                self.journey_counts[journey].retries += 1;
             }
             Event::Started {
                 journey,
@@ -388,6 +468,7 @@ impl Flusher {
                 let _ = self.lag[journey as usize].record(lag_micros);
                 self.totals.journeys[journey as usize].started += 1;
                 self.counts.started += 1;
+                self.journey_counts[journey as usize].started += 1;
                 self.in_flight += 1;
             }
             Event::Finished {
@@ -400,11 +481,13 @@ impl Flusher {
                 }
                 self.totals.journeys[journey as usize].outcomes[outcome.index()] += 1;
                 self.counts.finished[outcome.index()] += 1;
+                self.journey_counts[journey as usize].finished[outcome.index()] += 1;
                 self.in_flight -= 1;
             }
             Event::Dropped { journey } => {
                 self.totals.journeys[journey as usize].dropped += 1;
                 self.counts.dropped += 1;
+                self.journey_counts[journey as usize].dropped += 1;
             }
         }
     }
@@ -415,6 +498,8 @@ impl Flusher {
             let late = self.recorder.late[j].load(Ordering::Relaxed);
             self.counts.scheduled += scheduled - self.seen_scheduled[j];
             self.counts.late += late - self.seen_late[j];
+            self.journey_counts[j].scheduled += scheduled - self.seen_scheduled[j];
+            self.journey_counts[j].late += late - self.seen_late[j];
             self.totals.journeys[j].scheduled = scheduled;
             self.totals.journeys[j].late = late;
             self.seen_scheduled[j] = scheduled;
@@ -497,6 +582,40 @@ impl Flusher {
         row.push(csv_field(faults));
         writeln!(self.timeline, "{}", row.join(","))?;
         self.timeline.flush()
+    }
+
+    fn write_counts(&mut self, second: u64) -> io::Result<()> {
+        for (i, c) in self.step_counts.iter_mut().enumerate() {
+            if c.is_empty() {
+                continue;
+            }
+            let mut row = format!(
+                "{second},{},{},{}",
+                self.names.steps[i].label, c.requests, c.ok
+            );
+            for f in c.failures {
+                row += &format!(",{f}");
+            }
+            writeln!(self.steps_csv, "{row}")?;
+            *c = StepCounts::default();
+        }
+        for (j, c) in self.journey_counts.iter_mut().enumerate() {
+            if c.is_empty() {
+                continue;
+            }
+            let mut row = format!(
+                "{second},{},{},{},{},{}",
+                self.names.journeys[j].name, c.scheduled, c.late, c.started, c.dropped
+            );
+            for f in c.finished {
+                row += &format!(",{f}");
+            }
+            row += &format!(",{}", c.retries);
+            writeln!(self.journeys_csv, "{row}")?;
+            *c = JourneyCounts::default();
+        }
+        self.steps_csv.flush()?;
+        self.journeys_csv.flush()
     }
 
     fn reset_interval(&mut self) {
@@ -637,6 +756,17 @@ mod tests {
             rows[1]
         );
         assert!(rows[2].ends_with(",core-down"), "{}", rows[2]);
+
+        let steps = std::fs::read_to_string(dir.path().join("steps.csv")).unwrap();
+        let rows: Vec<&str> = steps.lines().collect();
+        assert_eq!(rows[0], steps_header());
+        assert!(rows[1].starts_with("0,buy.login,3,3,"), "{steps}");
+        assert!(rows[2].starts_with("0,buy.pay,1,0,0,0,0,0,1,"), "{steps}");
+        assert!(rows[3].starts_with("1,buy.pay,1,1,"), "{steps}");
+        let journeys = std::fs::read_to_string(dir.path().join("journeys.csv")).unwrap();
+        let rows: Vec<&str> = journeys.lines().collect();
+        assert_eq!(rows[1], "0,buy,2,1,1,0,0,0,0,0,0,1");
+        assert_eq!(rows[2], "1,buy,0,0,0,1,1,0,0,0,0,0");
 
         // The log reads back: per tag, per second, exact counts.
         let log = std::fs::read(dir.path().join("latency.hlog")).unwrap();

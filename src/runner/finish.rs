@@ -138,6 +138,7 @@ pub fn initial(ctx: &Context, started: SystemTime) -> Summary {
         channels: Vec::new(),
         errors: Vec::new(),
         ledger: None,
+        gate: None,
     }
 }
 

@@ -62,6 +62,9 @@ pub struct RunOptions {
     pub shard: Shard,
     /// Worker threads of the generator's runtime (default: one per core).
     pub threads: Option<usize>,
+    /// How far below the schedule started arrivals may fall before the
+    /// run is invalid.
+    pub rate_tolerance: f64,
 }
 
 impl RunOptions {
@@ -80,6 +83,7 @@ impl RunOptions {
             quiet_goose: false,
             shard: Shard::WHOLE,
             threads: None,
+            rate_tolerance: crate::gate::DEFAULT_RATE_TOLERANCE,
         }
     }
 }
@@ -296,7 +300,23 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         ledger,
     );
     finish::write(&dir, &summary).map_err(io("cannot write summary.json"))?;
-    Ok(RunResult { dir, summary })
+    // Judge from the files just written: the same path `surge report` and
+    // merges take.
+    let mut data = crate::rundata::RunData::load(&dir).map_err(|e| RunError::Io {
+        what: "cannot read the run back".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    data.summary.gate = Some(crate::gate::judge(
+        &scenario.file.objectives,
+        &data,
+        opts.rate_tolerance,
+    ));
+    finish::write(&dir, &data.summary).map_err(io("cannot write summary.json"))?;
+    crate::report::write_all(&data).map_err(io("cannot write the reports"))?;
+    Ok(RunResult {
+        dir,
+        summary: data.summary,
+    })
 }
 
 /// Cuts journeys still running when the drain ends, or a grace after

@@ -938,6 +938,14 @@ impl Checker<'_> {
                         &inner,
                     );
                     self.window(o.during.as_deref(), o.outside_faults, timeline, &inner);
+                    if o.journey.is_some() && !o.classes.is_empty() {
+                        self.error(
+                            inner.key("classes"),
+                            "a journey's error rate is its share of failed or abandoned \
+                             journeys, which have no class; drop `classes`, or name a `step` \
+                             or `channel` to count requests by class",
+                        );
+                    }
                 }
                 Objective::Goodput(o) => {
                     if let Some(j) = &o.journey {

@@ -48,6 +48,10 @@ pub mod server {
     pub struct Shared {
         /// Requests stall while `now` is inside this window.
         pub stall: Mutex<Option<(Instant, Instant)>>,
+        /// `/staged` stalls requests arriving within this window, counted
+        /// from the first request the server saw, until the window ends.
+        pub staged: Mutex<Option<(Duration, Duration)>>,
+        first: std::sync::OnceLock<Instant>,
         pub hits: AtomicU64,
         counters: Mutex<HashMap<String, u64>>,
         pub seen: Mutex<Vec<Value>>,
@@ -90,6 +94,22 @@ pub mod server {
                 if s.count(&key) <= fails { (StatusCode::SERVICE_UNAVAILABLE, "busy") } else { (StatusCode::OK, "ok") }
             }))
             .route("/bad", get(|| async { (StatusCode::BAD_REQUEST, "no") }))
+            .route("/delay/{ms}", get(|Path(ms): Path<u64>| async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                "ok"
+            }))
+            .route("/staged", get(|State(s): State<Arc<Shared>>| async move {
+                let first = *s.first.get_or_init(Instant::now);
+                let window = *s.staged.lock().unwrap();
+                if let Some((from, to)) = window {
+                    let (from, to) = (first + from, first + to);
+                    let now = Instant::now();
+                    if now >= from && now < to {
+                        tokio::time::sleep(to - now).await;
+                    }
+                }
+                "ok"
+            }))
             .route("/echo", post(|State(s): State<Arc<Shared>>, Json(body): Json<Value>| async move {
                 s.seen.lock().unwrap().push(body.clone());
                 Json(json!({ "body": body }))

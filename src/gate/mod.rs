@@ -1,0 +1,625 @@
+//! The gate: judges a run. First whether it is valid (the generator
+//! delivered its schedule: nothing dropped, nearly every arrival started,
+//! the generator's CPU not saturated, not interrupted), then each of the
+//! scenario's objectives on the recorded histograms and counts, within its
+//! window (the whole run, a phase, a fault window, or outside faults).
+//! Each verdict carries the measured value, the bound and the samples; an
+//! objective with too few samples is `unjudged`, never a pass. The verdict
+//! sets the exit code: 0 pass, 1 fail, 3 invalid.
+
+pub mod capacity;
+pub mod compare;
+
+use crate::Exit;
+use crate::recorder::Outcome;
+use crate::rundata::{RunData, Window, failures};
+use crate::scenario::model::{Invariant, Objective};
+use crate::scenario::refs::{Channel, StepRef};
+use crate::summary::{Gate, Judgement, ObjectiveResult, Status, Summary, Validity, Verdict};
+
+/// How far below the schedule the started arrivals may fall before the run
+/// is invalid, by default.
+pub const DEFAULT_RATE_TOLERANCE: f64 = 0.01;
+
+/// The generator counts as saturated when a second used this share of all
+/// its cores.
+const CPU_SATURATED: f64 = 0.95;
+
+impl Verdict {
+    pub fn exit(self) -> Exit {
+        match self {
+            Verdict::Pass => Exit::Ok,
+            Verdict::Fail => Exit::Failed,
+            Verdict::Invalid => Exit::RunError,
+        }
+    }
+}
+
+/// Judges the run in `data` against `objectives`.
+pub fn judge(objectives: &[Objective], data: &RunData, rate_tolerance: f64) -> Gate {
+    let validity = validity(&data.summary, rate_tolerance);
+    let objectives: Vec<ObjectiveResult> = objectives.iter().map(|o| judge_one(o, data)).collect();
+    let verdict = if !validity.valid {
+        Verdict::Invalid
+    } else if objectives.iter().all(|o| o.judgement == Judgement::Met) {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    Gate {
+        verdict,
+        validity,
+        objectives,
+    }
+}
+
+/// Whether the generator delivered the schedule.
+pub fn validity(s: &Summary, rate_tolerance: f64) -> Validity {
+    let mut reasons = Vec::new();
+    if s.status == Status::Interrupted {
+        reasons.push("the run was interrupted before its schedule ended".to_string());
+    }
+    if s.status == Status::Running {
+        reasons.push("the run did not finish (it was killed, or is still running)".to_string());
+    }
+    let l = &s.load;
+    if l.dropped > 0 {
+        reasons.push(format!(
+            "{} arrivals were dropped: no free user within max_lateness; raise load.max_in_flight",
+            l.dropped
+        ));
+    }
+    let expected_started = l.scheduled as f64 * (1.0 - rate_tolerance);
+    if (l.started as f64) < expected_started {
+        reasons.push(format!(
+            "only {} of {} scheduled arrivals started (more than {:.1}% short)",
+            l.started,
+            l.scheduled,
+            rate_tolerance * 100.0
+        ));
+    }
+    let cores = s.run.generator.cpus.max(1) as f64 * 100.0;
+    if let Some(max) = s.run.generator.cpu_max_pct
+        && max >= CPU_SATURATED * cores
+    {
+        reasons.push(format!(
+            "the generator's CPU was saturated ({max:.0}% of {:.0}% in its busiest second); give it more cores or less load",
+            cores
+        ));
+    }
+    Validity {
+        valid: reasons.is_empty(),
+        reasons,
+        rate_tolerance,
+    }
+}
+
+/// The window an objective looks at.
+fn window(s: &Summary, during: Option<&str>, outside_faults: bool) -> Window {
+    let faults: Vec<(f64, f64)> = s
+        .timeline
+        .faults
+        .iter()
+        .map(|f| {
+            (
+                f.applied_s.unwrap_or(f.start_s),
+                f.removed_s.unwrap_or(f.end_s),
+            )
+        })
+        .collect();
+    let mut w = Window::all();
+    if let Some(name) = during {
+        if let Some(p) = s.timeline.phases.iter().find(|p| p.name == name) {
+            w.include.push((p.start_s, p.end_s));
+        } else if let Some(f) = s.timeline.faults.iter().find(|f| f.name == name) {
+            w.include.push((
+                f.applied_s.unwrap_or(f.start_s),
+                f.removed_s.unwrap_or(f.end_s),
+            ));
+        }
+    }
+    if outside_faults {
+        w.exclude = faults;
+    }
+    w
+}
+
+/// What an objective looks at.
+enum Selector<'a> {
+    Step(&'a StepRef),
+    Journey(&'a str),
+    Channel(&'a Channel),
+    All,
+}
+
+impl Selector<'_> {
+    fn of<'a>(
+        step: Option<&'a StepRef>,
+        journey: Option<&'a str>,
+        channel: Option<&'a Channel>,
+    ) -> Selector<'a> {
+        match (step, journey, channel) {
+            (Some(s), _, _) => Selector::Step(s),
+            (_, Some(j), _) => Selector::Journey(j),
+            (_, _, Some(c)) => Selector::Channel(c),
+            _ => Selector::All,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Selector::Step(s) => format!("{s}"),
+            Selector::Journey(j) => format!("journey {j}"),
+            Selector::Channel(c) => format!("channel {c}"),
+            Selector::All => "all requests".into(),
+        }
+    }
+
+    /// Whether a step label (`JOURNEY.STEP`) belongs to the selection.
+    fn step(&self, label: &str, s: &Summary) -> bool {
+        match self {
+            Selector::Step(r) => label == r.to_string(),
+            Selector::Journey(j) => label.split_once('.').is_some_and(|(jn, _)| jn == *j),
+            Selector::Channel(c) => s
+                .steps
+                .iter()
+                .any(|st| st.name == label && st.channel == c.to_string()),
+            Selector::All => true,
+        }
+    }
+
+    /// Whether a histogram tag carries request latencies of the selection
+    /// (or, for a journey, its journeys' times).
+    fn latency_tag(&self, tag: &str, s: &Summary) -> bool {
+        match self {
+            Selector::Journey(j) => tag == format!("journey:{j}"),
+            _ => tag
+                .strip_prefix("step:")
+                .is_some_and(|label| self.step(label, s)),
+        }
+    }
+}
+
+/// The smallest sample that makes a percentile mean something: at least
+/// one sample beyond it.
+fn default_min_samples(p: f64) -> u64 {
+    // The small subtraction keeps 1/(1-0.9) = 10.000000000000002 at 10.
+    if p >= 100.0 {
+        1
+    } else {
+        (1.0 / (1.0 - p / 100.0) - 1e-9).ceil() as u64
+    }
+}
+
+fn ms(us: f64) -> String {
+    if us >= 10_000.0 {
+        format!("{:.0}ms", us / 1000.0)
+    } else {
+        format!("{:.2}ms", us / 1000.0)
+    }
+}
+
+fn pct(r: f64) -> String {
+    format!("{:.2}%", r * 100.0)
+}
+
+fn percentile(h: &hdrhistogram::Histogram<u64>, p: f64) -> f64 {
+    if p >= 100.0 {
+        h.max() as f64
+    } else {
+        h.value_at_quantile(p / 100.0) as f64
+    }
+}
+
+fn window_label(during: Option<&str>, outside_faults: bool) -> String {
+    match (during, outside_faults) {
+        (Some(d), true) => format!(" during {d}, outside faults"),
+        (Some(d), false) => format!(" during {d}"),
+        (None, true) => " outside faults".into(),
+        (None, false) => String::new(),
+    }
+}
+
+struct Judged {
+    judgement: Judgement,
+    measured: Option<f64>,
+    bound: f64,
+    unit: &'static str,
+    samples: Option<u64>,
+    detail: String,
+    default_name: String,
+}
+
+fn judge_one(objective: &Objective, data: &RunData) -> ObjectiveResult {
+    let s = &data.summary;
+    let (kind, name, j) = match objective {
+        Objective::Latency(o) => ("latency", o.name.as_ref(), latency(o, data)),
+        Objective::ErrorRate(o) => ("error_rate", o.name.as_ref(), error_rate(o, data)),
+        Objective::Goodput(o) => ("goodput", o.name.as_ref(), goodput(o, data)),
+        Objective::Throughput(o) => ("throughput", o.name.as_ref(), throughput(o, data)),
+        Objective::Recovery(o) => ("recovery", o.name.as_ref(), recovery(o, data)),
+        Objective::Ledger(o) => ("ledger", o.name.as_ref(), ledger(o, s)),
+        Objective::Invariant(i) => ("invariant", None, invariant(*i, s)),
+    };
+    ObjectiveResult {
+        name: name.map_or(j.default_name, |n| n.to_string()),
+        kind: kind.into(),
+        spec: objective.clone(),
+        judgement: j.judgement,
+        measured: j.measured,
+        bound: j.bound,
+        unit: j.unit.into(),
+        samples: j.samples,
+        detail: j.detail,
+    }
+}
+
+fn latency(o: &crate::scenario::model::LatencyObjective, data: &RunData) -> Judged {
+    let s = &data.summary;
+    let sel = Selector::of(o.step.as_ref(), o.journey.as_deref(), o.channel.as_ref());
+    let w = window(s, o.during.as_deref(), o.outside_faults);
+    let h = data.histogram(|tag| sel.latency_tag(tag, s), &w);
+    let bound = o.at_most.0.as_micros() as f64;
+    let what = format!(
+        "p{} of {}{}",
+        o.p,
+        sel.describe(),
+        window_label(o.during.as_deref(), o.outside_faults)
+    );
+    let default_name = format!("{what} ≤ {}", o.at_most);
+    let n = h.len();
+    let min = o.min_samples.unwrap_or_else(|| default_min_samples(o.p));
+    if n < min {
+        return Judged {
+            judgement: Judgement::Unjudged,
+            measured: (n > 0).then(|| percentile(&h, o.p)),
+            bound,
+            unit: "us",
+            samples: Some(n),
+            detail: format!("{what}: only {n} samples, fewer than the {min} needed to judge it"),
+            default_name,
+        };
+    }
+    let measured = percentile(&h, o.p);
+    let met = measured <= bound;
+    Judged {
+        judgement: if met {
+            Judgement::Met
+        } else {
+            Judgement::Missed
+        },
+        measured: Some(measured),
+        bound,
+        unit: "us",
+        samples: Some(n),
+        detail: format!(
+            "{what}: {} ({n} samples) {} {}",
+            ms(measured),
+            if met { "≤" } else { ">" },
+            o.at_most
+        ),
+        default_name,
+    }
+}
+
+fn error_rate(o: &crate::scenario::model::ErrorRateObjective, data: &RunData) -> Judged {
+    let s = &data.summary;
+    let sel = Selector::of(o.step.as_ref(), o.journey.as_deref(), o.channel.as_ref());
+    let w = window(s, o.during.as_deref(), o.outside_faults);
+    let bound = o.at_most.fraction();
+    let classes: Vec<&str> = o.classes.iter().map(|c| c.name()).collect();
+    let what = format!(
+        "{}error rate of {}{}",
+        if classes.is_empty() {
+            String::new()
+        } else {
+            format!("{} ", classes.join("+"))
+        },
+        sel.describe(),
+        window_label(o.during.as_deref(), o.outside_faults)
+    );
+    let default_name = format!("{what} ≤ {}", o.at_most);
+    let (bad, total) = match &sel {
+        Selector::Journey(j) => {
+            let c = data.journey_counts(|name| name == *j, &w);
+            let f = |o: Outcome| c.finished[o.index()];
+            let ended: u64 = c.finished.iter().sum();
+            (
+                f(Outcome::Abandoned) + f(Outcome::Failed) + f(Outcome::Unfinished),
+                ended,
+            )
+        }
+        _ => {
+            let c = data.step_counts(|label| sel.step(label, s), &w);
+            (failures(&c, &o.classes), c.requests)
+        }
+    };
+    if total == 0 {
+        return Judged {
+            judgement: Judgement::Unjudged,
+            measured: None,
+            bound,
+            unit: "ratio",
+            samples: Some(0),
+            detail: format!("{what}: nothing was sent, so nothing to judge"),
+            default_name,
+        };
+    }
+    let rate = bad as f64 / total as f64;
+    let met = rate <= bound;
+    Judged {
+        judgement: if met {
+            Judgement::Met
+        } else {
+            Judgement::Missed
+        },
+        measured: Some(rate),
+        bound,
+        unit: "ratio",
+        samples: Some(total),
+        detail: format!(
+            "{what}: {} ({bad} of {total}) {} {}",
+            pct(rate),
+            if met { "≤" } else { ">" },
+            o.at_most
+        ),
+        default_name,
+    }
+}
+
+fn goodput(o: &crate::scenario::model::GoodputObjective, data: &RunData) -> Judged {
+    let pick = |name: &str| o.journey.as_deref().is_none_or(|j| j == name);
+    let c = data.journey_counts(pick, &Window::all());
+    let bound = o.at_least.fraction();
+    let what = format!(
+        "goodput of {}",
+        o.journey
+            .as_deref()
+            .map_or("every journey".to_string(), |j| format!("journey {j}"))
+    );
+    let default_name = format!("{what} ≥ {}", o.at_least);
+    if c.scheduled == 0 {
+        return Judged {
+            judgement: Judgement::Unjudged,
+            measured: None,
+            bound,
+            unit: "ratio",
+            samples: Some(0),
+            detail: format!("{what}: no arrivals were scheduled"),
+            default_name,
+        };
+    }
+    let done = c.finished[Outcome::CompletedInTime.index()];
+    let ratio = done as f64 / c.scheduled as f64;
+    let met = ratio >= bound;
+    Judged {
+        judgement: if met {
+            Judgement::Met
+        } else {
+            Judgement::Missed
+        },
+        measured: Some(ratio),
+        bound,
+        unit: "ratio",
+        samples: Some(c.scheduled),
+        detail: format!(
+            "{what}: {} ({done} of {} completed before the deadline) {} {}",
+            pct(ratio),
+            c.scheduled,
+            if met { "≥" } else { "<" },
+            o.at_least
+        ),
+        default_name,
+    }
+}
+
+fn throughput(o: &crate::scenario::model::ThroughputObjective, data: &RunData) -> Judged {
+    let s = &data.summary;
+    let sel = Selector::of(o.step.as_ref(), o.journey.as_deref(), o.channel.as_ref());
+    let w = window(s, o.during.as_deref(), o.outside_faults);
+    let seconds = w.seconds(s.run.planned_s).max(1);
+    let count = match &sel {
+        Selector::Journey(j) => {
+            let c = data.journey_counts(|name| name == *j, &w);
+            c.finished[Outcome::CompletedInTime.index()]
+                + c.finished[Outcome::CompletedLate.index()]
+        }
+        _ => data.step_counts(|label| sel.step(label, s), &w).ok,
+    };
+    let rate = count as f64 / seconds as f64;
+    let bound = o.at_least.as_per_second();
+    let what = format!(
+        "throughput of {}{}",
+        sel.describe(),
+        window_label(o.during.as_deref(), o.outside_faults)
+    );
+    let met = rate >= bound;
+    Judged {
+        judgement: if met {
+            Judgement::Met
+        } else {
+            Judgement::Missed
+        },
+        measured: Some(rate),
+        bound,
+        unit: "per_s",
+        samples: Some(count),
+        detail: format!(
+            "{what}: {rate:.2}/s ({count} in {seconds}s) {} {}",
+            if met { "≥" } else { "<" },
+            o.at_least
+        ),
+        default_name: format!("{what} ≥ {}", o.at_least),
+    }
+}
+
+/// After the fault's end, the first second from which every second's
+/// percentile stays under the bound; met when that comes within `within`.
+fn recovery(o: &crate::scenario::model::RecoveryObjective, data: &RunData) -> Judged {
+    let s = &data.summary;
+    let sel = Selector::of(o.step.as_ref(), o.journey.as_deref(), o.channel.as_ref());
+    let bound = o.within.as_secs_f64();
+    let what = format!(
+        "recovery of p{} of {} after {}",
+        o.p,
+        sel.describe(),
+        o.fault
+    );
+    let default_name = format!("{what} under {} within {}", o.at_most, o.within);
+    let Some(fault) = s.timeline.faults.iter().find(|f| f.name == o.fault) else {
+        return Judged {
+            judgement: Judgement::Unjudged,
+            measured: None,
+            bound,
+            unit: "s",
+            samples: None,
+            detail: format!("{what}: the fault is not in this run"),
+            default_name,
+        };
+    };
+    let end = fault.removed_s.unwrap_or(fault.end_s);
+    let limit = o.at_most.0.as_micros() as f64;
+    let seconds: Vec<(u64, f64)> = data
+        .per_second(|tag| sel.latency_tag(tag, s))
+        .into_iter()
+        .filter(|(sec, h)| *sec as f64 >= end.floor() && !h.is_empty())
+        .map(|(sec, h)| (sec, percentile(&h, o.p)))
+        .collect();
+    if seconds.is_empty() {
+        return Judged {
+            judgement: Judgement::Unjudged,
+            measured: None,
+            bound,
+            unit: "s",
+            samples: Some(0),
+            detail: format!("{what}: no requests after the fault ended"),
+            default_name,
+        };
+    }
+    // The last second over the bound; recovery comes right after it.
+    let last_bad = seconds
+        .iter()
+        .rev()
+        .find(|(_, v)| *v > limit)
+        .map(|(sec, _)| *sec);
+    let recovered_at = match last_bad {
+        None => end,
+        Some(sec) if sec == seconds.last().expect("not empty").0 => f64::INFINITY,
+        Some(sec) => sec as f64 + 1.0,
+    };
+    let took = (recovered_at - end).max(0.0);
+    let met = took <= bound;
+    let detail = if took.is_infinite() {
+        format!("{what}: still over {} at the end of the run", o.at_most)
+    } else {
+        format!(
+            "{what}: back under {} {took:.0}s after it ended {} {}",
+            o.at_most,
+            if met { "≤" } else { ">" },
+            o.within
+        )
+    };
+    Judged {
+        judgement: if met {
+            Judgement::Met
+        } else {
+            Judgement::Missed
+        },
+        measured: took.is_finite().then_some(took),
+        bound,
+        unit: "s",
+        samples: Some(seconds.len() as u64),
+        detail,
+        default_name,
+    }
+}
+
+fn ledger(o: &crate::scenario::model::LedgerObjective, s: &Summary) -> Judged {
+    let name = serde_json::to_value(o.counter)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    let default_name = format!("{name} ≤ {}", o.at_most);
+    let bound = o.at_most as f64;
+    let Some(snapshot) = &s.ledger else {
+        return Judged {
+            judgement: Judgement::Unjudged,
+            measured: None,
+            bound,
+            unit: "count",
+            samples: None,
+            detail: format!("{name}: the run has no ledger (the target was not the twin)"),
+            default_name,
+        };
+    };
+    let value = snapshot.counters.get(o.counter);
+    let met = value <= o.at_most;
+    Judged {
+        judgement: if met {
+            Judgement::Met
+        } else {
+            Judgement::Missed
+        },
+        measured: Some(value as f64),
+        bound,
+        unit: "count",
+        samples: None,
+        detail: format!(
+            "{name}: {value} {} {}",
+            if met { "≤" } else { ">" },
+            o.at_most
+        ),
+        default_name,
+    }
+}
+
+fn invariant(i: Invariant, s: &Summary) -> Judged {
+    let name = serde_json::to_value(i)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    let default_name = format!("invariant {name}");
+    let Some(snapshot) = &s.ledger else {
+        return Judged {
+            judgement: Judgement::Unjudged,
+            measured: None,
+            bound: 1.0,
+            unit: "bool",
+            samples: None,
+            detail: format!("{name}: the run has no ledger (the target was not the twin)"),
+            default_name,
+        };
+    };
+    let verdict = snapshot.counters.verdict(i);
+    Judged {
+        judgement: if verdict.holds {
+            Judgement::Met
+        } else {
+            Judgement::Missed
+        },
+        measured: Some(if verdict.holds { 1.0 } else { 0.0 }),
+        bound: 1.0,
+        unit: "bool",
+        samples: None,
+        detail: format!(
+            "{name}: {} ({})",
+            if verdict.holds { "holds" } else { "broken" },
+            verdict.detail
+        ),
+        default_name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_need_a_sample_beyond_them() {
+        assert_eq!(default_min_samples(50.0), 2);
+        assert_eq!(default_min_samples(90.0), 10);
+        assert_eq!(default_min_samples(99.0), 100);
+        assert_eq!(default_min_samples(99.9), 1000);
+        assert_eq!(default_min_samples(100.0), 1);
+    }
+}

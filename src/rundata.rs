@@ -1,0 +1,371 @@
+//! A run folder, read back: `summary.json`, every per-second histogram of
+//! `latency.hlog`, and the per-second counts of `steps.csv` and
+//! `journeys.csv`. Sums over windows of seconds (a phase, a fault window,
+//! everything outside faults) are exact, because HDR histograms and counts
+//! add. The gate, reports, comparisons and merges all read runs through
+//! this one module; nothing here writes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+
+use crate::recorder::{JourneyCounts, StepCounts, histogram};
+use crate::scenario::model::ErrorClass;
+use crate::summary::Summary;
+
+/// Why a run folder could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a surge summary: {reason}")]
+    Summary { path: PathBuf, reason: String },
+    #[error("{path}, line {line}: {reason}")]
+    Line {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+}
+
+/// One interval's histogram, kept as its non-empty buckets: a second holds
+/// a few hundred distinct values at most, while a whole histogram spans
+/// every bucket up to its maximum (an hour of per-second histograms would
+/// take gigabytes). Each bucket is stored by its highest equivalent value,
+/// which records back into the same bucket, so sums stay exact.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sparse {
+    buckets: Vec<(u64, u64)>,
+}
+
+impl Sparse {
+    pub fn of(h: &Histogram<u64>) -> Sparse {
+        Sparse {
+            buckets: h
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect(),
+        }
+    }
+
+    /// Adds these counts into `h` (3 significant digits, like every
+    /// histogram surge records).
+    pub fn add_to(&self, h: &mut Histogram<u64>) {
+        for (value, count) in &self.buckets {
+            let _ = h.record_n(*value, *count);
+        }
+    }
+
+    pub fn histogram(&self) -> Histogram<u64> {
+        let mut h = histogram();
+        self.add_to(&mut h);
+        h
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty()
+    }
+}
+
+/// Tag → second → histogram, as `latency.hlog` holds them.
+pub type Series = BTreeMap<String, BTreeMap<u64, Sparse>>;
+
+/// A run folder's measurements.
+pub struct RunData {
+    pub dir: PathBuf,
+    pub summary: Summary,
+    /// Tag → second → histogram.
+    pub series: Series,
+    /// (second, step label, counts).
+    pub steps: Vec<(u64, String, StepCounts)>,
+    /// (second, journey name, counts).
+    pub journeys: Vec<(u64, String, JourneyCounts)>,
+}
+
+/// A set of seconds of the run: those overlapping any of `include` (all
+/// when empty) and none of `exclude`, within `[0, limit)`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Window {
+    pub include: Vec<(f64, f64)>,
+    pub exclude: Vec<(f64, f64)>,
+    pub limit: Option<f64>,
+}
+
+impl Window {
+    /// Every second.
+    pub fn all() -> Window {
+        Window::default()
+    }
+
+    /// Whether second `s` (covering `[s, s+1)`) belongs to the window.
+    pub fn contains(&self, s: u64) -> bool {
+        let (a, b) = (s as f64, s as f64 + 1.0);
+        let overlaps = |(start, end): &(f64, f64)| a < *end && b > *start;
+        self.limit.is_none_or(|l| a < l)
+            && (self.include.is_empty() || self.include.iter().any(overlaps))
+            && !self.exclude.iter().any(overlaps)
+    }
+
+    /// How many seconds of `[0, total)` belong to the window.
+    pub fn seconds(&self, total: f64) -> u64 {
+        (0..total.ceil() as u64)
+            .filter(|s| self.contains(*s))
+            .count() as u64
+    }
+}
+
+fn read(path: &Path) -> Result<String, DataError> {
+    std::fs::read_to_string(path).map_err(|source| DataError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads a `summary.json` on its own.
+pub fn read_summary(path: &Path) -> Result<Summary, DataError> {
+    let text = read(path)?;
+    serde_json::from_str(&text).map_err(|e| DataError::Summary {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+impl RunData {
+    /// Reads the run folder `dir`.
+    pub fn load(dir: &Path) -> Result<RunData, DataError> {
+        let summary = read_summary(&dir.join("summary.json"))?;
+        let series = read_hlog(&dir.join("latency.hlog"))?;
+        let steps = read_rows(&dir.join("steps.csv"), |cols| {
+            let mut c = StepCounts {
+                requests: cols.num(2)?,
+                ok: cols.num(3)?,
+                ..StepCounts::default()
+            };
+            for (i, f) in c.failures.iter_mut().enumerate() {
+                *f = cols.num(4 + i)?;
+            }
+            Ok(c)
+        })?;
+        let journeys = read_rows(&dir.join("journeys.csv"), |cols| {
+            let mut c = JourneyCounts {
+                scheduled: cols.num(2)?,
+                late: cols.num(3)?,
+                started: cols.num(4)?,
+                dropped: cols.num(5)?,
+                ..JourneyCounts::default()
+            };
+            for (i, f) in c.finished.iter_mut().enumerate() {
+                *f = cols.num(6 + i)?;
+            }
+            c.retries = cols.num(6 + c.finished.len())?;
+            Ok(c)
+        })?;
+        Ok(RunData {
+            dir: dir.to_path_buf(),
+            summary,
+            series,
+            steps,
+            journeys,
+        })
+    }
+
+    /// The sum of the histograms of the tags `pick` accepts, over `window`.
+    pub fn histogram(&self, pick: impl Fn(&str) -> bool, window: &Window) -> Histogram<u64> {
+        let mut sum = histogram();
+        for (tag, seconds) in &self.series {
+            if !pick(tag) {
+                continue;
+            }
+            for (s, h) in seconds {
+                if window.contains(*s) {
+                    h.add_to(&mut sum);
+                }
+            }
+        }
+        sum
+    }
+
+    /// Per second, the sum of the histograms of the tags `pick` accepts.
+    pub fn per_second(&self, pick: impl Fn(&str) -> bool) -> BTreeMap<u64, Histogram<u64>> {
+        let mut out: BTreeMap<u64, Histogram<u64>> = BTreeMap::new();
+        for (tag, seconds) in &self.series {
+            if !pick(tag) {
+                continue;
+            }
+            for (s, h) in seconds {
+                h.add_to(out.entry(*s).or_insert_with(histogram));
+            }
+        }
+        out
+    }
+
+    /// Step counts summed over the steps `pick` accepts and `window`.
+    pub fn step_counts(&self, pick: impl Fn(&str) -> bool, window: &Window) -> StepCounts {
+        let mut sum = StepCounts::default();
+        for (s, step, c) in &self.steps {
+            if pick(step) && window.contains(*s) {
+                sum.requests += c.requests;
+                sum.ok += c.ok;
+                for (a, b) in sum.failures.iter_mut().zip(c.failures) {
+                    *a += b;
+                }
+            }
+        }
+        sum
+    }
+
+    /// Journey counts summed over the journeys `pick` accepts and `window`.
+    pub fn journey_counts(&self, pick: impl Fn(&str) -> bool, window: &Window) -> JourneyCounts {
+        let mut sum = JourneyCounts::default();
+        for (s, journey, c) in &self.journeys {
+            if pick(journey) && window.contains(*s) {
+                sum.scheduled += c.scheduled;
+                sum.late += c.late;
+                sum.started += c.started;
+                sum.dropped += c.dropped;
+                sum.retries += c.retries;
+                for (a, b) in sum.finished.iter_mut().zip(c.finished) {
+                    *a += b;
+                }
+            }
+        }
+        sum
+    }
+}
+
+/// Failures of the classes in `classes` (all when empty).
+pub fn failures(c: &StepCounts, classes: &[ErrorClass]) -> u64 {
+    ErrorClass::ALL
+        .iter()
+        .filter(|k| classes.is_empty() || classes.contains(k))
+        .map(|k| c.failures[k.index()])
+        .sum()
+}
+
+/// Reads `latency.hlog` into tag → second → histogram.
+pub fn read_hlog(path: &Path) -> Result<Series, DataError> {
+    let bytes = std::fs::read(path).map_err(|source| DataError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut out: Series = BTreeMap::new();
+    let mut deserializer = Deserializer::new();
+    let bad = |reason: String| DataError::Line {
+        path: path.to_path_buf(),
+        line: 0,
+        reason,
+    };
+    for entry in IntervalLogIterator::new(&bytes) {
+        let Ok(LogEntry::Interval(interval)) = entry else {
+            continue;
+        };
+        let Some(tag) = interval.tag() else { continue };
+        let encoded = base64::engine::general_purpose::STANDARD
+            .decode(interval.encoded_histogram())
+            .map_err(|e| bad(format!("tag {}: {e}", tag.as_str())))?;
+        let h: Histogram<u64> = deserializer
+            .deserialize(&mut encoded.as_slice())
+            .map_err(|e| bad(format!("tag {}: {e:?}", tag.as_str())))?;
+        let second = interval.start_timestamp().as_secs_f64().round() as u64;
+        let slot = out.entry(tag.as_str().to_string()).or_default();
+        match slot.get_mut(&second) {
+            Some(existing) => {
+                let mut sum = existing.histogram();
+                let _ = sum.add(&h);
+                *existing = Sparse::of(&sum);
+            }
+            None => {
+                slot.insert(second, Sparse::of(&h));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Columns of a CSV row, for the reader functions.
+pub struct Cols<'a> {
+    fields: Vec<&'a str>,
+}
+
+impl Cols<'_> {
+    pub fn num(&self, i: usize) -> Result<u64, String> {
+        let text = self
+            .fields
+            .get(i)
+            .ok_or_else(|| format!("column {} is missing", i + 1))?;
+        text.parse()
+            .map_err(|_| format!("column {} is not a count: `{text}`", i + 1))
+    }
+}
+
+fn read_rows<T>(
+    path: &Path,
+    parse: impl Fn(&Cols) -> Result<T, String>,
+) -> Result<Vec<(u64, String, T)>, DataError> {
+    let text = read(path)?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        if line.is_empty() {
+            continue;
+        }
+        let cols = Cols {
+            fields: line.split(',').collect(),
+        };
+        let fail = |reason: String| DataError::Line {
+            path: path.to_path_buf(),
+            line: i + 1,
+            reason,
+        };
+        let second = cols.num(0).map_err(fail)?;
+        let name = cols
+            .fields
+            .get(1)
+            .ok_or_else(|| fail("the name is missing".into()))?
+            .to_string();
+        out.push((second, name, parse(&cols).map_err(fail)?));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_select_overlapping_seconds() {
+        let phase = Window {
+            include: vec![(10.0, 20.0)],
+            ..Window::default()
+        };
+        assert!(
+            !phase.contains(9) && phase.contains(10) && phase.contains(19) && !phase.contains(20)
+        );
+        let fault = Window {
+            include: vec![(33.5, 45.2)],
+            ..Window::default()
+        };
+        assert!(fault.contains(33) && fault.contains(45) && !fault.contains(46));
+        let outside = Window {
+            exclude: vec![(33.5, 45.2)],
+            ..Window::default()
+        };
+        assert!(outside.contains(32) && !outside.contains(33) && outside.contains(46));
+        assert_eq!(Window::all().seconds(60.0), 60);
+        assert_eq!(outside.seconds(60.0), 47);
+        assert_eq!(
+            Window {
+                limit: Some(10.0),
+                ..Window::default()
+            }
+            .seconds(60.0),
+            10
+        );
+    }
+}

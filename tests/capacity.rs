@@ -1,0 +1,109 @@
+//! `surge capacity` on the twin, in short: the capacity follows the
+//! signing pool, an unchanged twin passes against its baseline, and a twin
+//! with half the signing workers is caught as a regression. (The full
+//! demonstration on scenarios/capacity-gate.yaml is bench/capacity-gate.sh.)
+
+mod common;
+
+use common::{scenario_file, surge};
+
+fn scenario(workers: u32) -> String {
+    format!(
+        r#"version: 1
+name: cap
+target:
+  twin:
+    core:
+      signing: {{ workers: {workers}, service_time: {{ median: 20ms, p99: 20ms }}, queue: 4, timeout: 500ms }}
+load: {{ arrivals: uniform, max_in_flight: 300, phases: [{{ name: steady, duration: 10s, rate: 40/s }}] }}
+journeys:
+  counter:
+    channel: partner/pos
+    patience: {{ attempts: 1 }}
+    steps:
+      - {{ name: login, method: POST, path: "/partners/{{partner}}/login", json: {{ client_id: "{{partner}}" }}, capture: {{ token: $.token }} }}
+      - {{ name: stamp, method: POST, path: "/partners/{{partner}}/stamp", headers: {{ Authorization: "Bearer {{token}}" }}, pdf: 2KB }}
+objectives:
+  - error_rate: {{ at_most: 1% }}
+  - latency: {{ step: counter.stamp, p: 90, at_most: 100ms }}
+"#
+    )
+}
+
+fn capacity(
+    file: &std::path::Path,
+    out: &std::path::Path,
+    baseline: Option<&std::path::Path>,
+) -> (i32, String, serde_json::Value) {
+    let mut cmd = surge();
+    cmd.args([
+        "capacity",
+        "--trial-duration",
+        "2s",
+        "--max-trials",
+        "6",
+        "--resolution",
+        "25%",
+        "--out",
+    ])
+    .arg(out)
+    .arg(file);
+    if let Some(b) = baseline {
+        cmd.arg("--baseline").arg(b);
+    }
+    let o = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report = std::fs::read_to_string(out.join("capacity.json"))
+        .map(|t| serde_json::from_str(&t).unwrap());
+    (
+        o.status.code().expect("exited"),
+        text,
+        report.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[test]
+fn halving_the_signing_workers_is_caught_and_an_unchanged_twin_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = scenario_file(dir.path(), "full", &scenario(2));
+    let half = scenario_file(dir.path(), "half", &scenario(1));
+
+    let (code, text, base) = capacity(&full, &dir.path().join("base"), None);
+    assert_eq!(code, 0, "{text}");
+    let cap = base["capacity_per_s"].as_f64().unwrap();
+    // Two workers of 20 ms sign 100 stamps/s; the search brackets it.
+    assert!((60.0..=100.0).contains(&cap), "capacity {cap}/s\n{text}");
+    assert!(base["upper_per_s"].as_f64().unwrap() > cap);
+    assert!(base["trials"].as_array().unwrap().len() >= 3);
+    for trial in base["trials"].as_array().unwrap() {
+        assert!(
+            std::path::Path::new(trial["dir"].as_str().unwrap())
+                .join("summary.json")
+                .is_file()
+        );
+    }
+
+    let baseline = dir.path().join("base/capacity.json");
+    let (code, text, _) = capacity(&full, &dir.path().join("again"), Some(&baseline));
+    assert_eq!(code, 0, "an unchanged twin must not fail the gate:\n{text}");
+
+    let (code, text, halved) = capacity(&half, &dir.path().join("half"), Some(&baseline));
+    assert_eq!(code, 1, "half the workers must fail the gate:\n{text}");
+    assert!(
+        halved["capacity_per_s"].as_f64().unwrap() < cap * 0.75,
+        "{halved}"
+    );
+    assert!(text.contains("**worse**"), "{text}");
+
+    let o = surge()
+        .arg("compare")
+        .arg(&baseline)
+        .arg(dir.path().join("half/capacity.json"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+}
