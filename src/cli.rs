@@ -312,6 +312,9 @@ pub fn print_summary(out: &mut dyn Write, s: &Summary, dir: &str) -> std::io::Re
             }
         )?;
     }
+    if s.gate.is_some() {
+        writeln!(out, "  report: {dir}/report.html")?;
+    }
     Ok(())
 }
 
@@ -426,4 +429,96 @@ pub fn capacity(
     } else {
         Exit::Ok
     })
+}
+
+/// `surge report RUN_DIR`: judges the run folder again and writes every
+/// report (report.html, summary.md, junit.xml) from its recorded files. A
+/// run killed before it wrote its totals gets them rebuilt from the
+/// per-second files. Exits by the verdict, like the run would have.
+pub fn report(
+    dir: &Path,
+    into: Option<&Path>,
+    rate_tolerance: Option<f64>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
+    let mut data = match crate::rundata::RunData::load(dir) {
+        Ok(d) => d,
+        Err(e) => {
+            writeln!(
+                err,
+                "surge report: {e}\n  hint: give a run folder written by `surge run` (it holds summary.json, latency.hlog, steps.csv and journeys.csv)"
+            )?;
+            return Ok(Exit::BadInput);
+        }
+    };
+    // The scenario as it ran: its copy in the run folder.
+    let scenario = scenario::load(&dir.join("scenario.yaml"))
+        .ok()
+        .map(|(s, _)| s);
+    if data.needs_rebuild() {
+        let channels: std::collections::BTreeMap<String, String> = scenario
+            .as_ref()
+            .map(|s| {
+                let mut map = std::collections::BTreeMap::new();
+                for (name, j) in &s.file.journeys {
+                    map.insert(name.clone(), j.channel.to_string());
+                    for step in &j.steps {
+                        let channel = step.channel.as_ref().unwrap_or(&j.channel);
+                        map.insert(format!("{name}.{}", step.name), channel.to_string());
+                    }
+                }
+                map
+            })
+            .unwrap_or_default();
+        data.rebuild_totals(|j| channels.get(j).cloned());
+        writeln!(
+            err,
+            "surge report: the run did not finish (summary.json says running); its totals were rebuilt from {:.0}s of per-second files",
+            data.summary.run.elapsed_s
+        )?;
+    }
+    let objectives = match (&data.summary.gate, &scenario) {
+        (Some(g), _) => g.objectives.iter().map(|o| o.spec.clone()).collect(),
+        (None, Some(s)) => s.file.objectives.clone(),
+        (None, None) => Vec::new(),
+    };
+    let tolerance = rate_tolerance
+        .or(data
+            .summary
+            .gate
+            .as_ref()
+            .map(|g| g.validity.rate_tolerance))
+        .unwrap_or(crate::gate::DEFAULT_RATE_TOLERANCE);
+    let gate = crate::gate::judge(&objectives, &data, tolerance);
+    let verdict = gate.verdict;
+    data.summary.gate = Some(gate);
+    let target = into.unwrap_or(dir);
+    if let Err(e) =
+        std::fs::create_dir_all(target).and_then(|_| crate::report::write_into(&data, target))
+    {
+        writeln!(
+            err,
+            "surge report: cannot write into {}: {e}",
+            target.display()
+        )?;
+        return Ok(Exit::RunError);
+    }
+    let names: Vec<&str> = crate::report::formats()
+        .iter()
+        .map(|f| f.file_name())
+        .collect();
+    writeln!(
+        out,
+        "surge report: {} -> {} ({}); verdict: {}",
+        dir.display(),
+        target.display(),
+        names.join(", "),
+        match verdict {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Invalid => "invalid",
+        }
+    )?;
+    Ok(verdict.exit())
 }

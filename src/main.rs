@@ -122,6 +122,27 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         markdown: Option<PathBuf>,
     },
+    /// Write the reports of a run folder again: report.html, summary.md,
+    /// junit.xml.
+    ///
+    /// Reads only the run folder (summary.json, latency.hlog, steps.csv,
+    /// journeys.csv, and the scenario copy for its objectives), judges the
+    /// objectives again and writes every report, so a report can be
+    /// regenerated after an upgrade, for a run that was killed midway (its
+    /// totals are rebuilt from the per-second files), or for a merged run.
+    /// Exits by the verdict, as the run did.
+    #[command(after_help = EXIT_CODES)]
+    Report {
+        /// The run folder.
+        #[arg(value_name = "RUN_DIR")]
+        dir: PathBuf,
+        /// Write the reports here instead of into the run folder.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Judge validity with this tolerance instead of the run's own.
+        #[arg(long, value_name = "PCT", value_parser = percent_arg)]
+        rate_tolerance: Option<Percent>,
+    },
     /// Find the highest scale at which every objective holds.
     ///
     /// Runs short trials of the scenario at different scales: doubling or
@@ -260,6 +281,17 @@ fn main() -> ExitCode {
             opts.quiet_goose = true;
             cli::run(&opts, &mut out, &mut err)
         }
+        Command::Report {
+            dir,
+            out: into,
+            rate_tolerance,
+        } => cli::report(
+            &dir,
+            into.as_deref(),
+            rate_tolerance.map(|p| p.fraction()),
+            &mut out,
+            &mut err,
+        ),
         Command::Compare {
             base,
             new,

@@ -2,6 +2,8 @@
 //! read. Each format is one file behind one trait (results in, bytes out);
 //! formats never touch the disk themselves, `write_all` does.
 
+pub mod charts;
+pub mod html;
 mod junit;
 mod markdown;
 
@@ -9,6 +11,7 @@ use std::path::Path;
 
 use crate::rundata::RunData;
 
+pub use html::Html;
 pub use junit::Junit;
 pub use markdown::Markdown;
 
@@ -22,7 +25,7 @@ pub trait Format {
 
 /// Every format, in the order they are written.
 pub fn formats() -> Vec<Box<dyn Format>> {
-    vec![Box::new(Markdown), Box::new(Junit)]
+    vec![Box::new(Html), Box::new(Markdown), Box::new(Junit)]
 }
 
 /// Writes every report of `run` into its folder.

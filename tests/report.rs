@@ -1,0 +1,203 @@
+//! `surge report` and the report writers, on a fixed run folder
+//! (tests/fixtures/run, made by tests/fixtures/make-run.sh) and on a run
+//! killed with SIGKILL. Snapshots live in tests/snapshots/; after an
+//! intended change, regenerate them with `UPDATE_SNAPSHOTS=1 cargo test
+//! --test report` and review the difference.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{repo, surge};
+
+const FILES: [&str; 3] = ["report.html", "summary.md", "junit.xml"];
+
+/// Renders the fixture's reports into a fresh folder.
+fn render() -> (tempfile::TempDir, i32) {
+    let out = tempfile::tempdir().unwrap();
+    let output = surge()
+        .arg("report")
+        .arg(repo("tests/fixtures/run"))
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let code = output.status.code().unwrap();
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (out, code)
+}
+
+#[test]
+fn snapshots() {
+    let (out, code) = render();
+    // The fixture overloads its target on purpose: objectives are missed.
+    assert_eq!(code, 1);
+    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+    for name in FILES {
+        let got = std::fs::read_to_string(out.path().join(name)).unwrap();
+        let path = repo("tests/snapshots").join(name);
+        if update {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &got).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        if got != want {
+            let line = got
+                .lines()
+                .zip(want.lines())
+                .position(|(a, b)| a != b)
+                .map_or(got.lines().count().min(want.lines().count()), |i| i)
+                + 1;
+            panic!(
+                "{name} differs from tests/snapshots/{name} from line {line}; if the change is \
+                 intended, run `UPDATE_SNAPSHOTS=1 cargo test --test report` and review it"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_html_report_is_self_contained_and_draws_every_chart() {
+    let (out, _) = render();
+    let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    let summary = common::read_summary(&repo("tests/fixtures/run"));
+    let steps = summary["steps"].as_array().unwrap().len();
+
+    // Nothing is fetched: no script, stylesheet, image or font from
+    // anywhere, and links only within the page.
+    for banned in [
+        "<script", "<link", "<img", "<iframe", "@import", "url(", " src=",
+    ] {
+        assert!(!html.contains(banned), "report.html contains {banned}");
+    }
+    for (i, _) in html.match_indices("href=") {
+        assert!(html[i..].starts_with("href=\"#"), "external link at {i}");
+    }
+
+    // Load, one latency chart per step, errors, spectrum, late/dropped,
+    // start lag and journey time.
+    let charts = html.matches("<svg").count();
+    assert!(charts >= steps + 6, "{charts} charts for {steps} steps");
+    // Phases and the fault window are named on the charts, and the fault
+    // and the verdict are in the page.
+    for phase in ["ramp", "surge", "calm"] {
+        assert!(
+            html.contains(&format!(">\n{phase}\n</text>")),
+            "phase {phase} not labelled"
+        );
+    }
+    assert!(
+        html.contains("slow-core\n</text>"),
+        "fault window not labelled"
+    );
+    assert!(html.contains(">\ndeadline\n</text>"));
+    assert!(html.contains("Objectives missed"));
+    // Every step is in the table, with its figures.
+    for step in summary["steps"].as_array().unwrap() {
+        assert!(html.contains(&format!("{}</td>", step["name"].as_str().unwrap())));
+    }
+    // Error classes are listed with their counts.
+    for e in summary["errors"].as_array().unwrap() {
+        let row = format!(
+            "{}</td><td>{}</td>",
+            e["class"].as_str().unwrap(),
+            e["count"]
+        );
+        assert!(html.contains(&row), "error class row {row} missing");
+    }
+}
+
+#[test]
+fn a_report_is_written_again_with_the_same_verdict_as_the_run() {
+    let (out, code) = render();
+    let junit = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
+    let summary = common::read_summary(&repo("tests/fixtures/run"));
+    let missed = summary["gate"]["objectives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["judgement"] != "met")
+        .count();
+    assert!(missed > 0);
+    assert_eq!(junit.matches("<failure").count(), missed);
+    assert_eq!(summary["gate"]["verdict"], "fail");
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn a_folder_that_is_not_a_run_is_refused_with_exit_2() {
+    let empty = tempfile::tempdir().unwrap();
+    let output = surge().arg("report").arg(empty.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("summary.json") && err.contains("hint"),
+        "{err}"
+    );
+}
+
+fn rows(path: &Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
+}
+
+#[test]
+fn a_run_killed_midway_is_reported_from_its_per_second_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("surge"))
+        .args(["run", "-q", "--duration", "60s", "--out"])
+        .arg(&run)
+        .arg(repo("scenarios/smoke.yaml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until four seconds are on disk, then kill without warning.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rows(&run.join("timeline.csv")) < 5 {
+        assert!(Instant::now() < deadline, "the run wrote no timeline");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = common::read_summary(&run);
+    assert_eq!(before["status"], "running");
+
+    let output = surge().arg("report").arg(&run).output().unwrap();
+    // A run that did not finish cannot be trusted: invalid, exit 3.
+    assert_eq!(output.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("rebuilt"), "{err}");
+
+    // The totals come from the per-second files: the scheduled arrivals
+    // are those of journeys.csv, and the steps answered requests.
+    let scheduled: u64 = std::fs::read_to_string(run.join("journeys.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(scheduled > 0);
+    let md = std::fs::read_to_string(run.join("summary.md")).unwrap();
+    assert!(
+        md.contains(&format!("**Load:** {scheduled} arrivals scheduled")),
+        "{md}"
+    );
+    assert!(md.contains("did not finish"), "{md}");
+    let login = md
+        .lines()
+        .find(|l| l.starts_with("| buyer.login |"))
+        .expect("buyer.login in the step table");
+    let requests: u64 = login.split('|').nth(2).unwrap().trim().parse().unwrap();
+    assert!(requests > 0, "{login}");
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(html.contains("Invalid run"));
+    // summary.json is an input: left as the run wrote it.
+    assert_eq!(common::read_summary(&run), before);
+}
