@@ -522,3 +522,71 @@ pub fn report(
     )?;
     Ok(verdict.exit())
 }
+
+/// `surge proxy --config FILE`: serves the proxies of the file and their
+/// control API until Ctrl-C or SIGTERM.
+pub fn proxy(config: &Path, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
+    let config = match crate::proxy::config::read(config) {
+        Ok(c) => c,
+        Err(e) => {
+            writeln!(err, "surge proxy: {e}")?;
+            return Ok(Exit::BadInput);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut proxies = std::collections::BTreeMap::new();
+        for entry in &config.proxies {
+            let upstream = match tokio::net::lookup_host(&entry.upstream).await.map(|mut a| a.next()) {
+                Ok(Some(a)) => a,
+                Ok(None) | Err(_) => {
+                    writeln!(err, "surge proxy: proxy `{}`: cannot resolve upstream `{}`", entry.name, entry.upstream)?;
+                    return Ok(Exit::BadInput);
+                }
+            };
+            let proxy = match crate::proxy::Proxy::start(&entry.name, entry.listen, upstream).await {
+                Ok(p) => p,
+                Err(e) => {
+                    writeln!(err, "surge proxy: proxy `{}`: {e}", entry.name)?;
+                    return Ok(Exit::RunError);
+                }
+            };
+            for t in &entry.toxics {
+                if let Err(e) = proxy.add(t.clone()) {
+                    writeln!(err, "surge proxy: proxy `{}`: {e}", entry.name)?;
+                    return Ok(Exit::BadInput);
+                }
+            }
+            writeln!(
+                out,
+                "surge proxy: {} listening on {} -> {} ({} toxics on)",
+                entry.name,
+                proxy.addr(),
+                upstream,
+                entry.toxics.len()
+            )?;
+            proxies.insert(entry.name.clone(), proxy);
+        }
+        let listener = match tokio::net::TcpListener::bind(config.control).await {
+            Ok(l) => l,
+            Err(e) => {
+                writeln!(err, "surge proxy: cannot serve the control API on {}: {e}", config.control)?;
+                return Ok(Exit::RunError);
+            }
+        };
+        writeln!(
+            out,
+            "surge proxy: control API on http://{} (GET /proxies; POST|DELETE /proxies/NAME/toxics)",
+            listener.local_addr()?
+        )?;
+        out.flush()?;
+        let app = crate::proxy::control::router(std::sync::Arc::new(proxies));
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        writeln!(out, "surge proxy: stopped")?;
+        Ok(Exit::Ok)
+    })
+}

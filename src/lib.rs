@@ -9,6 +9,17 @@
 //! - [`scenario`]: reads and checks scenario files (YAML), reports every
 //!   problem at its line and column, and yields a validated [`Scenario`]
 //!   with its timeline. Also the JSON Schema of the format.
+//! - [`schedule`]: the arrival schedule, as seeded data.
+//! - [`runner`]: carries out a scenario on goose: dispatch, journeys,
+//!   target, the run folder; [`recorder`] turns what users measured into
+//!   HDR histograms and per-second files.
+//! - [`faults`]: carries out the scenario's fault timeline during a run,
+//!   on the twin's switches, the [`proxy`] or external hooks.
+//! - [`rundata`] reads a run folder back; [`gate`] judges it (objectives,
+//!   validity, comparisons, capacity); [`report`] writes what people and
+//!   CI read; [`summary`] is the `summary.json` contract.
+//! - [`twin`]: the built-in e-Meterai platform to rehearse against;
+//!   [`proxy`]: the fault-injecting TCP/HTTP proxy.
 //! - [`cli`]: one function per subcommand, called by `main.rs` after it
 //!   parsed the command line, so tests drive exactly what users run.
 //!
@@ -17,8 +28,10 @@
 //! [`Scenario`]: scenario::Scenario
 
 pub mod cli;
+pub mod faults;
 pub mod gate;
 pub mod pdf;
+pub mod proxy;
 pub mod recorder;
 pub mod report;
 pub mod rundata;

@@ -205,6 +205,31 @@ enum Command {
         #[arg(long)]
         summary: bool,
     },
+    /// Serve fault-injecting proxies on their own, with a control API.
+    ///
+    /// Each proxy listens on loopback in front of one upstream (host:port)
+    /// and forwards bytes both ways through the toxics switched on:
+    /// latency, bandwidth, slow_close, timeout, reset_peer, slicer,
+    /// limit_data and down (TCP, each on a share of connections, its
+    /// `toxicity`), error_rate and http_delay (HTTP, on a share of
+    /// requests). Toxics use the same fields as a scenario's faults and are
+    /// switched live with POST/DELETE /proxies/NAME/toxics. Stops on Ctrl-C
+    /// or SIGTERM.
+    ///
+    /// The file:
+    ///
+    ///   control: 127.0.0.1:8474
+    ///   proxies:
+    ///     - name: storefront
+    ///       listen: 127.0.0.1:18080
+    ///       upstream: 127.0.0.1:8080
+    ///       toxics: [{ fault: { latency: { delay: 100ms } }, toxicity: 50% }]
+    #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
+    Proxy {
+        /// The proxy configuration (YAML).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
     /// Serve the built-in e-Meterai twin on its own.
     ///
     /// The twin has the platform's channels (storefront with waiting room,
@@ -355,6 +380,7 @@ fn main() -> ExitCode {
                 &mut err,
             )
         }
+        Command::Proxy { config } => cli::proxy(&config, &mut out, &mut err),
         Command::Twin {
             listen,
             config,

@@ -102,6 +102,8 @@ pub enum RunError {
     },
     #[error("the load generator failed: {0}")]
     Goose(String),
+    #[error(transparent)]
+    Faults(#[from] crate::faults::FaultsError),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
@@ -130,6 +132,19 @@ pub fn apply_overrides(scenario: &mut Scenario, opts: &RunOptions) -> f64 {
         Some(d) if !scenario.timeline.total.is_zero() => {
             let factor = d.as_secs_f64() / scenario.timeline.total.as_secs_f64();
             scenario.timeline.stretch(factor);
+            // A staged recovery is part of the timeline's shape too.
+            let at = |d: &mut crate::scenario::units::Duration| {
+                d.0 = Duration::from_secs_f64(d.0.as_secs_f64() * factor);
+            };
+            for f in &mut scenario.file.faults {
+                if let crate::scenario::model::FaultKind::Outage(o) = &mut f.fault
+                    && let Some(r) = &mut o.recovery
+                {
+                    at(&mut r.stamping);
+                    at(&mut r.credits);
+                    at(&mut r.sales);
+                }
+            }
             factor
         }
         _ => 1.0,
@@ -172,7 +187,8 @@ pub fn allocate_users(shares: &[f64], cap: usize) -> Vec<usize> {
 pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunError> {
     let time_factor = apply_overrides(&mut scenario, opts);
     install_logger();
-    let target = target::resolve(&scenario.file.target, opts.allow_remote_target)?;
+    let mut target = target::resolve(&scenario.file.target, opts.allow_remote_target)?;
+    let (faults, proxy_runtime) = setup_faults(&scenario, &mut target)?;
     let plan = Arc::new(Plan::new(
         &scenario,
         &target.bases,
@@ -266,7 +282,18 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
             progress: opts.progress,
             planned: scenario.timeline.total,
             initial: finish::initial(&context, started_wall),
+            faults: (!faults.is_empty()).then(|| faults.clone()),
         }));
+        // The timeline runs on its own runtime, so a busy generator does
+        // not delay a fault's start.
+        let fault_runtime = proxy_runtime.as_ref().map(|rt| rt.handle().clone());
+        if let Some(rt) = &fault_runtime {
+            let (driver, control) = (faults.clone(), control.clone());
+            rt.spawn(async move {
+                let t0 = control.started().await;
+                driver.run(t0).await;
+            });
+        }
         let drain_end = scenario.timeline.total + scenario.file.load.drain.0;
         tokio::spawn(cut_at_end(control.clone(), drain_end));
         let pool = Pool {
@@ -281,6 +308,10 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         drop(silence);
         control.stop();
         control.cut();
+        if let (Some(t0), Some(rt)) = (control.t0(), &fault_runtime) {
+            let driver = faults.clone();
+            let _ = rt.spawn(async move { driver.lift_all(t0).await }).await;
+        }
         result.map_err(|e| RunError::Goose(e.to_string()))?;
         let flusher = flusher.await.map_err(|e| RunError::Goose(e.to_string()))?;
         flusher.map_err(io("cannot write the run's measurements"))
@@ -289,9 +320,12 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
     control::release_signals();
     let ledger = target.stop();
     runtime.shutdown_timeout(Duration::from_secs(2));
+    if let Some(rt) = proxy_runtime {
+        rt.shutdown_timeout(Duration::from_secs(1));
+    }
     let flusher = outcome?;
     let t0 = control.t0();
-    let summary = finish::summary(
+    let mut summary = finish::summary(
         &context,
         &flusher,
         started_wall,
@@ -299,6 +333,11 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         control.interrupted(),
         ledger,
     );
+    for (info, record) in summary.timeline.faults.iter_mut().zip(faults.records()) {
+        info.applied_s = record.applied_s;
+        info.removed_s = record.removed_s;
+        info.error = record.error;
+    }
     finish::write(&dir, &summary).map_err(io("cannot write summary.json"))?;
     // Judge from the files just written: the same path `surge report` and
     // merges take.
@@ -317,6 +356,77 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         dir,
         summary: data.summary,
     })
+}
+
+/// Starts a proxy in front of every channel that has proxy faults (its
+/// requests then go through it), and checks what the fault timeline needs
+/// before any load starts.
+fn setup_faults(
+    scenario: &Scenario,
+    target: &mut target::Resolved,
+) -> Result<(Arc<crate::faults::Driver>, Option<tokio::runtime::Runtime>), RunError> {
+    use crate::faults::{Driver, FaultsError, Targets, through_proxy, upstream_of};
+    use crate::scenario::refs::FaultOn;
+    let mut targets = Targets {
+        twin: target
+            .twin
+            .as_ref()
+            .map(|(_, running)| running.twin.clone()),
+        twin_admin: target.twin.is_none().then(|| target.default_base.clone()),
+        proxies: Default::default(),
+    };
+    let mut channels: Vec<(String, String)> = Vec::new();
+    for f in &scenario.file.faults {
+        if let FaultOn::Proxy(channel) = &f.on {
+            let key = channel.to_string();
+            if !channels.iter().any(|(k, _)| *k == key) {
+                channels.push((
+                    key,
+                    f.name
+                        .as_ref()
+                        .map_or_else(|| f.fault.name().to_string(), |n| n.to_string()),
+                ));
+            }
+        }
+    }
+    if scenario.file.faults.is_empty() {
+        return Ok((Arc::new(Driver::new(scenario, targets)), None));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("surge-faults")
+        .enable_all()
+        .build()
+        .map_err(io("cannot start the fault runtime"))?;
+    for (channel, fault) in channels {
+        let base = target
+            .bases
+            .get(&channel)
+            .cloned()
+            .unwrap_or_else(|| target.default_base.clone());
+        let upstream = upstream_of(&base).map_err(|reason| FaultsError::NoUpstream {
+            fault,
+            channel: channel.clone(),
+            reason,
+        })?;
+        let proxy = runtime
+            .block_on(crate::proxy::Proxy::start(
+                &channel,
+                "127.0.0.1:0".parse().expect("an address"),
+                upstream,
+            ))
+            .map_err(|source| FaultsError::Proxy {
+                channel: channel.clone(),
+                source,
+            })?;
+        target
+            .bases
+            .insert(channel.clone(), through_proxy(&base, proxy.addr()));
+        targets.proxies.insert(channel, proxy);
+    }
+    let driver = Arc::new(Driver::new(scenario, targets));
+    runtime.block_on(driver.check())?;
+    Ok((driver, Some(runtime)))
 }
 
 /// Cuts journeys still running when the drain ends, or a grace after
@@ -346,6 +456,8 @@ struct FlushJob {
     progress: bool,
     planned: Duration,
     initial: Summary,
+    /// The fault driver, for the faults on at each second.
+    faults: Option<Arc<crate::faults::Driver>>,
 }
 
 /// Once a second from the clock's start: drains the users and writes.
@@ -372,13 +484,23 @@ async fn flush_loop(job: FlushJob) -> std::io::Result<Flusher> {
             }
         }
         let phase = phase_at(&job.phases, second);
-        let view = flusher.flush(second, phase, "")?;
+        let active = job
+            .faults
+            .as_ref()
+            .map(|f| f.active_during(second))
+            .unwrap_or_default();
+        let view = flusher.flush(second, phase, &active)?;
         line.show(&view, phase);
         second += 1;
         if job.control.is_cut() && view.in_flight <= 0 {
             // One more pass picks up what users wrote while being cut.
             tokio::time::sleep(Duration::from_millis(50)).await;
-            let view = flusher.flush(second, phase_at(&job.phases, second), "")?;
+            let active = job
+                .faults
+                .as_ref()
+                .map(|f| f.active_during(second))
+                .unwrap_or_default();
+            let view = flusher.flush(second, phase_at(&job.phases, second), &active)?;
             line.show(&view, phase);
             break;
         }

@@ -1,0 +1,292 @@
+//! The fault-injecting proxy against real upstreams on loopback: each
+//! toxic does what it says, within timing tolerances wide enough for a
+//! busy 2-core machine and narrow enough to catch a toxic that does
+//! nothing (or twice as much).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use surge::proxy::{Proxy, ToxicSpec};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+fn spec(v: serde_json::Value) -> ToxicSpec {
+    serde_json::from_value(v).expect("a toxic")
+}
+
+/// An upstream that echoes what it reads.
+async fn echo() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if s.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// An upstream that sends `n` bytes on connect, then closes.
+async fn sender(n: usize) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+                let _ = s.write_all(&data).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+async fn proxy(upstream: SocketAddr) -> Arc<Proxy> {
+    Proxy::start("test", "127.0.0.1:0".parse().unwrap(), upstream)
+        .await
+        .unwrap()
+}
+
+/// Round trip of a small message through `addr`.
+async fn round_trip(addr: SocketAddr) -> Duration {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.set_nodelay(true).unwrap();
+    let t = Instant::now();
+    s.write_all(b"ping").await.unwrap();
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"ping");
+    t.elapsed()
+}
+
+async fn read_all(addr: SocketAddr) -> (Vec<u8>, Duration) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let t = Instant::now();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out).await;
+    (out, t.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_adds_what_it_says_and_goes_when_removed() {
+    let p = proxy(echo().await).await;
+    let plain = round_trip(p.addr()).await;
+    let id = p
+        .add(spec(
+            json!({ "fault": { "latency": { "delay": "200ms" } } }),
+        ))
+        .unwrap();
+    let slow = round_trip(p.addr()).await;
+    let added = slow.saturating_sub(plain);
+    assert!(
+        added >= Duration::from_millis(190) && added <= Duration::from_millis(300),
+        "latency added {added:?}"
+    );
+    p.remove(id).unwrap();
+    assert!(round_trip(p.addr()).await < Duration::from_millis(100));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bandwidth_limits_what_it_says() {
+    let p = proxy(sender(100_000).await).await;
+    p.add(spec(
+        json!({ "fault": { "bandwidth": { "rate": "100KB/s" } } }),
+    ))
+    .unwrap();
+    let (data, took) = read_all(p.addr()).await;
+    assert_eq!(data.len(), 100_000);
+    // 100 KB at 100 KB/s: one second.
+    assert!(
+        took >= Duration::from_millis(900) && took <= Duration::from_millis(1500),
+        "100 KB took {took:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_peer_resets_after_its_delay() {
+    let p = proxy(echo().await).await;
+    p.add(spec(
+        json!({ "fault": { "reset_peer": { "after": "300ms" } } }),
+    ))
+    .unwrap();
+    let mut s = TcpStream::connect(p.addr()).await.unwrap();
+    let t = Instant::now();
+    // Before the reset, data flows.
+    s.write_all(b"ping").await.unwrap();
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).await.unwrap();
+    let err = s.read(&mut buf).await;
+    let took = t.elapsed();
+    let kind = err.map(|n| format!("read {n}")).unwrap_err().kind();
+    assert_eq!(kind, std::io::ErrorKind::ConnectionReset);
+    assert!(
+        took >= Duration::from_millis(280) && took <= Duration::from_millis(600),
+        "reset after {took:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_swallows_data_then_closes() {
+    let p = proxy(echo().await).await;
+    p.add(spec(
+        json!({ "fault": { "timeout": { "after": "400ms" } }, "stream": "upstream" }),
+    ))
+    .unwrap();
+    let mut s = TcpStream::connect(p.addr()).await.unwrap();
+    let t = Instant::now();
+    s.write_all(b"ping").await.unwrap();
+    let mut buf = [0u8; 4];
+    // Nothing comes back; the connection closes at the timeout.
+    let n = s.read(&mut buf).await.unwrap_or(0);
+    let took = t.elapsed();
+    assert_eq!(n, 0, "data got through a timeout");
+    assert!(
+        took >= Duration::from_millis(380) && took <= Duration::from_millis(800),
+        "closed after {took:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_close_delays_the_close_not_the_data() {
+    let p = proxy(sender(10).await).await;
+    p.add(spec(
+        json!({ "fault": { "slow_close": { "delay": "400ms" } } }),
+    ))
+    .unwrap();
+    let (data, took) = read_all(p.addr()).await;
+    assert_eq!(data.len(), 10);
+    assert!(
+        took >= Duration::from_millis(380) && took <= Duration::from_millis(800),
+        "closed after {took:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_data_closes_at_the_limit() {
+    let p = proxy(sender(10_000).await).await;
+    p.add(spec(
+        json!({ "fault": { "limit_data": { "bytes": "1KB" } } }),
+    ))
+    .unwrap();
+    let (data, _) = read_all(p.addr()).await;
+    assert_eq!(data.len(), 1000);
+    let expected: Vec<u8> = (0..1000).map(|i| (i % 251) as u8).collect();
+    assert_eq!(data, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slicer_delivers_everything_in_order_slowly() {
+    let p = proxy(sender(2000).await).await;
+    p.add(spec(
+        json!({ "fault": { "slicer": { "average": "100B", "variation": "20B", "delay": "5ms" } } }),
+    ))
+    .unwrap();
+    let (data, took) = read_all(p.addr()).await;
+    let expected: Vec<u8> = (0..2000).map(|i| (i % 251) as u8).collect();
+    assert_eq!(data, expected);
+    // About 20 pieces with 5 ms between them.
+    assert!(took >= Duration::from_millis(60), "sliced in {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn down_refuses_connections_until_lifted() {
+    let p = proxy(echo().await).await;
+    let mut open = TcpStream::connect(p.addr()).await.unwrap();
+    let id = p.add(spec(json!({ "fault": { "down": {} } }))).unwrap();
+    // The open connection is cut, new ones are refused.
+    let mut buf = [0u8; 1];
+    assert_eq!(open.read(&mut buf).await.unwrap_or(0), 0);
+    let mut refused = false;
+    for _ in 0..50 {
+        match TcpStream::connect(p.addr()).await {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                refused = true;
+                break;
+            }
+            _ => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+    assert!(refused, "connections were not refused while down");
+    p.remove(id).unwrap();
+    let mut ok = false;
+    for _ in 0..100 {
+        if TcpStream::connect(p.addr()).await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(ok, "the proxy did not come back");
+    assert!(round_trip(p.addr()).await < Duration::from_millis(100));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn toxicity_half_affects_about_half_the_connections() {
+    let p = proxy(echo().await).await;
+    // A toxic with an unmistakable effect: an affected connection is reset
+    // at its first data, an unaffected one echoes.
+    p.add(spec(
+        json!({ "fault": { "reset_peer": { "after": "0s" } }, "toxicity": "50%" }),
+    ))
+    .unwrap();
+    let mut affected = 0;
+    for _ in 0..200 {
+        let mut s = TcpStream::connect(p.addr()).await.unwrap();
+        let mut buf = [0u8; 4];
+        let echoed = async {
+            s.write_all(b"ping").await?;
+            s.read_exact(&mut buf).await
+        }
+        .await;
+        if echoed.is_err() {
+            affected += 1;
+        }
+    }
+    // Binomial(200, 0.5): 100 ± 4 standard deviations (28).
+    assert!(
+        (72..=128).contains(&affected),
+        "{affected} of 200 connections affected"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn toxics_come_and_go_without_losing_a_byte() {
+    let p = proxy(echo().await).await;
+    let mut s = TcpStream::connect(p.addr()).await.unwrap();
+    let data: Vec<u8> = (0..400_000u32).map(|i| (i % 253) as u8).collect();
+    let (mut r, mut w) = s.split();
+    let writer = async {
+        for (i, chunk) in data.chunks(4000).enumerate() {
+            w.write_all(chunk).await.unwrap();
+            if i % 10 == 0 {
+                let id = p
+                    .add(spec(json!({ "fault": { "latency": { "delay": "2ms" } } })))
+                    .unwrap();
+                tokio::task::yield_now().await;
+                p.remove(id).unwrap();
+            }
+        }
+    };
+    let reader = async {
+        let mut got = vec![0u8; data.len()];
+        r.read_exact(&mut got).await.unwrap();
+        got
+    };
+    let ((), got) = tokio::join!(writer, reader);
+    assert!(got == data, "bytes lost or reordered");
+}
