@@ -78,8 +78,12 @@ fn latency_of_a_20ms_server_is_reported_as_20ms() {
         (20.0..=27.0).contains(&from_intended),
         "journey p50 {from_intended} ms"
     );
+    // The generator is on time: its median start lag is well under a
+    // millisecond. The tail is bounded loosely (half the 40 ms between
+    // arrivals): the other tests of this file load the same 2 cores, and
+    // one late wake-up is the whole p99 of 100 samples.
     assert!(
-        ms(&s["load"]["lag"]["p99_us"]) < 5.0,
+        ms(&s["load"]["lag"]["p50_us"]) < 1.0 && ms(&s["load"]["lag"]["p99_us"]) < 20.0,
         "start lag {}",
         s["load"]["lag"]
     );
