@@ -590,3 +590,70 @@ pub fn proxy(config: &Path, out: &mut dyn Write, err: &mut dyn Write) -> std::io
         Ok(Exit::Ok)
     })
 }
+
+/// `surge merge RUN_DIR... --out DIR`: merges the shards' run folders into
+/// one, judges it and writes every report. Exits by the verdict.
+pub fn merge(
+    dirs: &[PathBuf],
+    into: &Path,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
+    let merged = match crate::merge::merge(dirs, into) {
+        Ok(m) => m,
+        Err(e) => {
+            writeln!(err, "surge merge: {e}")?;
+            return Ok(Exit::BadInput);
+        }
+    };
+    if let Err(e) = merged.write(&dirs[0]) {
+        writeln!(err, "surge merge: {e}")?;
+        return Ok(Exit::RunError);
+    }
+    let mut data = merged.data;
+    let first = crate::rundata::read_summary(&dirs[0].join("summary.json")).ok();
+    let objectives = match first.as_ref().and_then(|s| s.gate.as_ref()) {
+        Some(g) => g.objectives.iter().map(|o| o.spec.clone()).collect(),
+        None => scenario::load(&into.join("scenario.yaml"))
+            .map(|(s, _)| s.file.objectives)
+            .unwrap_or_default(),
+    };
+    let tolerance = first
+        .as_ref()
+        .and_then(|s| s.gate.as_ref())
+        .map_or(crate::gate::DEFAULT_RATE_TOLERANCE, |g| {
+            g.validity.rate_tolerance
+        });
+    let gate = crate::gate::judge(&objectives, &data, tolerance);
+    let verdict = gate.verdict;
+    data.summary.gate = Some(gate);
+    let written = serde_json::to_vec_pretty(&data.summary)
+        .map_err(std::io::Error::other)
+        .and_then(|mut json| {
+            json.push(b'\n');
+            std::fs::write(into.join("summary.json"), json)
+        })
+        .and_then(|_| crate::report::write_all(&data));
+    if let Err(e) = written {
+        writeln!(
+            err,
+            "surge merge: cannot write into {}: {e}",
+            into.display()
+        )?;
+        return Ok(Exit::RunError);
+    }
+    let spread = data
+        .summary
+        .run
+        .shards
+        .iter()
+        .map(|s| s.offset_ms)
+        .fold(0.0, f64::max);
+    writeln!(
+        out,
+        "surge merge: {} shards, started at most {spread:.1} ms apart",
+        data.summary.run.shards.len()
+    )?;
+    print_summary(out, &data.summary, &into.display().to_string())?;
+    Ok(verdict.exit())
+}

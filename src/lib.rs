@@ -30,6 +30,7 @@
 pub mod cli;
 pub mod faults;
 pub mod gate;
+pub mod merge;
 pub mod pdf;
 pub mod proxy;
 pub mod recorder;

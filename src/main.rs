@@ -90,9 +90,36 @@ enum Command {
         /// this far below the schedule.
         #[arg(long, value_name = "PCT", default_value = "1%", value_parser = percent_arg)]
         rate_tolerance: Percent,
+        /// Run shard K of N (1-based): a deterministic 1/N of every
+        /// journey's arrivals and of max_in_flight. The N shards together
+        /// run exactly the whole schedule; combine them with `surge merge`.
+        /// Faults on the twin and hooks are applied by shard 1 only.
+        #[arg(long, value_name = "K/N", value_parser = shard_arg)]
+        shard: Option<surge::schedule::Shard>,
+        /// Start the schedule at this wall-clock instant (RFC 3339, e.g.
+        /// 2026-11-28T10:00:00Z, or Unix seconds), so shards on several
+        /// machines begin together.
+        #[arg(long, value_name = "TIME", value_parser = start_at_arg)]
+        start_at: Option<std::time::SystemTime>,
         /// No progress line.
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// Merge the run folders of the shards of one run into one run folder.
+    ///
+    /// Adds the whole-run and per-second HDR histograms exactly, sums
+    /// counts and outcomes, aligns seconds on the shards' wall-clock
+    /// starts, checks the folders are the N shards of one scenario and seed
+    /// (none missing or twice), judges the objectives on the merged data and
+    /// writes a normal run folder with every report. Exits by the verdict.
+    #[command(after_help = EXIT_CODES)]
+    Merge {
+        /// The shards' run folders.
+        #[arg(required = true, value_name = "RUN_DIR")]
+        dirs: Vec<PathBuf>,
+        /// The merged run folder.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
     /// Compare two runs (or two capacity reports) and fail on a regression.
     ///
@@ -256,6 +283,31 @@ fn duration_arg(text: &str) -> Result<Duration, String> {
     parse_duration(text)
 }
 
+fn shard_arg(text: &str) -> Result<surge::schedule::Shard, String> {
+    let bad = || format!("`{text}` is not a shard; write K/N with 1 <= K <= N, e.g. 2/4");
+    let (k, n) = text.split_once('/').ok_or_else(bad)?;
+    let (k, n): (u64, u64) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok(surge::schedule::Shard {
+        index: k - 1,
+        count: n,
+    })
+}
+
+fn start_at_arg(text: &str) -> Result<std::time::SystemTime, String> {
+    if let Ok(secs) = text.trim().parse::<f64>() {
+        return Ok(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(secs.max(0.0)));
+    }
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(std::time::SystemTime::from)
+        .map_err(|e| format!("`{text}` is not a time ({e}); write RFC 3339 like 2026-11-28T10:00:00Z, or Unix seconds"))
+}
+
 fn percent_arg(text: &str) -> Result<Percent, String> {
     parse_percent(text)
 }
@@ -289,9 +341,13 @@ fn main() -> ExitCode {
             goose_metrics,
             threads,
             rate_tolerance,
+            shard,
+            start_at,
             quiet,
         } => {
             let mut opts = RunOptions::new(scenario);
+            opts.shard = shard.unwrap_or(surge::schedule::Shard::WHOLE);
+            opts.start_at = start_at;
             opts.scale = scale;
             opts.duration = duration.map(|d| d.0);
             opts.seed = seed;
@@ -306,6 +362,7 @@ fn main() -> ExitCode {
             opts.quiet_goose = true;
             cli::run(&opts, &mut out, &mut err)
         }
+        Command::Merge { dirs, out: into } => cli::merge(&dirs, &into, &mut out, &mut err),
         Command::Report {
             dir,
             out: into,

@@ -174,8 +174,22 @@ pub struct RunInfo {
     /// Which part of a split run this is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardInfo>,
+    /// For a run merged from shards: each shard and how much later than
+    /// the earliest its schedule started.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardStart>,
     /// The machine that generated the load.
     pub generator: GeneratorInfo,
+}
+
+/// A shard of a merged run.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShardStart {
+    /// 1-based.
+    pub index: u64,
+    /// How much later than the earliest shard its schedule started, ms.
+    pub offset_ms: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

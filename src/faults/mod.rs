@@ -111,12 +111,16 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// The timeline of `scenario` against `targets`.
-    pub fn new(scenario: &Scenario, targets: Targets) -> Driver {
+    /// The timeline of `scenario` against `targets`. On a shard other than
+    /// the first (`shard` is 0-based), faults on a shared target (the twin,
+    /// hooks) are left to shard 1, so each is applied once; proxy faults
+    /// act on the shard's own proxy and are applied by every shard.
+    pub fn new(scenario: &Scenario, targets: Targets, shard: u64) -> Driver {
         let planned: Vec<Planned> = scenario
             .timeline
             .faults
             .iter()
+            .filter(|w| shard == 0 || matches!(scenario.file.faults[w.index].on, FaultOn::Proxy(_)))
             .map(|w| {
                 let f = &scenario.file.faults[w.index];
                 Planned {
@@ -271,8 +275,14 @@ impl Driver {
             .join(";")
     }
 
-    pub fn records(&self) -> Vec<Record> {
-        self.records.lock().expect("fault lock").clone()
+    /// Each fault's name and what it did.
+    pub fn records(&self) -> Vec<(String, Record)> {
+        let records = self.records.lock().expect("fault lock");
+        self.planned
+            .iter()
+            .zip(records.iter())
+            .map(|(p, r)| (p.name.clone(), r.clone()))
+            .collect()
     }
 
     async fn apply(&self, p: &Planned) -> Result<Handle, String> {

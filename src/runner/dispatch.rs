@@ -43,6 +43,9 @@ pub struct Dispatcher {
     pub recorder: Arc<Recorder>,
     pub control: Arc<Control>,
     pub users: usize,
+    /// The wall-clock instant the schedule starts at (`--start-at`), so
+    /// shards on different machines begin together.
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 impl Dispatcher {
@@ -68,7 +71,14 @@ impl Dispatcher {
         }
         // A short lead, so the first arrivals are not late by the time it
         // takes to read the clock and start the flusher.
-        let t0 = Instant::now() + Duration::from_millis(20);
+        let lead = Duration::from_millis(20);
+        let t0 = match self
+            .start_at
+            .and_then(|at| at.duration_since(std::time::SystemTime::now()).ok())
+        {
+            Some(wait) if wait > lead => Instant::now() + wait,
+            _ => Instant::now() + lead,
+        };
         self.control.start(t0);
         let mut handed = 0;
         let mut last_wake = Instant::now();

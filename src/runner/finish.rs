@@ -74,6 +74,7 @@ pub fn initial(ctx: &Context, started: SystemTime) -> Summary {
             planned_s: s.timeline.total.as_secs_f64(),
             drain_s: file.load.drain.as_secs_f64(),
             elapsed_s: 0.0,
+            shards: Vec::new(),
             shard: (ctx.opts.shard.count > 1).then(|| ShardInfo {
                 index: ctx.opts.shard.index + 1,
                 count: ctx.opts.shard.count,

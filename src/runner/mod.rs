@@ -60,6 +60,8 @@ pub struct RunOptions {
     pub quiet_goose: bool,
     /// This process's part of a split run.
     pub shard: Shard,
+    /// Wall-clock instant at which the schedule starts (`--start-at`).
+    pub start_at: Option<SystemTime>,
     /// Worker threads of the generator's runtime (default: one per core).
     pub threads: Option<usize>,
     /// How far below the schedule started arrivals may fall before the
@@ -82,6 +84,7 @@ impl RunOptions {
             progress: false,
             quiet_goose: false,
             shard: Shard::WHOLE,
+            start_at: None,
             threads: None,
             rate_tolerance: crate::gate::DEFAULT_RATE_TOLERANCE,
         }
@@ -188,7 +191,7 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
     let time_factor = apply_overrides(&mut scenario, opts);
     install_logger();
     let mut target = target::resolve(&scenario.file.target, opts.allow_remote_target)?;
-    let (faults, proxy_runtime) = setup_faults(&scenario, &mut target)?;
+    let (faults, proxy_runtime) = setup_faults(&scenario, &mut target, opts.shard)?;
     let plan = Arc::new(Plan::new(
         &scenario,
         &target.bases,
@@ -240,6 +243,7 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         recorder: recorder.clone(),
         control: control.clone(),
         users: total_users,
+        start_at: opts.start_at,
     }
     .spawn()
     .map_err(io("cannot start the dispatcher"))?;
@@ -333,10 +337,12 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         control.interrupted(),
         ledger,
     );
-    for (info, record) in summary.timeline.faults.iter_mut().zip(faults.records()) {
-        info.applied_s = record.applied_s;
-        info.removed_s = record.removed_s;
-        info.error = record.error;
+    for (name, record) in faults.records() {
+        if let Some(info) = summary.timeline.faults.iter_mut().find(|f| f.name == name) {
+            info.applied_s = record.applied_s;
+            info.removed_s = record.removed_s;
+            info.error = record.error;
+        }
     }
     finish::write(&dir, &summary).map_err(io("cannot write summary.json"))?;
     // Judge from the files just written: the same path `surge report` and
@@ -364,6 +370,7 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
 fn setup_faults(
     scenario: &Scenario,
     target: &mut target::Resolved,
+    shard: Shard,
 ) -> Result<(Arc<crate::faults::Driver>, Option<tokio::runtime::Runtime>), RunError> {
     use crate::faults::{Driver, FaultsError, Targets, through_proxy, upstream_of};
     use crate::scenario::refs::FaultOn;
@@ -390,7 +397,7 @@ fn setup_faults(
         }
     }
     if scenario.file.faults.is_empty() {
-        return Ok((Arc::new(Driver::new(scenario, targets)), None));
+        return Ok((Arc::new(Driver::new(scenario, targets, shard.index)), None));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -424,7 +431,7 @@ fn setup_faults(
             .insert(channel.clone(), through_proxy(&base, proxy.addr()));
         targets.proxies.insert(channel, proxy);
     }
-    let driver = Arc::new(Driver::new(scenario, targets));
+    let driver = Arc::new(Driver::new(scenario, targets, shard.index));
     runtime.block_on(driver.check())?;
     Ok((driver, Some(runtime)))
 }
@@ -623,7 +630,14 @@ fn run_dir(scenario: &Scenario, opts: &RunOptions) -> std::io::Result<PathBuf> {
         std::fs::create_dir_all(out)?;
         return Ok(out.clone());
     }
-    let stamp = chrono::Utc::now().format("%Y-%m-%dT%H-%M-%SZ").to_string();
+    let mut stamp = chrono::Utc::now().format("%Y-%m-%dT%H-%M-%SZ").to_string();
+    if opts.shard.count > 1 {
+        stamp = format!(
+            "{stamp}-shard-{}-of-{}",
+            opts.shard.index + 1,
+            opts.shard.count
+        );
+    }
     let parent = opts.reports_dir.join(scenario.file.name.as_str());
     let mut dir = parent.join(&stamp);
     let mut n = 2;

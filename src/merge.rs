@@ -1,0 +1,499 @@
+//! `surge merge`: the run folders of the N shards of one run, made into one
+//! run folder. Histograms are added bucket by bucket (exact, never
+//! percentiles of percentiles) and counts summed, second by second, with
+//! each shard's seconds shifted by how much later than the earliest shard
+//! its clock started (read from its interval log's StartTime). The merged
+//! summary's totals are rebuilt from the merged per-second files, the same
+//! way a killed run's are, then judged; the folder is a normal run folder
+//! that `surge report` and `surge compare` read.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+
+use crate::recorder::{JourneyCounts, StepCounts, histogram, journeys_header, steps_header};
+use crate::rundata::{DataError, RunData, Sparse};
+use crate::summary::{ShardStart, Status};
+
+/// Why shards cannot be merged.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error("{0} is not a shard: it was run without --shard K/N")]
+    NotAShard(PathBuf),
+    #[error("{a} and {b} are not shards of one run: {what} differ ({x} vs {y})")]
+    Mismatch {
+        a: PathBuf,
+        b: PathBuf,
+        what: &'static str,
+        x: String,
+        y: String,
+    },
+    #[error("shard {index} of {count} is given twice: {a} and {b}")]
+    Duplicate {
+        index: u64,
+        count: u64,
+        a: PathBuf,
+        b: PathBuf,
+    },
+    #[error("shards {missing:?} of {count} are missing; give every shard's run folder")]
+    Missing { missing: Vec<u64>, count: u64 },
+    #[error("{path}: no StartTime in the interval log header")]
+    NoStart { path: PathBuf },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// One shard, read.
+struct Shard {
+    data: RunData,
+    index: u64,
+    /// Wall-clock start of its schedule, Unix seconds.
+    start: f64,
+}
+
+/// A row of timeline.csv: its second and its fields.
+type Row = (u64, Vec<String>);
+
+/// The merged run, in memory.
+pub struct Merged {
+    pub data: RunData,
+    /// Wall-clock start of the earliest shard, Unix seconds.
+    start: f64,
+    timeline: Vec<Row>,
+    timeline_header: String,
+}
+
+/// Reads and checks the shards, and merges them.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
+    let mut shards = Vec::new();
+    for dir in dirs {
+        let data = RunData::load(dir)?;
+        let info = data
+            .summary
+            .run
+            .shard
+            .ok_or_else(|| MergeError::NotAShard(dir.clone()))?;
+        let start = hlog_start(&dir.join("latency.hlog"))?;
+        shards.push(Shard {
+            data,
+            index: info.index,
+            start,
+        });
+    }
+    check(&shards)?;
+    shards.sort_by_key(|s| s.index);
+    let earliest = shards.iter().map(|s| s.start).fold(f64::INFINITY, f64::min);
+
+    let first = &shards[0];
+    let mut summary = first.data.summary.clone();
+    let mut series: crate::rundata::Series = BTreeMap::new();
+    let mut steps: BTreeMap<(u64, String), StepCounts> = BTreeMap::new();
+    let mut journeys: BTreeMap<(u64, String), JourneyCounts> = BTreeMap::new();
+    let mut starts = Vec::new();
+    for shard in &shards {
+        let shift = ((shard.start - earliest).round()) as u64;
+        starts.push(ShardStart {
+            index: shard.index,
+            offset_ms: ((shard.start - earliest) * 1000.0 * 10.0).round() / 10.0,
+        });
+        for (tag, seconds) in &shard.data.series {
+            let slot = series.entry(tag.clone()).or_default();
+            for (s, h) in seconds {
+                let merged = slot.entry(s + shift).or_default();
+                let mut sum = merged.histogram();
+                h.add_to(&mut sum);
+                *merged = Sparse::of(&sum);
+            }
+        }
+        for (s, name, c) in &shard.data.steps {
+            let e = steps.entry((s + shift, name.clone())).or_default();
+            e.requests += c.requests;
+            e.ok += c.ok;
+            for (a, b) in e.failures.iter_mut().zip(c.failures) {
+                *a += b;
+            }
+        }
+        for (s, name, c) in &shard.data.journeys {
+            let e = journeys.entry((s + shift, name.clone())).or_default();
+            e.scheduled += c.scheduled;
+            e.late += c.late;
+            e.started += c.started;
+            e.dropped += c.dropped;
+            e.retries += c.retries;
+            for (a, b) in e.finished.iter_mut().zip(c.finished) {
+                *a += b;
+            }
+        }
+    }
+    // The whole run: no shard, every generator's users and CPU, the worst
+    // status, the expected arrivals of all.
+    summary.run.shard = None;
+    summary.run.shards = starts;
+    summary.run.generator.users = shards
+        .iter()
+        .map(|s| s.data.summary.run.generator.users)
+        .sum();
+    summary.run.generator.cpu_max_pct = shards
+        .iter()
+        .filter_map(|s| s.data.summary.run.generator.cpu_max_pct)
+        .reduce(f64::max);
+    summary.run.generator.cpu_mean_pct = shards
+        .iter()
+        .filter_map(|s| s.data.summary.run.generator.cpu_mean_pct)
+        .reduce(f64::max);
+    summary.run.generator.hostname = shards
+        .iter()
+        .map(|s| s.data.summary.run.generator.hostname.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
+        .join(", ");
+    summary.load.expected = shards.iter().map(|s| s.data.summary.load.expected).sum();
+    summary.status = shards
+        .iter()
+        .map(|s| s.data.summary.status)
+        .max_by_key(|s| match s {
+            Status::Completed => 0,
+            Status::Interrupted => 1,
+            Status::Running => 2,
+        })
+        .unwrap_or(Status::Completed);
+    let merged_status = summary.status;
+    summary.gate = None;
+    let channels: BTreeMap<String, String> = shards
+        .iter()
+        .flat_map(|s| {
+            s.data
+                .summary
+                .journeys
+                .iter()
+                .map(|j| (j.name.clone(), j.channel.clone()))
+                .chain(
+                    s.data
+                        .summary
+                        .steps
+                        .iter()
+                        .map(|st| (st.name.clone(), st.channel.clone())),
+                )
+        })
+        .collect();
+    let mut data = RunData {
+        dir: out.to_path_buf(),
+        summary,
+        series,
+        steps: steps.into_iter().map(|((s, n), c)| (s, n, c)).collect(),
+        journeys: journeys.into_iter().map(|((s, n), c)| (s, n, c)).collect(),
+    };
+    // Totals from the merged seconds, exactly as for one process.
+    data.rebuild_totals(|name| channels.get(name).cloned());
+    // In the scenario's order, as a run lists them.
+    let order = |names: Vec<&String>, name: &String| {
+        names.iter().position(|n| *n == name).unwrap_or(usize::MAX)
+    };
+    let step_names: Vec<&String> = first.data.summary.steps.iter().map(|s| &s.name).collect();
+    data.summary
+        .steps
+        .sort_by_key(|s| order(step_names.clone(), &s.name));
+    let journey_names: Vec<&String> = first
+        .data
+        .summary
+        .journeys
+        .iter()
+        .map(|j| &j.name)
+        .collect();
+    data.summary
+        .journeys
+        .sort_by_key(|j| order(journey_names.clone(), &j.name));
+    data.summary.status = merged_status;
+    data.summary.run.elapsed_s = shards
+        .iter()
+        .map(|s| s.data.summary.run.elapsed_s + (s.start - earliest))
+        .fold(0.0, f64::max);
+    let users: BTreeMap<String, usize> = shards
+        .iter()
+        .flat_map(|s| {
+            s.data
+                .summary
+                .journeys
+                .iter()
+                .map(|j| (j.name.clone(), j.users))
+        })
+        .fold(BTreeMap::new(), |mut m, (n, u)| {
+            *m.entry(n).or_insert(0) += u;
+            m
+        });
+    for j in &mut data.summary.journeys {
+        j.users = users.get(&j.name).copied().unwrap_or(0);
+    }
+    let (timeline_header, timeline) = merge_timelines(&shards, earliest, &data)?;
+    Ok(Merged {
+        data,
+        start: earliest,
+        timeline,
+        timeline_header,
+    })
+}
+
+/// The shards are the N shards of one scenario and seed, each once.
+fn check(shards: &[Shard]) -> Result<(), MergeError> {
+    let first = &shards[0];
+    let f = &first.data.summary;
+    let count = f.run.shard.map_or(1, |s| s.count);
+    let mut seen: BTreeMap<u64, &PathBuf> = BTreeMap::new();
+    for s in shards {
+        let x = &s.data.summary;
+        let differ = |what: &'static str, a: String, b: String| -> Result<(), MergeError> {
+            if a == b {
+                Ok(())
+            } else {
+                Err(MergeError::Mismatch {
+                    a: first.data.dir.clone(),
+                    b: s.data.dir.clone(),
+                    what,
+                    x: a,
+                    y: b,
+                })
+            }
+        };
+        differ(
+            "scenario names",
+            f.scenario.name.clone(),
+            x.scenario.name.clone(),
+        )?;
+        differ(
+            "scenario files (sha256)",
+            f.scenario.sha256.clone(),
+            x.scenario.sha256.clone(),
+        )?;
+        differ(
+            "seeds",
+            f.scenario.seed.to_string(),
+            x.scenario.seed.to_string(),
+        )?;
+        differ(
+            "scales",
+            f.scenario.scale.to_string(),
+            x.scenario.scale.to_string(),
+        )?;
+        let n = x.run.shard.map_or(1, |s| s.count);
+        differ("shard counts", count.to_string(), n.to_string())?;
+        if let Some(other) = seen.insert(s.index, &s.data.dir) {
+            return Err(MergeError::Duplicate {
+                index: s.index,
+                count,
+                a: other.clone(),
+                b: s.data.dir.clone(),
+            });
+        }
+    }
+    let missing: Vec<u64> = (1..=count).filter(|k| !seen.contains_key(k)).collect();
+    if !missing.is_empty() {
+        return Err(MergeError::Missing { missing, count });
+    }
+    Ok(())
+}
+
+/// The `StartTime` of an interval log, Unix seconds.
+fn hlog_start(path: &Path) -> Result<f64, MergeError> {
+    let text = std::fs::read_to_string(path).map_err(|source| {
+        MergeError::Data(DataError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+    })?;
+    text.lines()
+        .take_while(|l| l.starts_with('#') || l.starts_with('"'))
+        .find_map(|l| l.strip_prefix("#[StartTime: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| MergeError::NoStart {
+            path: path.to_path_buf(),
+        })
+}
+
+/// timeline.csv of the whole run: counts summed per aligned second, the
+/// latency columns recomputed from the merged histograms, phase and faults
+/// from shard 1 (the one that applies shared faults).
+fn merge_timelines(
+    shards: &[Shard],
+    earliest: f64,
+    data: &RunData,
+) -> Result<(String, Vec<Row>), MergeError> {
+    let mut header = String::new();
+    let mut rows: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for (k, shard) in shards.iter().enumerate() {
+        let path = shard.data.dir.join("timeline.csv");
+        let text = std::fs::read_to_string(&path).map_err(|source| {
+            MergeError::Data(DataError::Read {
+                path: path.clone(),
+                source,
+            })
+        })?;
+        let mut lines = text.lines();
+        let head = lines.next().unwrap_or_default().to_string();
+        let cols: Vec<String> = head.split(',').map(str::to_string).collect();
+        if k == 0 {
+            header = head;
+        }
+        let shift = (shard.start - earliest).round() as u64;
+        for line in lines {
+            let fields: Vec<&str> = line.split(',').collect();
+            let Some(second) = fields.first().and_then(|s| s.parse::<u64>().ok()) else {
+                continue;
+            };
+            let second = second + shift;
+            let row = rows
+                .entry(second)
+                .or_insert_with(|| vec![String::new(); cols.len()]);
+            for (i, (name, value)) in cols.iter().zip(&fields).enumerate() {
+                match name.as_str() {
+                    "second" => row[i] = second.to_string(),
+                    "phase" | "faults" => {
+                        if k == 0 || row[i].is_empty() {
+                            row[i] = (*value).to_string();
+                        }
+                    }
+                    _ => {
+                        let a: f64 = row[i].parse().unwrap_or(0.0);
+                        let b: f64 = value.parse().unwrap_or(0.0);
+                        row[i] = trim(a + b);
+                    }
+                }
+            }
+        }
+    }
+    // Percentiles are recomputed from the merged histograms, never summed.
+    let cols: Vec<&str> = header.split(',').collect();
+    let at = |name: &str| cols.iter().position(|c| *c == name);
+    for (second, row) in rows.iter_mut() {
+        let mut requests = histogram();
+        let mut lag = histogram();
+        for (tag, seconds) in &data.series {
+            if let Some(h) = seconds.get(second) {
+                if tag.starts_with("step:") {
+                    h.add_to(&mut requests);
+                } else if tag.starts_with("lag:") {
+                    h.add_to(&mut lag);
+                }
+            }
+        }
+        let ms = |v: u64| trim(v as f64 / 1000.0);
+        let put = |row: &mut Vec<String>, name: &str, v: String| {
+            if let Some(i) = at(name) {
+                row[i] = v;
+            }
+        };
+        let empty = |h: &hdrhistogram::Histogram<u64>, v: u64| {
+            if h.is_empty() { String::new() } else { ms(v) }
+        };
+        put(
+            row,
+            "p50_ms",
+            empty(&requests, requests.value_at_quantile(0.5)),
+        );
+        put(
+            row,
+            "p99_ms",
+            empty(&requests, requests.value_at_quantile(0.99)),
+        );
+        put(row, "max_ms", empty(&requests, requests.max()));
+        put(row, "lag_p99_ms", empty(&lag, lag.value_at_quantile(0.99)));
+    }
+    Ok((header, rows.into_iter().collect()))
+}
+
+fn trim(v: f64) -> String {
+    if v == v.round() {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+impl Merged {
+    /// Writes the merged run folder (every file a run writes, but the
+    /// reports, which the caller writes after judging).
+    pub fn write(&self, first_shard: &Path) -> Result<(), MergeError> {
+        let dir = &self.data.dir;
+        let wrap = |path: PathBuf| move |source| MergeError::Write { path, source };
+        std::fs::create_dir_all(dir).map_err(wrap(dir.clone()))?;
+        let _ = std::fs::copy(first_shard.join("scenario.yaml"), dir.join("scenario.yaml"));
+        self.write_hlog().map_err(wrap(dir.join("latency.hlog")))?;
+        let mut text = steps_header() + "\n";
+        for (s, name, c) in &self.data.steps {
+            let _ = write!(text, "{s},{name},{},{}", c.requests, c.ok);
+            for f in c.failures {
+                let _ = write!(text, ",{f}");
+            }
+            text.push('\n');
+        }
+        std::fs::write(dir.join("steps.csv"), text).map_err(wrap(dir.join("steps.csv")))?;
+        let mut text = journeys_header() + "\n";
+        for (s, name, c) in &self.data.journeys {
+            let _ = write!(
+                text,
+                "{s},{name},{},{},{},{}",
+                c.scheduled, c.late, c.started, c.dropped
+            );
+            for f in c.finished {
+                let _ = write!(text, ",{f}");
+            }
+            let _ = writeln!(text, ",{}", c.retries);
+        }
+        std::fs::write(dir.join("journeys.csv"), text).map_err(wrap(dir.join("journeys.csv")))?;
+        let mut text = self.timeline_header.clone() + "\n";
+        for (_, row) in &self.timeline {
+            text += &row.join(",");
+            text.push('\n');
+        }
+        std::fs::write(dir.join("timeline.csv"), text).map_err(wrap(dir.join("timeline.csv")))?;
+        Ok(())
+    }
+
+    fn write_hlog(&self) -> std::io::Result<()> {
+        let mut file =
+            std::io::BufWriter::new(std::fs::File::create(self.data.dir.join("latency.hlog"))?);
+        let mut serializer = V2DeflateSerializer::new();
+        let base = std::time::UNIX_EPOCH + Duration::from_secs_f64(self.start);
+        let mut header = IntervalLogWriterBuilder::new();
+        header
+            .add_comment("surge merge of the shards' interval logs")
+            .with_start_time(base)
+            .with_base_time(base);
+        let mut by_second: BTreeMap<u64, Vec<(&String, &Sparse)>> = BTreeMap::new();
+        for (tag, seconds) in &self.data.series {
+            for (s, h) in seconds {
+                by_second.entry(*s).or_default().push((tag, h));
+            }
+        }
+        {
+            let mut log = header.begin_log_with(&mut file, &mut serializer)?;
+            log.write_comment("\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"")?;
+            for (s, items) in by_second {
+                for (tag, sparse) in items {
+                    let h = sparse.histogram();
+                    let tag = Tag::new(tag)
+                        .ok_or_else(|| std::io::Error::other(format!("bad tag {tag}")))?;
+                    log.write_histogram(
+                        &h,
+                        Duration::from_secs(s),
+                        Duration::from_secs(1),
+                        Some(tag),
+                    )
+                    .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+                }
+            }
+        }
+        file.flush()
+    }
+}
