@@ -290,3 +290,123 @@ async fn toxics_come_and_go_without_losing_a_byte() {
     let ((), got) = tokio::join!(writer, reader);
     assert!(got == data, "bytes lost or reordered");
 }
+
+/// A raw HTTP/1.1 request; returns the status code.
+fn http(addr: &str, method: &str, path: &str, body: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    let _ = s.read_to_string(&mut reply);
+    reply
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_proxy_runs_standalone_with_its_control_api() {
+    use std::io::BufRead;
+    // An HTTP upstream: the twin, as its own process.
+    let mut twin = std::process::Command::new(assert_cmd::cargo::cargo_bin!("surge"))
+        .args(["twin", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(twin.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let upstream = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://"))
+        .unwrap()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("proxy.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "control: 127.0.0.1:0\nproxies:\n  - {{ name: twin, listen: 127.0.0.1:0, upstream: {upstream} }}\n"
+        ),
+    )
+    .unwrap();
+    let mut proxy = std::process::Command::new(assert_cmd::cargo::cargo_bin!("surge"))
+        .args(["proxy", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Both processes die with the test, passed or failed.
+    struct Reap(Vec<std::process::Child>);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            for c in &mut self.0 {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let mut lines = std::io::BufReader::new(proxy.stdout.take().unwrap()).lines();
+    let listen = lines.next().unwrap().unwrap();
+    let listen = listen
+        .split_whitespace()
+        .find(|w| w.parse::<SocketAddr>().is_ok())
+        .unwrap()
+        .to_string();
+    let control = lines.next().unwrap().unwrap();
+    let control = control
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://"))
+        .unwrap()
+        .to_string();
+    let _reap = Reap(vec![proxy, twin]);
+
+    assert_eq!(http(&listen, "GET", "/storefront/", ""), 200);
+    let added = http(
+        &control,
+        "POST",
+        "/proxies/twin/toxics",
+        r#"{"fault":{"error_rate":{"rate":"100%","status":503}}}"#,
+    );
+    assert_eq!(added, 201);
+    assert_eq!(http(&listen, "GET", "/storefront/", ""), 503);
+    assert_eq!(http(&control, "DELETE", "/proxies/twin/toxics/1", ""), 200);
+    assert_eq!(http(&listen, "GET", "/storefront/", ""), 200);
+    // A toxic the proxy cannot apply is refused with a reason.
+    let bad = http(
+        &control,
+        "POST",
+        "/proxies/twin/toxics",
+        r#"{"fault":{"stock_exhausted":{}}}"#,
+    );
+    assert_eq!(bad, 422);
+}
+
+#[test]
+fn a_proxy_config_with_a_remote_upstream_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("proxy.yaml");
+    std::fs::write(
+        &config,
+        "proxies:\n  - { name: far, listen: 127.0.0.1:0, upstream: 203.0.113.7:80 }\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin!("surge"))
+        .args(["proxy", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not on loopback") && err.contains("allow_hosts"),
+        "{err}"
+    );
+}
