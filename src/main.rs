@@ -47,10 +47,12 @@ enum Command {
     /// Starts the built-in twin when the scenario targets it (an external
     /// target must be on loopback unless allowed), hands out arrivals at
     /// their intended instants (open model: they keep coming however slow
-    /// the target gets), and writes a run folder under reports/NAME/ with
-    /// summary.json, latency.hlog (HdrHistogram interval log) and
-    /// timeline.csv, written as the run goes. Ctrl-C stops arrivals, gives
-    /// journeys in flight a short grace and writes everything.
+    /// the target gets), carries out the scenario's fault timeline, and
+    /// writes a run folder under reports/NAME/: summary.json, latency.hlog
+    /// (HdrHistogram interval log), timeline.csv, steps.csv and
+    /// journeys.csv as the run goes, then report.html, summary.md and
+    /// junit.xml. Ctrl-C stops arrivals, gives journeys in flight a short
+    /// grace and writes everything.
     #[command(after_help = EXIT_CODES)]
     Run {
         /// The scenario file (YAML).
@@ -232,7 +234,7 @@ enum Command {
         #[arg(long)]
         summary: bool,
     },
-    /// Serve fault-injecting proxies on their own, with a control API.
+    /// Serve fault-injecting proxies on their own, with a control API
     ///
     /// Each proxy listens on loopback in front of one upstream (host:port)
     /// and forwards bytes both ways through the toxics switched on:
