@@ -109,30 +109,17 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
         for (tag, seconds) in &shard.data.series {
             let slot = series.entry(tag.clone()).or_default();
             for (s, h) in seconds {
-                let merged = slot.entry(s + shift).or_default();
-                let mut sum = merged.histogram();
-                h.add_to(&mut sum);
-                *merged = Sparse::of(&sum);
+                slot.entry(s + shift).or_default().add(h);
             }
         }
         for (s, name, c) in &shard.data.steps {
-            let e = steps.entry((s + shift, name.clone())).or_default();
-            e.requests += c.requests;
-            e.ok += c.ok;
-            for (a, b) in e.failures.iter_mut().zip(c.failures) {
-                *a += b;
-            }
+            steps.entry((s + shift, name.clone())).or_default().add(c);
         }
         for (s, name, c) in &shard.data.journeys {
-            let e = journeys.entry((s + shift, name.clone())).or_default();
-            e.scheduled += c.scheduled;
-            e.late += c.late;
-            e.started += c.started;
-            e.dropped += c.dropped;
-            e.retries += c.retries;
-            for (a, b) in e.finished.iter_mut().zip(c.finished) {
-                *a += b;
-            }
+            journeys
+                .entry((s + shift, name.clone()))
+                .or_default()
+                .add(c);
         }
     }
     // The whole run: no shard, every generator's users and CPU, the worst
@@ -305,12 +292,7 @@ fn check(shards: &[Shard]) -> Result<(), MergeError> {
 
 /// The `StartTime` of an interval log, Unix seconds.
 fn hlog_start(path: &Path) -> Result<f64, MergeError> {
-    let text = std::fs::read_to_string(path).map_err(|source| {
-        MergeError::Data(DataError::Read {
-            path: path.to_path_buf(),
-            source,
-        })
-    })?;
+    let text = crate::rundata::read(path)?;
     text.lines()
         .take_while(|l| l.starts_with('#') || l.starts_with('"'))
         .find_map(|l| l.strip_prefix("#[StartTime: "))
@@ -333,12 +315,7 @@ fn merge_timelines(
     let mut rows: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     for (k, shard) in shards.iter().enumerate() {
         let path = shard.data.dir.join("timeline.csv");
-        let text = std::fs::read_to_string(&path).map_err(|source| {
-            MergeError::Data(DataError::Read {
-                path: path.clone(),
-                source,
-            })
-        })?;
+        let text = crate::rundata::read(&path)?;
         let mut lines = text.lines();
         let head = lines.next().unwrap_or_default().to_string();
         let cols: Vec<String> = head.split(',').map(str::to_string).collect();

@@ -19,6 +19,7 @@ use crate::recorder::{
 use crate::scenario::model::ErrorClass;
 use crate::summary::{
     ChannelSummary, ErrorSummary, JourneySummary, Latency, Outcomes, Status, StepSummary, Summary,
+    ratio, round,
 };
 
 /// Why a run folder could not be read.
@@ -76,6 +77,13 @@ impl Sparse {
     pub fn is_empty(&self) -> bool {
         self.buckets.is_empty()
     }
+
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &Sparse) {
+        let mut sum = self.histogram();
+        other.add_to(&mut sum);
+        *self = Sparse::of(&sum);
+    }
 }
 
 /// Tag → second → histogram, as `latency.hlog` holds them.
@@ -125,7 +133,8 @@ impl Window {
     }
 }
 
-fn read(path: &Path) -> Result<String, DataError> {
+/// Reads a file of the run folder, saying which on failure.
+pub fn read(path: &Path) -> Result<String, DataError> {
     std::fs::read_to_string(path).map_err(|source| DataError::Read {
         path: path.to_path_buf(),
         source,
@@ -215,11 +224,7 @@ impl RunData {
         let mut sum = StepCounts::default();
         for (s, step, c) in &self.steps {
             if pick(step) && window.contains(*s) {
-                sum.requests += c.requests;
-                sum.ok += c.ok;
-                for (a, b) in sum.failures.iter_mut().zip(c.failures) {
-                    *a += b;
-                }
+                sum.add(c);
             }
         }
         sum
@@ -230,14 +235,7 @@ impl RunData {
         let mut sum = JourneyCounts::default();
         for (s, journey, c) in &self.journeys {
             if pick(journey) && window.contains(*s) {
-                sum.scheduled += c.scheduled;
-                sum.late += c.late;
-                sum.started += c.started;
-                sum.dropped += c.dropped;
-                sum.retries += c.retries;
-                for (a, b) in sum.finished.iter_mut().zip(c.finished) {
-                    *a += b;
-                }
+                sum.add(c);
             }
         }
         sum
@@ -280,11 +278,7 @@ pub fn read_hlog(path: &Path) -> Result<Series, DataError> {
         let second = interval.start_timestamp().as_secs_f64().round() as u64;
         let slot = out.entry(tag.as_str().to_string()).or_default();
         match slot.get_mut(&second) {
-            Some(existing) => {
-                let mut sum = existing.histogram();
-                let _ = sum.add(&h);
-                *existing = Sparse::of(&sum);
-            }
+            Some(existing) => existing.add(&Sparse::of(&h)),
             None => {
                 slot.insert(second, Sparse::of(&h));
             }
@@ -374,20 +368,6 @@ mod tests {
     }
 }
 
-/// Rounds to `places` decimals, as the summary shows figures.
-fn round(x: f64, places: i32) -> f64 {
-    let f = 10f64.powi(places);
-    (x * f).round() / f
-}
-
-fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 {
-        0.0
-    } else {
-        round(a as f64 / b as f64, 6)
-    }
-}
-
 impl RunData {
     /// Whether the summary lacks its totals: the run was killed before it
     /// could write them (`status: running`).
@@ -442,22 +422,12 @@ impl RunData {
 
         let mut lag_all = histogram();
         for name in &journey_names {
-            let c = {
-                let mut sum = JourneyCounts::default();
-                for (_, j, row) in &self.journeys {
-                    if j == name {
-                        sum.scheduled += row.scheduled;
-                        sum.late += row.late;
-                        sum.started += row.started;
-                        sum.dropped += row.dropped;
-                        sum.retries += row.retries;
-                        for (a, b) in sum.finished.iter_mut().zip(row.finished) {
-                            *a += b;
-                        }
-                    }
+            let mut c = JourneyCounts::default();
+            for (_, j, row) in &self.journeys {
+                if j == name {
+                    c.add(row);
                 }
-                sum
-            };
+            }
             let fin = |o: Outcome| c.finished[o.index()];
             let ended: u64 = c.finished.iter().sum();
             let unfinished = fin(Outcome::Unfinished) + c.started.saturating_sub(ended);
@@ -511,10 +481,8 @@ impl RunData {
                 if st != label {
                     continue;
                 }
-                c.requests += row.requests;
-                c.ok += row.ok;
-                for (i, (a, b)) in c.failures.iter_mut().zip(row.failures).enumerate() {
-                    *a += b;
+                c.add(row);
+                for (i, b) in row.failures.into_iter().enumerate() {
                     if b > 0 {
                         let e = first_last[i].get_or_insert((*second, *second, 0));
                         e.0 = e.0.min(*second);

@@ -401,6 +401,21 @@ pub struct ErrorSummary {
     pub last_s: f64,
 }
 
+/// Rounds to `places` decimals, as the summary shows figures.
+pub fn round(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
+}
+
+/// `a / b` to six decimals; 0 when `b` is 0.
+pub fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        round(a as f64 / b as f64, 6)
+    }
+}
+
 /// The summary's JSON Schema (draft 2020-12).
 pub fn json_schema() -> serde_json::Value {
     let mut schema = schemars::schema_for!(Summary).to_value();

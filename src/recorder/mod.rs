@@ -191,11 +191,32 @@ impl StepCounts {
     pub fn is_empty(&self) -> bool {
         *self == StepCounts::default()
     }
+
+    /// Adds `other`'s counts: counts of seconds, of shards, of steps add.
+    pub fn add(&mut self, other: &StepCounts) {
+        self.requests += other.requests;
+        self.ok += other.ok;
+        for (a, b) in self.failures.iter_mut().zip(other.failures) {
+            *a += b;
+        }
+    }
 }
 
 impl JourneyCounts {
     pub fn is_empty(&self) -> bool {
         *self == JourneyCounts::default()
+    }
+
+    /// Adds `other`'s counts.
+    pub fn add(&mut self, other: &JourneyCounts) {
+        self.scheduled += other.scheduled;
+        self.late += other.late;
+        self.started += other.started;
+        self.dropped += other.dropped;
+        self.retries += other.retries;
+        for (a, b) in self.finished.iter_mut().zip(other.finished) {
+            *a += b;
+        }
     }
 }
 

@@ -33,19 +33,6 @@ fn rfc3339(t: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn round(x: f64, places: i32) -> f64 {
-    let f = 10f64.powi(places);
-    (x * f).round() / f
-}
-
-fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 {
-        0.0
-    } else {
-        round(a as f64 / b as f64, 6)
-    }
-}
-
 /// The summary written when the clock starts: `status: running`, nothing
 /// measured yet.
 pub fn initial(ctx: &Context, started: SystemTime) -> Summary {
