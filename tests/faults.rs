@@ -5,27 +5,14 @@
 
 mod common;
 
-use common::{read_summary, scenario_file, server, surge};
+use common::{read_summary, run_scenario, scenario_file, server, surge};
 use serde_json::Value;
 
+/// Runs the scenario to its end (met or not); everything it printed.
 fn run(scenario: &std::path::Path, out: &std::path::Path) -> String {
-    let o = surge()
-        .arg("run")
-        .arg(scenario)
-        .arg("--out")
-        .arg(out)
-        .arg("-q")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(
-        matches!(o.status.code(), Some(0 | 1)),
-        "the run did not complete: {text}"
-    );
+    let (code, stdout, stderr) = run_scenario(scenario, out, &[]);
+    let text = stdout + &stderr;
+    assert!(matches!(code, 0 | 1), "the run did not complete: {text}");
     text
 }
 

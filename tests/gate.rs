@@ -7,24 +7,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{read_summary, repo, scenario_file, server, surge};
+use common::{read_summary, repo, run_scenario, scenario_file, server, surge};
 use serde_json::Value;
 
+/// Runs the scenario; (exit code, everything it printed).
 fn run(scenario: &std::path::Path, out: &std::path::Path) -> (i32, String) {
-    let o = surge()
-        .arg("run")
-        .arg(scenario)
-        .arg("--out")
-        .arg(out)
-        .arg("-q")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.code().expect("exited"), text)
+    let (code, stdout, stderr) = run_scenario(scenario, out, &[]);
+    (code, stdout + &stderr)
 }
 
 fn objective<'a>(s: &'a Value, name: &str) -> &'a Value {

@@ -9,30 +9,11 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{named, read_summary, repo, scenario_file, server, surge};
+use common::{named, read_summary, repo, run_scenario as run, scenario_file, server, surge};
 use serde_json::Value;
 
 fn external(url: &str, load: &str, journeys: &str) -> String {
     format!("version: 1\nname: t\nseed: 3\ntarget: {{ base_url: \"{url}\" }}\n{load}\n{journeys}\n")
-}
-
-/// Runs the binary on `scenario` with `--out dir`; returns (exit, stdout,
-/// stderr).
-fn run(scenario: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> (i32, String, String) {
-    let output = surge()
-        .arg("run")
-        .arg(scenario)
-        .arg("--out")
-        .arg(out)
-        .arg("-q")
-        .args(extra)
-        .output()
-        .unwrap();
-    (
-        output.status.code().expect("exited"),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 /// Journeys completed, before or after the deadline (which defaults to

@@ -5,7 +5,9 @@
 //! take plain series in and give an SVG string out; legends live in the
 //! HTML around them, where the browser lays text out without overlap.
 
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 
 use crate::summary::{FaultInfo, PhaseInfo};
@@ -182,16 +184,8 @@ pub fn time_lines(
             let mut chart = builder(root)
                 .build_cartesian_2d(0f64..frame.seconds.max(1.0), 0f64..top)
                 .map_err(|e| e.to_string())?;
-            chart
-                .configure_mesh()
-                .x_desc("time into the run (m:ss)")
-                .y_desc(y_desc)
-                .x_label_formatter(&|x| clock(*x))
+            time_mesh(&mut chart, y_desc)
                 .y_label_formatter(&|y| count_label(*y))
-                .light_line_style(WHITE)
-                .bold_line_style(GRID)
-                .axis_desc_style(("sans-serif", 13))
-                .label_style(("sans-serif", 12))
                 .draw()
                 .map_err(|e| e.to_string())?;
             decorate(&mut chart, frame, 0.0, top)?;
@@ -199,40 +193,14 @@ pub fn time_lines(
             label(&mut chart, frame, 0.0, top)
         }
         Scale::Log => {
-            let positive = lines
-                .iter()
-                .flat_map(|l| l.points.iter().map(|p| p.1))
-                .filter(|v| *v > 0.0)
-                .fold(f64::INFINITY, f64::min);
-            let lo = if positive.is_finite() {
-                10f64.powf(positive.log10().floor())
-            } else {
-                0.1
-            };
-            let hi = if max > 0.0 {
-                10f64.powf((max * 1.05).log10().ceil())
-            } else {
-                lo * 10.0
-            };
+            let (lo, top) = log_range(lines);
             let mut chart = builder(root)
-                .build_cartesian_2d(
-                    0f64..frame.seconds.max(1.0),
-                    (lo..hi.max(lo * 10.0)).log_scale(),
-                )
+                .build_cartesian_2d(0f64..frame.seconds.max(1.0), (lo..top).log_scale())
                 .map_err(|e| e.to_string())?;
-            chart
-                .configure_mesh()
-                .x_desc("time into the run (m:ss)")
-                .y_desc(y_desc)
-                .x_label_formatter(&|x| clock(*x))
+            time_mesh(&mut chart, y_desc)
                 .y_label_formatter(&|y| ms_label(*y))
-                .light_line_style(WHITE)
-                .bold_line_style(GRID)
-                .axis_desc_style(("sans-serif", 13))
-                .label_style(("sans-serif", 12))
                 .draw()
                 .map_err(|e| e.to_string())?;
-            let top = hi.max(lo * 10.0);
             decorate(&mut chart, frame, lo, top)?;
             let clipped: Vec<Line> = lines
                 .iter()
@@ -273,16 +241,8 @@ pub fn time_stacked(frame: &Frame, y_desc: &str, layers: &[Line]) -> String {
         let mut chart = builder(root)
             .build_cartesian_2d(0f64..frame.seconds.max(1.0), 0f64..top)
             .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc("time into the run (m:ss)")
-            .y_desc(y_desc)
-            .x_label_formatter(&|x| clock(*x))
+        time_mesh(&mut chart, y_desc)
             .y_label_formatter(&|y| count_label(*y))
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .axis_desc_style(("sans-serif", 13))
-            .label_style(("sans-serif", 12))
             .draw()
             .map_err(|e| e.to_string())?;
         decorate(&mut chart, frame, 0.0, top)?;
@@ -303,15 +263,30 @@ pub fn time_stacked(frame: &Frame, y_desc: &str, layers: &[Line]) -> String {
 
 /// The percentile spectrum: latency against "nines" (x = log10(1/(1−q))).
 pub fn spectrum(lines: &[Line], max_nines: f64) -> String {
-    let max = lines
-        .iter()
-        .flat_map(|l| l.points.iter().map(|p| p.1))
-        .fold(0.0f64, f64::max);
-    let positive = lines
-        .iter()
-        .flat_map(|l| l.points.iter().map(|p| p.1))
-        .filter(|v| *v > 0.0)
-        .fold(f64::INFINITY, f64::min);
+    let (lo, top) = log_range(lines);
+    let nines = max_nines.clamp(1.0, 6.0).ceil();
+    svg(HEIGHT + 60, |root| {
+        let mut chart = builder(root)
+            // Room for the last tick label ("99.99%") at the right edge.
+            .margin_right(36)
+            .build_cartesian_2d(0f64..nines, (lo..top).log_scale())
+            .map_err(|e| e.to_string())?;
+        mesh(&mut chart, "percentile", "latency")
+            .x_labels(nines as usize + 1)
+            .x_label_formatter(&|x| nines_label(*x))
+            .y_label_formatter(&|y| ms_label(*y))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        draw_lines(&mut chart, lines)
+    })
+}
+
+/// A log axis from the decade below the smallest positive value to the
+/// decade above the largest, at least one decade tall.
+fn log_range(lines: &[Line]) -> (f64, f64) {
+    let values = || lines.iter().flat_map(|l| l.points.iter().map(|p| p.1));
+    let max = values().fold(0.0f64, f64::max);
+    let positive = values().filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min);
     let lo = if positive.is_finite() {
         10f64.powf(positive.log10().floor())
     } else {
@@ -322,28 +297,45 @@ pub fn spectrum(lines: &[Line], max_nines: f64) -> String {
     } else {
         lo * 10.0
     };
-    let nines = max_nines.clamp(1.0, 6.0).ceil();
-    svg(HEIGHT + 60, |root| {
-        let mut chart = builder(root)
-            // Room for the last tick label ("99.99%") at the right edge.
-            .margin_right(36)
-            .build_cartesian_2d(0f64..nines, (lo..hi.max(lo * 10.0)).log_scale())
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc("percentile")
-            .y_desc("latency")
-            .x_labels(nines as usize + 1)
-            .x_label_formatter(&|x| nines_label(*x))
-            .y_label_formatter(&|y| ms_label(*y))
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .axis_desc_style(("sans-serif", 13))
-            .label_style(("sans-serif", 12))
-            .draw()
-            .map_err(|e| e.to_string())?;
-        draw_lines(&mut chart, lines)
-    })
+    (lo, hi.max(lo * 10.0))
+}
+
+/// Every chart's axes in one style: a light grid and legible text.
+fn mesh<'a, 'c, X, Y>(
+    chart: &'c mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    x_desc: &str,
+    y_desc: &str,
+) -> MeshStyle<'a, 'c, X, Y, SVGBackend<'a>>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let mut style = chart.configure_mesh();
+    style
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .light_line_style(WHITE)
+        .bold_line_style(GRID)
+        .axis_desc_style(("sans-serif", 13))
+        .label_style(("sans-serif", 12));
+    style
+}
+
+/// The axes of a chart over the run's time, x labelled m:ss.
+fn time_mesh<'a, 'c, Y>(
+    chart: &'c mut Chart<'a, 'a, Y>,
+    y_desc: &str,
+) -> MeshStyle<'a, 'c, plotters::coord::types::RangedCoordf64, Y, SVGBackend<'a>>
+where
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let mut style = mesh(chart, "time into the run (m:ss)", y_desc);
+    style.x_label_formatter(&time_label);
+    style
+}
+
+fn time_label(x: &f64) -> String {
+    clock(*x)
 }
 
 /// 0 → "0%", 1 → "90%", 2 → "99%", 3 → "99.9%"...

@@ -147,6 +147,29 @@ pub fn scenario_file(dir: &std::path::Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
+/// `surge run SCENARIO --out OUT -q EXTRA...` on the real binary:
+/// (exit code, stdout, stderr).
+pub fn run_scenario(
+    scenario: &std::path::Path,
+    out: &std::path::Path,
+    extra: &[&str],
+) -> (i32, String, String) {
+    let output = surge()
+        .arg("run")
+        .arg(scenario)
+        .arg("--out")
+        .arg(out)
+        .arg("-q")
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        output.status.code().expect("exited"),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// Reads a run folder's summary.
 pub fn read_summary(dir: &std::path::Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json exists");
