@@ -62,7 +62,8 @@ enum Command {
         #[arg(long, value_name = "X")]
         scale: Option<f64>,
         /// Stretch or compress the timeline to this length (e.g. 90s);
-        /// rates stay as written.
+        /// rates stay as written, the twin's stocks scale with the time so
+        /// they run dry at the same point of the replay.
         #[arg(long, value_name = "D", value_parser = duration_arg)]
         duration: Option<Duration>,
         /// Seed of the arrival schedule (overrides `seed`).

@@ -148,6 +148,11 @@ pub fn apply_overrides(scenario: &mut Scenario, opts: &RunOptions) -> f64 {
                     at(&mut r.sales);
                 }
             }
+            // So do the moments stocks run dry: the arrivals that use them
+            // up scale with the timeline, so the stocks scale with it.
+            if let Some(twin) = &mut scenario.file.target.twin {
+                twin.scale_stocks(factor);
+            }
             factor
         }
         _ => 1.0,
@@ -731,5 +736,29 @@ mod tests {
         assert_eq!(allocate_users(&[0.5, 0.5], 3).iter().sum::<usize>(), 3);
         assert_eq!(allocate_users(&[0.98, 0.01, 0.01], 10), vec![10, 1, 1]);
         assert_eq!(allocate_users(&[1.0, 0.0], 4), vec![4, 0]);
+    }
+
+    #[test]
+    fn a_compressed_replay_keeps_its_shape() {
+        let path =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/cpns-2024-deadline-eve.yaml");
+        let (mut scenario, _) = crate::scenario::load(&path).expect("the shipped scenario loads");
+        let before = scenario.timeline.clone();
+        let mut opts = RunOptions::new(&path);
+        opts.duration = Some(Duration::from_secs(90));
+        let factor = apply_overrides(&mut scenario, &opts);
+        assert!((factor - 0.15).abs() < 1e-12, "{factor}");
+        assert_eq!(scenario.timeline.total, Duration::from_secs(90));
+        let outage = |t: &crate::scenario::Timeline| t.fault("core-outage").unwrap().start;
+        assert_eq!(outage(&scenario.timeline), outage(&before).mul_f64(0.15));
+
+        // 90 s of arrivals drain 15% of what 10 minutes drain.
+        let twin = scenario.file.target.twin.as_ref().unwrap();
+        assert_eq!(twin.core.stock, 30_000);
+        assert_eq!(twin.partners["reseller-a"].stock, 360);
+        let b = &twin.partners["reseller-b"];
+        let refill = b.refill.as_ref().unwrap();
+        assert_eq!((b.stock, refill.below, refill.batch), (300, 75, 300));
+        assert_eq!(twin.partners["pos"].stock, 0, "no stock stays no stock");
     }
 }

@@ -117,6 +117,25 @@ pub struct TwinConfig {
     pub partners: IndexMap<String, Partner>,
 }
 
+impl TwinConfig {
+    /// Multiplies every finite stock (the core's, each reseller's and its
+    /// restocking rule) by `factor`, rounding up so a stock that was there
+    /// stays. `surge run --duration` uses it: the arrivals that drain a
+    /// stock scale with the timeline, so a stock that ran dry in the last
+    /// hour of the full replay still does in a compressed one.
+    pub fn scale_stocks(&mut self, factor: f64) {
+        let scale = |n: &mut u64| *n = (*n as f64 * factor).ceil() as u64;
+        scale(&mut self.core.stock);
+        for partner in self.partners.values_mut() {
+            scale(&mut partner.stock);
+            if let Some(refill) = &mut partner.refill {
+                scale(&mut refill.below);
+                scale(&mut refill.batch);
+            }
+        }
+    }
+}
+
 /// The same defaults serde applies to `twin: {}`.
 impl Default for TwinConfig {
     fn default() -> Self {
