@@ -230,6 +230,72 @@ struct Judged {
     default_name: String,
 }
 
+/// An objective on its way to a verdict: what every outcome of it shares.
+struct Judging {
+    bound: f64,
+    unit: &'static str,
+    default_name: String,
+}
+
+impl Judging {
+    fn new(bound: f64, unit: &'static str, default_name: String) -> Judging {
+        Judging {
+            bound,
+            unit,
+            default_name,
+        }
+    }
+
+    /// Met or missed, on what was measured.
+    fn verdict(
+        self,
+        met: bool,
+        measured: Option<f64>,
+        samples: Option<u64>,
+        detail: String,
+    ) -> Judged {
+        let judgement = if met {
+            Judgement::Met
+        } else {
+            Judgement::Missed
+        };
+        self.judged(judgement, measured, samples, detail)
+    }
+
+    /// Not judged (too few samples, nothing sent, no ledger), and why.
+    fn unjudged(self, measured: Option<f64>, samples: Option<u64>, detail: String) -> Judged {
+        self.judged(Judgement::Unjudged, measured, samples, detail)
+    }
+
+    fn judged(
+        self,
+        judgement: Judgement,
+        measured: Option<f64>,
+        samples: Option<u64>,
+        detail: String,
+    ) -> Judged {
+        Judged {
+            judgement,
+            measured,
+            bound: self.bound,
+            unit: self.unit,
+            samples,
+            detail,
+            default_name: self.default_name,
+        }
+    }
+}
+
+/// The sign between a measured value and its bound, as the verdict reads.
+fn relation(met: bool, at_most: bool) -> &'static str {
+    match (met, at_most) {
+        (true, true) => "≤",
+        (false, true) => ">",
+        (true, false) => "≥",
+        (false, false) => "<",
+    }
+}
+
 fn judge_one(objective: &Objective, data: &RunData) -> ObjectiveResult {
     let s = &data.summary;
     let (kind, name, j) = match objective {
@@ -266,40 +332,25 @@ fn latency(o: &crate::scenario::model::LatencyObjective, data: &RunData) -> Judg
         sel.describe(),
         window_label(o.during.as_deref(), o.outside_faults)
     );
-    let default_name = format!("{what} ≤ {}", o.at_most);
+    let judging = Judging::new(bound, "us", format!("{what} ≤ {}", o.at_most));
     let n = h.len();
     let min = o.min_samples.unwrap_or_else(|| default_min_samples(o.p));
     if n < min {
-        return Judged {
-            judgement: Judgement::Unjudged,
-            measured: (n > 0).then(|| percentile(&h, o.p)),
-            bound,
-            unit: "us",
-            samples: Some(n),
-            detail: format!("{what}: only {n} samples, fewer than the {min} needed to judge it"),
-            default_name,
-        };
+        return judging.unjudged(
+            (n > 0).then(|| percentile(&h, o.p)),
+            Some(n),
+            format!("{what}: only {n} samples, fewer than the {min} needed to judge it"),
+        );
     }
     let measured = percentile(&h, o.p);
     let met = measured <= bound;
-    Judged {
-        judgement: if met {
-            Judgement::Met
-        } else {
-            Judgement::Missed
-        },
-        measured: Some(measured),
-        bound,
-        unit: "us",
-        samples: Some(n),
-        detail: format!(
-            "{what}: {} ({n} samples) {} {}",
-            ms(measured),
-            if met { "≤" } else { ">" },
-            o.at_most
-        ),
-        default_name,
-    }
+    let detail = format!(
+        "{what}: {} ({n} samples) {} {}",
+        ms(measured),
+        relation(met, true),
+        o.at_most
+    );
+    judging.verdict(met, Some(measured), Some(n), detail)
 }
 
 fn error_rate(o: &crate::scenario::model::ErrorRateObjective, data: &RunData) -> Judged {
@@ -318,7 +369,7 @@ fn error_rate(o: &crate::scenario::model::ErrorRateObjective, data: &RunData) ->
         sel.describe(),
         window_label(o.during.as_deref(), o.outside_faults)
     );
-    let default_name = format!("{what} ≤ {}", o.at_most);
+    let judging = Judging::new(bound, "ratio", format!("{what} ≤ {}", o.at_most));
     let (bad, total) = match &sel {
         Selector::Journey(j) => {
             let c = data.journey_counts(|name| name == *j, &w);
@@ -335,36 +386,21 @@ fn error_rate(o: &crate::scenario::model::ErrorRateObjective, data: &RunData) ->
         }
     };
     if total == 0 {
-        return Judged {
-            judgement: Judgement::Unjudged,
-            measured: None,
-            bound,
-            unit: "ratio",
-            samples: Some(0),
-            detail: format!("{what}: nothing was sent, so nothing to judge"),
-            default_name,
-        };
+        return judging.unjudged(
+            None,
+            Some(0),
+            format!("{what}: nothing was sent, so nothing to judge"),
+        );
     }
     let rate = bad as f64 / total as f64;
     let met = rate <= bound;
-    Judged {
-        judgement: if met {
-            Judgement::Met
-        } else {
-            Judgement::Missed
-        },
-        measured: Some(rate),
-        bound,
-        unit: "ratio",
-        samples: Some(total),
-        detail: format!(
-            "{what}: {} ({bad} of {total}) {} {}",
-            pct(rate),
-            if met { "≤" } else { ">" },
-            o.at_most
-        ),
-        default_name,
-    }
+    let detail = format!(
+        "{what}: {} ({bad} of {total}) {} {}",
+        pct(rate),
+        relation(met, true),
+        o.at_most
+    );
+    judging.verdict(met, Some(rate), Some(total), detail)
 }
 
 fn goodput(o: &crate::scenario::model::GoodputObjective, data: &RunData) -> Judged {
@@ -377,40 +413,21 @@ fn goodput(o: &crate::scenario::model::GoodputObjective, data: &RunData) -> Judg
             .as_deref()
             .map_or("every journey".to_string(), |j| format!("journey {j}"))
     );
-    let default_name = format!("{what} ≥ {}", o.at_least);
+    let judging = Judging::new(bound, "ratio", format!("{what} ≥ {}", o.at_least));
     if c.scheduled == 0 {
-        return Judged {
-            judgement: Judgement::Unjudged,
-            measured: None,
-            bound,
-            unit: "ratio",
-            samples: Some(0),
-            detail: format!("{what}: no arrivals were scheduled"),
-            default_name,
-        };
+        return judging.unjudged(None, Some(0), format!("{what}: no arrivals were scheduled"));
     }
     let done = c.finished[Outcome::CompletedInTime.index()];
     let ratio = done as f64 / c.scheduled as f64;
     let met = ratio >= bound;
-    Judged {
-        judgement: if met {
-            Judgement::Met
-        } else {
-            Judgement::Missed
-        },
-        measured: Some(ratio),
-        bound,
-        unit: "ratio",
-        samples: Some(c.scheduled),
-        detail: format!(
-            "{what}: {} ({done} of {} completed before the deadline) {} {}",
-            pct(ratio),
-            c.scheduled,
-            if met { "≥" } else { "<" },
-            o.at_least
-        ),
-        default_name,
-    }
+    let detail = format!(
+        "{what}: {} ({done} of {} completed before the deadline) {} {}",
+        pct(ratio),
+        c.scheduled,
+        relation(met, false),
+        o.at_least
+    );
+    judging.verdict(met, Some(ratio), Some(c.scheduled), detail)
 }
 
 fn throughput(o: &crate::scenario::model::ThroughputObjective, data: &RunData) -> Judged {
@@ -434,23 +451,17 @@ fn throughput(o: &crate::scenario::model::ThroughputObjective, data: &RunData) -
         window_label(o.during.as_deref(), o.outside_faults)
     );
     let met = rate >= bound;
-    Judged {
-        judgement: if met {
-            Judgement::Met
-        } else {
-            Judgement::Missed
-        },
-        measured: Some(rate),
-        bound,
-        unit: "per_s",
-        samples: Some(count),
-        detail: format!(
-            "{what}: {rate:.2}/s ({count} in {seconds}s) {} {}",
-            if met { "≥" } else { "<" },
-            o.at_least
-        ),
-        default_name: format!("{what} ≥ {}", o.at_least),
-    }
+    let detail = format!(
+        "{what}: {rate:.2}/s ({count} in {seconds}s) {} {}",
+        relation(met, false),
+        o.at_least
+    );
+    Judging::new(bound, "per_s", format!("{what} ≥ {}", o.at_least)).verdict(
+        met,
+        Some(rate),
+        Some(count),
+        detail,
+    )
 }
 
 /// After the fault's end, the first second from which every second's
@@ -465,17 +476,13 @@ fn recovery(o: &crate::scenario::model::RecoveryObjective, data: &RunData) -> Ju
         sel.describe(),
         o.fault
     );
-    let default_name = format!("{what} under {} within {}", o.at_most, o.within);
+    let judging = Judging::new(
+        bound,
+        "s",
+        format!("{what} under {} within {}", o.at_most, o.within),
+    );
     let Some(fault) = s.timeline.faults.iter().find(|f| f.name == o.fault) else {
-        return Judged {
-            judgement: Judgement::Unjudged,
-            measured: None,
-            bound,
-            unit: "s",
-            samples: None,
-            detail: format!("{what}: the fault is not in this run"),
-            default_name,
-        };
+        return judging.unjudged(None, None, format!("{what}: the fault is not in this run"));
     };
     let end = fault.removed_s.unwrap_or(fault.end_s);
     let limit = o.at_most.0.as_micros() as f64;
@@ -486,15 +493,11 @@ fn recovery(o: &crate::scenario::model::RecoveryObjective, data: &RunData) -> Ju
         .map(|(sec, h)| (sec, percentile(&h, o.p)))
         .collect();
     if seconds.is_empty() {
-        return Judged {
-            judgement: Judgement::Unjudged,
-            measured: None,
-            bound,
-            unit: "s",
-            samples: Some(0),
-            detail: format!("{what}: no requests after the fault ended"),
-            default_name,
-        };
+        return judging.unjudged(
+            None,
+            Some(0),
+            format!("{what}: no requests after the fault ended"),
+        );
     }
     // The last second over the bound; recovery comes right after it.
     let last_bad = seconds
@@ -515,23 +518,16 @@ fn recovery(o: &crate::scenario::model::RecoveryObjective, data: &RunData) -> Ju
         format!(
             "{what}: back under {} {took:.0}s after it ended {} {}",
             o.at_most,
-            if met { "≤" } else { ">" },
+            relation(met, true),
             o.within
         )
     };
-    Judged {
-        judgement: if met {
-            Judgement::Met
-        } else {
-            Judgement::Missed
-        },
-        measured: took.is_finite().then_some(took),
-        bound,
-        unit: "s",
-        samples: Some(seconds.len() as u64),
+    judging.verdict(
+        met,
+        took.is_finite().then_some(took),
+        Some(seconds.len() as u64),
         detail,
-        default_name,
-    }
+    )
 }
 
 fn ledger(o: &crate::scenario::model::LedgerObjective, s: &Summary) -> Judged {
@@ -539,38 +535,18 @@ fn ledger(o: &crate::scenario::model::LedgerObjective, s: &Summary) -> Judged {
         .ok()
         .and_then(|v| v.as_str().map(String::from))
         .unwrap_or_default();
-    let default_name = format!("{name} ≤ {}", o.at_most);
-    let bound = o.at_most as f64;
+    let judging = Judging::new(o.at_most as f64, "count", format!("{name} ≤ {}", o.at_most));
     let Some(snapshot) = &s.ledger else {
-        return Judged {
-            judgement: Judgement::Unjudged,
-            measured: None,
-            bound,
-            unit: "count",
-            samples: None,
-            detail: format!("{name}: the run has no ledger (the target was not the twin)"),
-            default_name,
-        };
+        return judging.unjudged(None, None, no_ledger(&name));
     };
     let value = snapshot.counters.get(o.counter);
     let met = value <= o.at_most;
-    Judged {
-        judgement: if met {
-            Judgement::Met
-        } else {
-            Judgement::Missed
-        },
-        measured: Some(value as f64),
-        bound,
-        unit: "count",
-        samples: None,
-        detail: format!(
-            "{name}: {value} {} {}",
-            if met { "≤" } else { ">" },
-            o.at_most
-        ),
-        default_name,
-    }
+    let detail = format!("{name}: {value} {} {}", relation(met, true), o.at_most);
+    judging.verdict(met, Some(value as f64), None, detail)
+}
+
+fn no_ledger(name: &str) -> String {
+    format!("{name}: the run has no ledger (the target was not the twin)")
 }
 
 fn invariant(i: Invariant, s: &Summary) -> Judged {
@@ -578,36 +554,18 @@ fn invariant(i: Invariant, s: &Summary) -> Judged {
         .ok()
         .and_then(|v| v.as_str().map(String::from))
         .unwrap_or_default();
-    let default_name = format!("invariant {name}");
+    let judging = Judging::new(1.0, "bool", format!("invariant {name}"));
     let Some(snapshot) = &s.ledger else {
-        return Judged {
-            judgement: Judgement::Unjudged,
-            measured: None,
-            bound: 1.0,
-            unit: "bool",
-            samples: None,
-            detail: format!("{name}: the run has no ledger (the target was not the twin)"),
-            default_name,
-        };
+        return judging.unjudged(None, None, no_ledger(&name));
     };
     let verdict = snapshot.counters.verdict(i);
-    Judged {
-        judgement: if verdict.holds {
-            Judgement::Met
-        } else {
-            Judgement::Missed
-        },
-        measured: Some(if verdict.holds { 1.0 } else { 0.0 }),
-        bound: 1.0,
-        unit: "bool",
-        samples: None,
-        detail: format!(
-            "{name}: {} ({})",
-            if verdict.holds { "holds" } else { "broken" },
-            verdict.detail
-        ),
-        default_name,
-    }
+    let detail = format!(
+        "{name}: {} ({})",
+        if verdict.holds { "holds" } else { "broken" },
+        verdict.detail
+    );
+    let measured = if verdict.holds { 1.0 } else { 0.0 };
+    judging.verdict(verdict.holds, Some(measured), None, detail)
 }
 
 #[cfg(test)]
