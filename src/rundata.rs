@@ -516,13 +516,7 @@ impl RunData {
         }
         s.channels = channels
             .into_iter()
-            .map(|(name, (requests, ok, h))| ChannelSummary {
-                name,
-                requests,
-                ok,
-                error_rate: ratio(requests - ok.min(requests), requests),
-                latency: Latency::of(&h),
-            })
+            .map(|(name, (requests, ok, h))| ChannelSummary::of(name, requests, ok, &h))
             .collect();
         let mut errors: Vec<ErrorSummary> = ErrorClass::ALL
             .iter()

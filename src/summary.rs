@@ -390,6 +390,24 @@ pub struct ChannelSummary {
     pub latency: Latency,
 }
 
+impl ChannelSummary {
+    /// A channel's line from the totals of its steps.
+    pub fn of(
+        name: String,
+        requests: u64,
+        ok: u64,
+        latency: &hdrhistogram::Histogram<u64>,
+    ) -> ChannelSummary {
+        ChannelSummary {
+            name,
+            requests,
+            ok,
+            error_rate: ratio(requests - ok.min(requests), requests),
+            latency: Latency::of(latency),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorSummary {

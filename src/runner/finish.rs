@@ -229,13 +229,7 @@ pub fn summary(
     }
     summary.channels = channels
         .into_iter()
-        .map(|(name, (requests, ok, h))| ChannelSummary {
-            name: name.to_string(),
-            requests,
-            ok,
-            error_rate: ratio(requests - ok.min(requests), requests),
-            latency: Latency::of(&h),
-        })
+        .map(|(name, (requests, ok, h))| ChannelSummary::of(name.to_string(), requests, ok, &h))
         .collect();
     let mut errors: Vec<ErrorSummary> = ErrorClass::ALL
         .iter()
