@@ -210,7 +210,10 @@ async fn down_refuses_connections_until_lifted() {
     let id = p.add(spec(json!({ "fault": { "down": {} } }))).unwrap();
     // The open connection is cut, new ones are refused.
     let mut buf = [0u8; 1];
-    assert_eq!(open.read(&mut buf).await.unwrap_or(0), 0);
+    let read = tokio::time::timeout(Duration::from_secs(5), open.read(&mut buf))
+        .await
+        .expect("the open connection was not cut");
+    assert_eq!(read.unwrap_or(0), 0);
     let mut refused = false;
     for _ in 0..50 {
         match TcpStream::connect(p.addr()).await {

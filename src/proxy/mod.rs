@@ -279,9 +279,15 @@ async fn accept_loop(proxy: Arc<Proxy>, mut listener: Option<TcpListener>) {
         tokio::select! {
             accepted = l.accept() => {
                 if let Ok((client, _)) = accepted {
-                    let n = proxy.connections.fetch_add(1, Ordering::Relaxed);
-                    // Subscribed now, so a `down` from here on cuts it.
+                    // Subscribed now, so a `down` from here on cuts it; one
+                    // that came while it was being accepted is seen below
+                    // (`add` lists the toxic before it bumps `cut`).
                     let cut = proxy.cut.subscribe();
+                    if proxy.is_down() {
+                        reset(&client);
+                        continue;
+                    }
+                    let n = proxy.connections.fetch_add(1, Ordering::Relaxed);
                     tokio::spawn(connection(proxy.clone(), client, n, cut));
                 }
             }
