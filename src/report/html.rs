@@ -132,6 +132,31 @@ impl Axis {
     fn per_second(&self, count: u64) -> f64 {
         count as f64 / self.bucket as f64
     }
+
+    /// The bucket that second `sec` of the run falls in.
+    fn bucket_of(&self, sec: u64) -> usize {
+        ((sec / self.bucket) as usize).min(self.buckets() as usize - 1)
+    }
+
+    /// Counts per bucket, drawn as a rate per second.
+    fn rate_line(
+        &self,
+        name: &str,
+        color: plotters::style::RGBColor,
+        counts: &[u64],
+        dashed: bool,
+    ) -> Line {
+        Line {
+            name: name.into(),
+            color,
+            points: counts
+                .iter()
+                .enumerate()
+                .map(|(b, c)| (self.x(b as u64), self.per_second(*c)))
+                .collect(),
+            dashed,
+        }
+    }
 }
 
 fn page(run: &RunData) -> String {
@@ -325,7 +350,7 @@ fn load(out: &mut String, run: &RunData, axis: &Axis, frame: &Frame) {
     let mut abandoned = vec![0u64; n];
     let mut failed = vec![0u64; n];
     for (sec, _, c) in &run.journeys {
-        let b = ((sec / axis.bucket) as usize).min(n - 1);
+        let b = axis.bucket_of(*sec);
         scheduled[b] += c.scheduled;
         started[b] += c.started;
         completed[b] += c.finished[Outcome::CompletedInTime.index()]
@@ -333,16 +358,8 @@ fn load(out: &mut String, run: &RunData, axis: &Axis, frame: &Frame) {
         abandoned[b] += c.finished[Outcome::Abandoned.index()];
         failed[b] += c.finished[Outcome::Failed.index()];
     }
-    let series = |name: &str, i: usize, v: &[u64], dashed: bool| Line {
-        name: name.into(),
-        color: color(i),
-        points: v
-            .iter()
-            .enumerate()
-            .map(|(b, c)| (axis.x(b as u64), axis.per_second(*c)))
-            .collect(),
-        dashed,
-    };
+    let series =
+        |name: &str, i: usize, v: &[u64], dashed: bool| axis.rate_line(name, color(i), v, dashed);
     // The schedule is drawn last, dashed, so it shows where the started
     // line departs from it.
     let lines = [
@@ -474,7 +491,7 @@ fn errors(out: &mut String, run: &RunData, axis: &Axis, frame: &Frame) {
     let n = axis.buckets() as usize;
     let mut per_class = vec![vec![0u64; n]; ErrorClass::ALL.len()];
     for (sec, _, c) in &run.steps {
-        let b = ((sec / axis.bucket) as usize).min(n - 1);
+        let b = axis.bucket_of(*sec);
         for (k, f) in c.failures.iter().enumerate() {
             per_class[k][b] += f;
         }
@@ -482,16 +499,7 @@ fn errors(out: &mut String, run: &RunData, axis: &Axis, frame: &Frame) {
     let layers: Vec<Line> = ErrorClass::ALL
         .iter()
         .filter(|k| per_class[k.index()].iter().any(|v| *v > 0))
-        .map(|k| Line {
-            name: k.name().into(),
-            color: color(k.index() + 3),
-            points: per_class[k.index()]
-                .iter()
-                .enumerate()
-                .map(|(b, c)| (axis.x(b as u64), axis.per_second(*c)))
-                .collect(),
-            dashed: false,
-        })
+        .map(|k| axis.rate_line(k.name(), color(k.index() + 3), &per_class[k.index()], false))
         .collect();
     let _ = writeln!(
         out,
@@ -717,23 +725,13 @@ fn generator(out: &mut String, run: &RunData, axis: &Axis, frame: &Frame) {
     let mut late = vec![0u64; n];
     let mut dropped = vec![0u64; n];
     for (sec, _, c) in &run.journeys {
-        let b = ((sec / axis.bucket) as usize).min(n - 1);
+        let b = axis.bucket_of(*sec);
         late[b] += c.late;
         dropped[b] += c.dropped;
     }
-    let to_line = |name: &str, i: usize, v: &[u64]| Line {
-        name: name.into(),
-        color: color(i),
-        points: v
-            .iter()
-            .enumerate()
-            .map(|(b, c)| (axis.x(b as u64), axis.per_second(*c)))
-            .collect(),
-        dashed: false,
-    };
     let lines = [
-        to_line("late (waited for a user)", 1, &late),
-        to_line("dropped", 3, &dropped),
+        axis.rate_line("late (waited for a user)", color(1), &late, false),
+        axis.rate_line("dropped", color(3), &dropped, false),
     ];
     out.push_str(&charts::time_lines(
         frame,
