@@ -62,6 +62,13 @@ async fn proxy(upstream: SocketAddr) -> Arc<Proxy> {
         .unwrap()
 }
 
+/// Awaits `f`, failing the test after 10 s instead of hanging the suite.
+async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), f)
+        .await
+        .expect("no answer within 10 s")
+}
+
 /// Round trip of a small message through `addr`.
 async fn round_trip(addr: SocketAddr) -> Duration {
     let mut s = TcpStream::connect(addr).await.unwrap();
@@ -69,7 +76,7 @@ async fn round_trip(addr: SocketAddr) -> Duration {
     let t = Instant::now();
     s.write_all(b"ping").await.unwrap();
     let mut buf = [0u8; 4];
-    s.read_exact(&mut buf).await.unwrap();
+    bounded(s.read_exact(&mut buf)).await.unwrap();
     assert_eq!(&buf, b"ping");
     t.elapsed()
 }
@@ -78,7 +85,7 @@ async fn read_all(addr: SocketAddr) -> (Vec<u8>, Duration) {
     let mut s = TcpStream::connect(addr).await.unwrap();
     let t = Instant::now();
     let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out).await;
+    let _ = bounded(s.read_to_end(&mut out)).await;
     (out, t.elapsed())
 }
 
@@ -129,8 +136,8 @@ async fn reset_peer_resets_after_its_delay() {
     // Before the reset, data flows.
     s.write_all(b"ping").await.unwrap();
     let mut buf = [0u8; 4];
-    s.read_exact(&mut buf).await.unwrap();
-    let err = s.read(&mut buf).await;
+    bounded(s.read_exact(&mut buf)).await.unwrap();
+    let err = bounded(s.read(&mut buf)).await;
     let took = t.elapsed();
     let kind = err.map(|n| format!("read {n}")).unwrap_err().kind();
     assert_eq!(kind, std::io::ErrorKind::ConnectionReset);
@@ -152,7 +159,7 @@ async fn timeout_swallows_data_then_closes() {
     s.write_all(b"ping").await.unwrap();
     let mut buf = [0u8; 4];
     // Nothing comes back; the connection closes at the timeout.
-    let n = s.read(&mut buf).await.unwrap_or(0);
+    let n = bounded(s.read(&mut buf)).await.unwrap_or(0);
     let took = t.elapsed();
     assert_eq!(n, 0, "data got through a timeout");
     assert!(
@@ -210,9 +217,7 @@ async fn down_refuses_connections_until_lifted() {
     let id = p.add(spec(json!({ "fault": { "down": {} } }))).unwrap();
     // The open connection is cut, new ones are refused.
     let mut buf = [0u8; 1];
-    let read = tokio::time::timeout(Duration::from_secs(5), open.read(&mut buf))
-        .await
-        .expect("the open connection was not cut");
+    let read = bounded(open.read(&mut buf)).await;
     assert_eq!(read.unwrap_or(0), 0);
     let mut refused = false;
     for _ in 0..50 {
@@ -253,7 +258,7 @@ async fn toxicity_half_affects_about_half_the_connections() {
         let mut buf = [0u8; 4];
         let echoed = async {
             s.write_all(b"ping").await?;
-            s.read_exact(&mut buf).await
+            bounded(s.read_exact(&mut buf)).await
         }
         .await;
         if echoed.is_err() {
@@ -287,7 +292,7 @@ async fn toxics_come_and_go_without_losing_a_byte() {
     };
     let reader = async {
         let mut got = vec![0u8; data.len()];
-        r.read_exact(&mut got).await.unwrap();
+        bounded(r.read_exact(&mut got)).await.unwrap();
         got
     };
     let ((), got) = tokio::join!(writer, reader);
