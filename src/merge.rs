@@ -18,7 +18,7 @@ use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
 use crate::recorder::{JourneyCounts, StepCounts, histogram, journeys_header, steps_header};
 use crate::rundata::{DataError, RunData, Sparse};
-use crate::summary::{ShardStart, Status};
+use crate::summary::{ShardStart, Status, Summary};
 
 /// Why shards cannot be merged.
 #[derive(Debug, thiserror::Error)]
@@ -231,49 +231,42 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
     })
 }
 
+/// One thing the shards of one run share: its name in a refusal, and how
+/// to read it from a summary.
+type Shared = (&'static str, fn(&Summary) -> String);
+
+const IDENTITY: [Shared; 5] = [
+    ("scenario names", |s| s.scenario.name.clone()),
+    ("scenario files (sha256)", |s| s.scenario.sha256.clone()),
+    ("seeds", |s| s.scenario.seed.to_string()),
+    ("scales", |s| s.scenario.scale.to_string()),
+    ("shard counts", |s| shard_count(s).to_string()),
+];
+
+fn shard_count(s: &Summary) -> u64 {
+    s.run.shard.map_or(1, |k| k.count)
+}
+
 /// The shards are the N shards of one scenario and seed, each once.
 fn check(shards: &[Shard]) -> Result<(), MergeError> {
     let first = &shards[0];
     let f = &first.data.summary;
-    let count = f.run.shard.map_or(1, |s| s.count);
+    let count = shard_count(f);
     let mut seen: BTreeMap<u64, &PathBuf> = BTreeMap::new();
     for s in shards {
         let x = &s.data.summary;
-        let differ = |what: &'static str, a: String, b: String| -> Result<(), MergeError> {
-            if a == b {
-                Ok(())
-            } else {
-                Err(MergeError::Mismatch {
+        for (what, key) in IDENTITY {
+            let (a, b) = (key(f), key(x));
+            if a != b {
+                return Err(MergeError::Mismatch {
                     a: first.data.dir.clone(),
                     b: s.data.dir.clone(),
                     what,
                     x: a,
                     y: b,
-                })
+                });
             }
-        };
-        differ(
-            "scenario names",
-            f.scenario.name.clone(),
-            x.scenario.name.clone(),
-        )?;
-        differ(
-            "scenario files (sha256)",
-            f.scenario.sha256.clone(),
-            x.scenario.sha256.clone(),
-        )?;
-        differ(
-            "seeds",
-            f.scenario.seed.to_string(),
-            x.scenario.seed.to_string(),
-        )?;
-        differ(
-            "scales",
-            f.scenario.scale.to_string(),
-            x.scenario.scale.to_string(),
-        )?;
-        let n = x.run.shard.map_or(1, |s| s.count);
-        differ("shard counts", count.to_string(), n.to_string())?;
+        }
         if let Some(other) = seen.insert(s.index, &s.data.dir) {
             return Err(MergeError::Duplicate {
                 index: s.index,
