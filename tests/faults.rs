@@ -5,13 +5,12 @@
 
 mod common;
 
-use common::{read_summary, run_scenario, scenario_file, server, surge};
+use common::{read_summary, run_printed, run_scenario, scenario_file, server};
 use serde_json::Value;
 
 /// Runs the scenario to its end (met or not); everything it printed.
 fn run(scenario: &std::path::Path, out: &std::path::Path) -> String {
-    let (code, stdout, stderr) = run_scenario(scenario, out, &[]);
-    let text = stdout + &stderr;
+    let (code, text) = run_printed(scenario, out);
     assert!(matches!(code, 0 | 1), "the run did not complete: {text}");
     text
 }
@@ -230,15 +229,8 @@ faults:
         ),
     );
     let out = dir.path().join("run");
-    let o = surge()
-        .arg("run")
-        .arg(&path)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(3));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let (code, _, err) = run_scenario(&path, &out, &[]);
+    assert_eq!(code, 3);
     assert!(
         err.contains("chaos") && err.contains("cannot be reached"),
         "{err}"

@@ -7,14 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{read_summary, repo, run_scenario, scenario_file, server, surge};
+use common::{read_summary, repo, run_printed as run, scenario_file, server, surge};
 use serde_json::Value;
-
-/// Runs the scenario; (exit code, everything it printed).
-fn run(scenario: &std::path::Path, out: &std::path::Path) -> (i32, String) {
-    let (code, stdout, stderr) = run_scenario(scenario, out, &[]);
-    (code, stdout + &stderr)
-}
 
 fn objective<'a>(s: &'a Value, name: &str) -> &'a Value {
     s["gate"]["objectives"]

@@ -32,6 +32,17 @@ impl Drop for Twin {
     }
 }
 
+/// `surge merge DIRS... --out OUT` on the real binary.
+fn merge<P: AsRef<std::ffi::OsStr>>(dirs: &[P], out: &Path) -> std::process::Output {
+    surge()
+        .arg("merge")
+        .args(dirs)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 fn twin() -> Twin {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin!("surge"))
         .args(["twin", "--listen", "127.0.0.1:0"])
@@ -119,13 +130,7 @@ objectives:
     }
 
     let merged = dir.path().join("merged");
-    let o = surge()
-        .arg("merge")
-        .args(&shards)
-        .arg("--out")
-        .arg(&merged)
-        .output()
-        .unwrap();
+    let o = merge(&shards, &merged);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -273,13 +278,7 @@ fn a_run_split_into_four_shards_merges_back_exactly() {
     split_csv(&whole, &shards, "journeys.csv");
 
     let merged = dir.path().join("merged");
-    let o = surge()
-        .arg("merge")
-        .args(&shards)
-        .arg("--out")
-        .arg(&merged)
-        .output()
-        .unwrap();
+    let o = merge(&shards, &merged);
     assert!(
         matches!(o.status.code(), Some(0 | 1)),
         "{}",
@@ -335,13 +334,7 @@ fn shards_that_do_not_belong_together_are_refused() {
     let b = make("b", 2, 2, 11);
     let other_seed = make("c", 2, 2, 12);
     let refused = |dirs: &[&PathBuf], words: &[&str]| {
-        let o = surge()
-            .arg("merge")
-            .args(dirs)
-            .arg("--out")
-            .arg(dir.path().join("m"))
-            .output()
-            .unwrap();
+        let o = merge(dirs, &dir.path().join("m"));
         assert_eq!(o.status.code(), Some(2));
         let err = String::from_utf8_lossy(&o.stderr);
         for w in words {
@@ -353,12 +346,6 @@ fn shards_that_do_not_belong_together_are_refused() {
     refused(&[&a, &other_seed], &["seeds differ"]);
     refused(&[&whole], &["not a shard"]);
     // The right pair merges.
-    let o = surge()
-        .arg("merge")
-        .args([&a, &b])
-        .arg("--out")
-        .arg(dir.path().join("ok"))
-        .output()
-        .unwrap();
+    let o = merge(&[&a, &b], &dir.path().join("ok"));
     assert!(matches!(o.status.code(), Some(0 | 1)));
 }

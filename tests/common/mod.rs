@@ -170,6 +170,12 @@ pub fn run_scenario(
     )
 }
 
+/// The same run; (exit code, stdout and stderr together).
+pub fn run_printed(scenario: &std::path::Path, out: &std::path::Path) -> (i32, String) {
+    let (code, stdout, stderr) = run_scenario(scenario, out, &[]);
+    (code, stdout + &stderr)
+}
+
 /// Reads a run folder's summary.
 pub fn read_summary(dir: &std::path::Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json exists");
