@@ -21,6 +21,7 @@ use crate::proxy::{Proxy, ToxicSpec};
 use crate::scenario::Scenario;
 use crate::scenario::model::{FaultKind, HttpCall};
 use crate::scenario::refs::FaultOn;
+use crate::summary::round;
 use crate::twin::Twin;
 
 /// Why the fault timeline cannot be carried out.
@@ -158,8 +159,7 @@ impl Driver {
         for p in &self.planned {
             match (&p.on, &p.kind) {
                 (FaultOn::Twin(_), _) if self.targets.twin.is_none() => {
-                    let base = self.targets.twin_admin.clone().unwrap_or_default();
-                    let url = format!("{}/admin/faults", base.trim_end_matches('/'));
+                    let url = format!("{}/admin/faults", self.admin_base());
                     let reason = match self
                         .client
                         .get(&url)
@@ -220,7 +220,7 @@ impl Driver {
         match applied {
             Ok(handle) => {
                 self.on.lock().expect("fault lock")[i] = Some(handle);
-                self.records.lock().expect("fault lock")[i].applied_s = Some(round_ms(at));
+                self.records.lock().expect("fault lock")[i].applied_s = Some(round(at, 3));
             }
             Err(e) => {
                 log::warn!("fault `{}` could not be applied: {e}", p.name);
@@ -239,7 +239,7 @@ impl Driver {
         };
         let p = &self.planned[i];
         let result = self.remove(p, handle).await;
-        let at = round_ms(t0.elapsed().as_secs_f64());
+        let at = round(t0.elapsed().as_secs_f64(), 3);
         let mut records = self.records.lock().expect("fault lock");
         match result {
             Ok(()) => records[i].removed_s = Some(at),
@@ -455,26 +455,27 @@ impl Driver {
     }
 }
 
-fn round_ms(s: f64) -> f64 {
-    (s * 1000.0).round() / 1000.0
-}
-
 fn render_url(call: &HttpCall) -> String {
     call.url.render(&|_| None).unwrap_or_default()
+}
+
+/// The host (IPv6 without its brackets) and port of a URL.
+fn host_port(url: &url::Url) -> Result<(&str, u16), String> {
+    let host = url
+        .host_str()
+        .ok_or("the URL has no host")?
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    Ok((host, url.port_or_known_default().unwrap_or(80)))
 }
 
 /// Whether a TCP connection to `url`'s host and port opens.
 async fn reachable(url: &str) -> Result<(), String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
-    let host = parsed.host_str().ok_or("the URL has no host")?.to_string();
-    let port = parsed.port_or_known_default().unwrap_or(80);
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
+    let (host, port) = host_port(&parsed)?;
     match tokio::time::timeout(
         Duration::from_secs(3),
-        tokio::net::TcpStream::connect((host.as_str(), port)),
+        tokio::net::TcpStream::connect((host, port)),
     )
     .await
     {
@@ -493,12 +494,7 @@ pub fn upstream_of(base: &str) -> Result<SocketAddr, String> {
             url.scheme()
         ));
     }
-    let host = url
-        .host_str()
-        .ok_or("no host")?
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let port = url.port_or_known_default().unwrap_or(80);
+    let (host, port) = host_port(&url)?;
     std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
         .map_err(|e| e.to_string())?
         .next()
