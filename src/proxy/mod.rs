@@ -188,49 +188,51 @@ impl Proxy {
             toxicity: spec.toxicity.map_or(1.0, |t| t.fraction()),
             fault: spec.fault,
         };
-        {
-            let mut list = self.toxics.list.write().expect("toxic lock");
-            let mut next = (**list).clone();
-            next.push(Entry {
-                view,
-                effect: effect.clone(),
-            });
-            *list = Arc::new(next);
-        }
-        if matches!(effect, Effect::Down) {
+        let down = matches!(effect, Effect::Down);
+        self.edit(|list| {
+            list.push(Entry { view, effect });
+            Ok(())
+        })?;
+        // After the list: the accept loop relies on a `down` being listed
+        // before connections are told to cut.
+        if down {
             self.cut.send_modify(|g| *g += 1);
         }
-        self.changed.send_modify(|g| *g += 1);
         Ok(id)
+    }
+
+    /// Changes the toxic list copy-on-write (connections keep reading the
+    /// list they hold, never a half-changed one) and tells the listener.
+    fn edit<R>(
+        &self,
+        change: impl FnOnce(&mut Vec<Entry>) -> Result<R, ProxyError>,
+    ) -> Result<R, ProxyError> {
+        let result = {
+            let mut list = self.toxics.list.write().expect("toxic lock");
+            let mut next = (**list).clone();
+            let result = change(&mut next)?;
+            *list = Arc::new(next);
+            result
+        };
+        self.changed.send_modify(|g| *g += 1);
+        Ok(result)
     }
 
     /// Switches a toxic off.
     pub fn remove(&self, id: u64) -> Result<ToxicView, ProxyError> {
-        let gone = {
-            let mut list = self.toxics.list.write().expect("toxic lock");
+        self.edit(|list| {
             let at = list
                 .iter()
                 .position(|e| e.view.id == id)
                 .ok_or(ProxyError::Unknown(id))?;
-            let mut next = (**list).clone();
-            let gone = next.remove(at);
-            *list = Arc::new(next);
-            gone
-        };
-        self.changed.send_modify(|g| *g += 1);
-        Ok(gone.view)
+            Ok(list.remove(at).view)
+        })
     }
 
     /// Switches every toxic off.
     pub fn clear(&self) -> usize {
-        let n = {
-            let mut list = self.toxics.list.write().expect("toxic lock");
-            let n = list.len();
-            *list = Arc::new(Vec::new());
-            n
-        };
-        self.changed.send_modify(|g| *g += 1);
-        n
+        self.edit(|list| Ok(std::mem::take(list).len()))
+            .unwrap_or_default()
     }
 
     pub fn list(&self) -> Vec<ToxicView> {
