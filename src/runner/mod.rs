@@ -387,17 +387,14 @@ fn setup_faults(
         twin_admin: target.twin.is_none().then(|| target.default_base.clone()),
         proxies: Default::default(),
     };
+    // Each proxied channel once, with the first fault on it (named as the
+    // timeline names it) for an error to point at.
     let mut channels: Vec<(String, String)> = Vec::new();
-    for f in &scenario.file.faults {
-        if let FaultOn::Proxy(channel) = &f.on {
+    for w in &scenario.timeline.faults {
+        if let FaultOn::Proxy(channel) = &scenario.file.faults[w.index].on {
             let key = channel.to_string();
             if !channels.iter().any(|(k, _)| *k == key) {
-                channels.push((
-                    key,
-                    f.name
-                        .as_ref()
-                        .map_or_else(|| f.fault.name().to_string(), |n| n.to_string()),
-                ));
+                channels.push((key, w.name.clone()));
             }
         }
     }
@@ -484,6 +481,13 @@ async fn flush_loop(job: FlushJob) -> std::io::Result<Flusher> {
     );
     let mut flusher = Flusher::new(&job.dir, job.names, job.recorder, base, &comment)?;
     let mut line = progress::Line::new(job.progress, job.planned);
+    // The faults on during a second, for its timeline row.
+    let active = |second| {
+        job.faults
+            .as_ref()
+            .map(|f| f.active_during(second))
+            .unwrap_or_default()
+    };
     let mut second = 0u64;
     loop {
         let tick = t0 + Duration::from_secs(second + 1);
@@ -496,23 +500,13 @@ async fn flush_loop(job: FlushJob) -> std::io::Result<Flusher> {
             }
         }
         let phase = phase_at(&job.phases, second);
-        let active = job
-            .faults
-            .as_ref()
-            .map(|f| f.active_during(second))
-            .unwrap_or_default();
-        let view = flusher.flush(second, phase, &active)?;
+        let view = flusher.flush(second, phase, &active(second))?;
         line.show(&view, phase);
         second += 1;
         if job.control.is_cut() && view.in_flight <= 0 {
             // One more pass picks up what users wrote while being cut.
             tokio::time::sleep(Duration::from_millis(50)).await;
-            let active = job
-                .faults
-                .as_ref()
-                .map(|f| f.active_during(second))
-                .unwrap_or_default();
-            let view = flusher.flush(second, phase_at(&job.phases, second), &active)?;
+            let view = flusher.flush(second, phase_at(&job.phases, second), &active(second))?;
             line.show(&view, phase);
             break;
         }
