@@ -104,7 +104,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
         let shift = ((shard.start - earliest).round()) as u64;
         starts.push(ShardStart {
             index: shard.index,
-            offset_ms: ((shard.start - earliest) * 1000.0 * 10.0).round() / 10.0,
+            offset_ms: crate::summary::round((shard.start - earliest) * 1000.0, 1),
         });
         for (tag, seconds) in &shard.data.series {
             let slot = series.entry(tag.clone()).or_default();
@@ -184,13 +184,13 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
     // Totals from the merged seconds, exactly as for one process.
     data.rebuild_totals(|name| channels.get(name).cloned());
     // In the scenario's order, as a run lists them.
-    let order = |names: Vec<&String>, name: &String| {
+    let order = |names: &[&String], name: &String| {
         names.iter().position(|n| *n == name).unwrap_or(usize::MAX)
     };
     let step_names: Vec<&String> = first.data.summary.steps.iter().map(|s| &s.name).collect();
     data.summary
         .steps
-        .sort_by_key(|s| order(step_names.clone(), &s.name));
+        .sort_by_key(|s| order(&step_names, &s.name));
     let journey_names: Vec<&String> = first
         .data
         .summary
@@ -200,7 +200,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
         .collect();
     data.summary
         .journeys
-        .sort_by_key(|j| order(journey_names.clone(), &j.name));
+        .sort_by_key(|j| order(&journey_names, &j.name));
     data.summary.status = merged_status;
     data.summary.run.elapsed_s = shards
         .iter()
