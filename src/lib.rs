@@ -4,24 +4,34 @@
 //!
 //! # Layout
 //!
-//! The modules follow the data flow of a rehearsal:
+//! The modules follow the data flow of a rehearsal, one line each:
 //!
-//! - [`scenario`]: reads and checks scenario files (YAML), reports every
-//!   problem at its line and column, and yields a validated [`Scenario`]
-//!   with its timeline. Also the JSON Schema of the format.
-//! - [`schedule`]: the arrival schedule, as seeded data.
-//! - [`runner`]: carries out a scenario on goose: dispatch, journeys,
-//!   target, the run folder; [`recorder`] turns what users measured into
-//!   HDR histograms and per-second files.
-//! - [`faults`]: carries out the scenario's fault timeline during a run,
-//!   on the twin's switches, the [`proxy`] or external hooks.
-//! - [`rundata`] reads a run folder back; [`gate`] judges it (objectives,
-//!   validity, comparisons, capacity); [`report`] writes what people and
-//!   CI read; [`summary`] is the `summary.json` contract.
+//! - [`scenario`]: reads and checks scenario files (YAML), every problem at
+//!   its line and column, into a validated [`Scenario`]; the JSON Schema.
+//! - [`schedule`]: the arrival schedule, as lazily generated seeded data.
+//! - [`runner`]: carries out a scenario on goose and records it in a run
+//!   folder; it neither judges nor reports.
+//! - [`recorder`]: turns what users measured into HDR histograms and the
+//!   per-second files (a second was recorded: the one place it happens).
+//! - [`faults`]: carries out the fault timeline on the twin's switches,
+//!   the [`proxy`] or external hooks.
+//! - [`finish`]: finishes a run folder (read back, total, judge, write
+//!   `summary.json` and every report): called by run, report, merge and
+//!   each capacity trial.
+//! - [`rundata`]: reads a run folder back and builds its totals.
+//! - [`gate`]: judges a run (objectives, validity), compares runs, searches
+//!   capacity.
+//! - [`report`]: the formats people and CI read (HTML, Markdown, JUnit,
+//!   the terminal's text).
+//! - [`merge`]: adds the run folders of a run's shards into one.
+//! - [`summary`]: the `summary.json` contract (a leaf).
 //! - [`twin`]: the built-in e-Meterai platform to rehearse against;
-//!   [`proxy`]: the fault-injecting TCP/HTTP proxy.
-//! - [`cli`]: one function per subcommand, called by `main.rs` after it
-//!   parsed the command line, so tests drive exactly what users run.
+//!   [`pdf`]: the documents its applicants upload.
+//! - [`proxy`]: the fault-injecting TCP/HTTP proxy.
+//! - [`net`], [`human`]: leaf helpers (loopback and host:port; figures as
+//!   people read them).
+//! - [`cli`]: one function per subcommand, and the arguments clap reads,
+//!   called by `main.rs`, so tests drive exactly what users run.
 //!
 //! Exit codes are part of the interface: see [`Exit`].
 //!
@@ -29,8 +39,11 @@
 
 pub mod cli;
 pub mod faults;
+pub mod finish;
 pub mod gate;
+pub mod human;
 pub mod merge;
+pub mod net;
 pub mod pdf;
 pub mod proxy;
 pub mod recorder;

@@ -75,6 +75,37 @@ pub struct Merged {
 
 /// Reads and checks the shards, and merges them.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
+    let mut shards = read(dirs)?;
+    check(&shards)?;
+    shards.sort_by_key(|s| s.index);
+    let earliest = shards.iter().map(|s| s.start).fold(f64::INFINITY, f64::min);
+    let seconds = add_seconds(&shards, earliest);
+    let data = RunData {
+        dir: out.to_path_buf(),
+        summary: whole_run(&shards, earliest),
+        series: seconds.series,
+        steps: seconds
+            .steps
+            .into_iter()
+            .map(|((s, n), c)| (s, n, c))
+            .collect(),
+        journeys: seconds
+            .journeys
+            .into_iter()
+            .map(|((s, n), c)| (s, n, c))
+            .collect(),
+    };
+    let (timeline_header, timeline) = merge_timelines(&shards, earliest, &data)?;
+    Ok(Merged {
+        data,
+        start: earliest,
+        timeline,
+        timeline_header,
+    })
+}
+
+/// Each shard's run folder, with its index and wall-clock start.
+fn read(dirs: &[PathBuf]) -> Result<Vec<Shard>, MergeError> {
     let mut shards = Vec::new();
     for dir in dirs {
         let data = RunData::load(dir)?;
@@ -90,42 +121,61 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
             start,
         });
     }
-    check(&shards)?;
-    shards.sort_by_key(|s| s.index);
-    let earliest = shards.iter().map(|s| s.start).fold(f64::INFINITY, f64::min);
+    Ok(shards)
+}
 
-    let first = &shards[0];
-    let mut summary = first.data.summary.clone();
-    let mut series: crate::rundata::Series = BTreeMap::new();
-    let mut steps: BTreeMap<(u64, String), StepCounts> = BTreeMap::new();
-    let mut journeys: BTreeMap<(u64, String), JourneyCounts> = BTreeMap::new();
-    let mut starts = Vec::new();
-    for shard in &shards {
+/// The shards' per-second measurements, added on seconds aligned to the
+/// earliest shard's start.
+struct Seconds {
+    series: crate::rundata::Series,
+    steps: BTreeMap<(u64, String), StepCounts>,
+    journeys: BTreeMap<(u64, String), JourneyCounts>,
+}
+
+fn add_seconds(shards: &[Shard], earliest: f64) -> Seconds {
+    let mut sum = Seconds {
+        series: BTreeMap::new(),
+        steps: BTreeMap::new(),
+        journeys: BTreeMap::new(),
+    };
+    for shard in shards {
         let shift = ((shard.start - earliest).round()) as u64;
-        starts.push(ShardStart {
-            index: shard.index,
-            offset_ms: crate::summary::round((shard.start - earliest) * 1000.0, 1),
-        });
         for (tag, seconds) in &shard.data.series {
-            let slot = series.entry(tag.clone()).or_default();
+            let slot = sum.series.entry(tag.clone()).or_default();
             for (s, h) in seconds {
                 slot.entry(s + shift).or_default().add(h);
             }
         }
         for (s, name, c) in &shard.data.steps {
-            steps.entry((s + shift, name.clone())).or_default().add(c);
+            sum.steps
+                .entry((s + shift, name.clone()))
+                .or_default()
+                .add(c);
         }
         for (s, name, c) in &shard.data.journeys {
-            journeys
+            sum.journeys
                 .entry((s + shift, name.clone()))
                 .or_default()
                 .add(c);
         }
     }
+    sum
+}
+
+/// The whole run's summary, but its totals: the first shard's, with every
+/// shard's start, users, CPU and status folded in.
+fn whole_run(shards: &[Shard], earliest: f64) -> Summary {
+    let mut summary = shards[0].data.summary.clone();
+    summary.run.shards = shards
+        .iter()
+        .map(|shard| ShardStart {
+            index: shard.index,
+            offset_ms: crate::summary::round((shard.start - earliest) * 1000.0, 1),
+        })
+        .collect();
     // The whole run: no shard, every generator's users and CPU, the worst
     // status, the expected arrivals of all.
     summary.run.shard = None;
-    summary.run.shards = starts;
     summary.run.generator.users = shards
         .iter()
         .map(|s| s.data.summary.run.generator.users)
@@ -155,54 +205,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
             Status::Running => 2,
         })
         .unwrap_or(Status::Completed);
-    let merged_status = summary.status;
-    summary.gate = None;
-    let channels: BTreeMap<String, String> = shards
-        .iter()
-        .flat_map(|s| {
-            s.data
-                .summary
-                .journeys
-                .iter()
-                .map(|j| (j.name.clone(), j.channel.clone()))
-                .chain(
-                    s.data
-                        .summary
-                        .steps
-                        .iter()
-                        .map(|st| (st.name.clone(), st.channel.clone())),
-                )
-        })
-        .collect();
-    let mut data = RunData {
-        dir: out.to_path_buf(),
-        summary,
-        series,
-        steps: steps.into_iter().map(|((s, n), c)| (s, n, c)).collect(),
-        journeys: journeys.into_iter().map(|((s, n), c)| (s, n, c)).collect(),
-    };
-    // Totals from the merged seconds, exactly as for one process.
-    data.rebuild_totals(|name| channels.get(name).cloned());
-    // In the scenario's order, as a run lists them.
-    let order = |names: &[&String], name: &String| {
-        names.iter().position(|n| *n == name).unwrap_or(usize::MAX)
-    };
-    let step_names: Vec<&String> = first.data.summary.steps.iter().map(|s| &s.name).collect();
-    data.summary
-        .steps
-        .sort_by_key(|s| order(&step_names, &s.name));
-    let journey_names: Vec<&String> = first
-        .data
-        .summary
-        .journeys
-        .iter()
-        .map(|j| &j.name)
-        .collect();
-    data.summary
-        .journeys
-        .sort_by_key(|j| order(&journey_names, &j.name));
-    data.summary.status = merged_status;
-    data.summary.run.elapsed_s = shards
+    // The run's own judgement (objectives, tolerance) goes on to the
+    // merged one; the totals are built from the merged files when the
+    // folder is finished, in the order the first shard lists them.
+    summary.run.elapsed_s = shards
         .iter()
         .map(|s| s.data.summary.run.elapsed_s + (s.start - earliest))
         .fold(0.0, f64::max);
@@ -219,16 +225,24 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
             *m.entry(n).or_insert(0) += u;
             m
         });
-    for j in &mut data.summary.journeys {
+    // Every journey and step any shard lists (a shard killed midway lists
+    // none), in the first shard's order, with the users of all shards.
+    for shard in &shards[1..] {
+        for j in &shard.data.summary.journeys {
+            if !summary.journeys.iter().any(|k| k.name == j.name) {
+                summary.journeys.push(j.clone());
+            }
+        }
+        for st in &shard.data.summary.steps {
+            if !summary.steps.iter().any(|k| k.name == st.name) {
+                summary.steps.push(st.clone());
+            }
+        }
+    }
+    for j in &mut summary.journeys {
         j.users = users.get(&j.name).copied().unwrap_or(0);
     }
-    let (timeline_header, timeline) = merge_timelines(&shards, earliest, &data)?;
-    Ok(Merged {
-        data,
-        start: earliest,
-        timeline,
-        timeline_header,
-    })
+    summary
 }
 
 /// One thing the shards of one run share: its name in a refusal, and how
@@ -298,7 +312,8 @@ fn hlog_start(path: &Path) -> Result<f64, MergeError> {
 
 /// timeline.csv of the whole run: counts summed per aligned second, the
 /// latency columns recomputed from the merged histograms, phase and faults
-/// from shard 1 (the one that applies shared faults).
+/// from shard 1 (the one that applies shared faults). Long because each
+/// column of the timeline has its own rule of adding.
 fn merge_timelines(
     shards: &[Shard],
     earliest: f64,

@@ -201,3 +201,56 @@ fn a_run_killed_midway_is_reported_from_its_per_second_files() {
     // summary.json is an input: left as the run wrote it.
     assert_eq!(common::read_summary(&run), before);
 }
+
+/// `surge report --rebuild` builds summary.json again from the per-second
+/// files alone; for a finished run of each shipped scenario (compressed),
+/// it is the summary the run wrote, field for field, and the same verdict.
+#[test]
+fn a_finished_run_s_summary_is_rebuilt_field_for_field() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["smoke", "capacity-gate", "cpns-2024-deadline-eve"] {
+        let run = dir.path().join(name);
+        // The shipped file, with a drain short enough for the suite (the
+        // deadline eve's journeys may otherwise wait out a minute of it).
+        let text = std::fs::read_to_string(repo(&format!("scenarios/{name}.yaml"))).unwrap();
+        let drain = drain_of(&text);
+        let scenario =
+            common::scenario_file(dir.path(), name, &text.replacen(&drain, "drain: 3s", 1));
+        let (code, _, stderr) = common::run_scenario(&scenario, &run, &["--duration", "4s"]);
+        assert!(matches!(code, 0 | 1), "{name}: exit {code}: {stderr}");
+        let written = common::read_summary(&run);
+        assert!(
+            written["load"]["started"].as_u64().unwrap() > 0,
+            "{name}: {written}"
+        );
+        assert!(written["steps"].as_array().unwrap().len() > 1, "{name}");
+        let before = std::fs::read_to_string(run.join("summary.md")).unwrap();
+        std::fs::remove_file(run.join("summary.md")).unwrap();
+
+        let output = surge()
+            .args(["report", "--rebuild"])
+            .arg(&run)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(code), "{name}: the same verdict");
+        let out = String::from_utf8_lossy(&output.stdout);
+        assert!(out.contains("summary.json"), "{name}: {out}");
+        assert_eq!(common::read_summary(&run), written, "{name}");
+        let after = std::fs::read_to_string(run.join("summary.md")).unwrap();
+        assert_eq!(after, before, "{name}: the reports are those of the run");
+    }
+}
+
+/// The scenario's `drain: D` text.
+fn drain_of(text: &str) -> String {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("drain:"))
+        .expect("every shipped scenario states its drain");
+    let value = line.trim_start()["drain:".len()..]
+        .split('#')
+        .next()
+        .unwrap()
+        .trim();
+    format!("drain: {value}")
+}

@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::time::Instant;
 
+use crate::net::host_port;
 use crate::proxy::{Proxy, ToxicSpec};
 use crate::scenario::Scenario;
 use crate::scenario::model::{FaultKind, HttpCall};
@@ -457,16 +458,6 @@ impl Driver {
 
 fn render_url(call: &HttpCall) -> String {
     call.url.render(&|_| None).unwrap_or_default()
-}
-
-/// The host (IPv6 without its brackets) and port of a URL.
-fn host_port(url: &url::Url) -> Result<(&str, u16), String> {
-    let host = url
-        .host_str()
-        .ok_or("the URL has no host")?
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    Ok((host, url.port_or_known_default().unwrap_or(80)))
 }
 
 /// Whether a TCP connection to `url`'s host and port opens.

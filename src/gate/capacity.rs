@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::finish::FinishError;
 use crate::rundata::DataError;
-use crate::runner::{RunError, RunOptions, run};
+use crate::runner::RunOptions;
 use crate::scenario::Scenario;
 use crate::summary::{Judgement, Verdict};
 
@@ -112,7 +113,7 @@ pub fn search(
     search: &Search,
     opts: &RunOptions,
     mut report: impl FnMut(&Trial),
-) -> Result<CapacityReport, RunError> {
+) -> Result<CapacityReport, FinishError> {
     let total = scenario.timeline.total.as_secs_f64().max(1e-9);
     let base_rate = scenario.timeline.expected_arrivals() / total;
     let (mut lo, mut hi): (Option<f64>, Option<f64>) = (None, None);
@@ -124,8 +125,8 @@ pub fn search(
         let mut trial_opts = opts.clone();
         trial_opts.scale = Some(scale);
         trial_opts.out = Some(search.dir.join(format!("trial-{n:02}-scale-{scale:.3}")));
-        let result = run(trial_scenario, &trial_opts)?;
-        let gate = result.summary.gate.clone();
+        let result = crate::finish::run(trial_scenario, &trial_opts, None)?;
+        let gate = result.data.summary.gate.clone();
         let verdict = gate.as_ref().map_or(Verdict::Fail, |g| g.verdict);
         let reasons = gate.map_or_else(Vec::new, |g| {
             let mut r = g.validity.reasons;
@@ -174,8 +175,8 @@ pub fn search(
     };
     let path = search.dir.join("capacity.json");
     let text = serde_json::to_string_pretty(&report).expect("plain data serializes");
-    std::fs::write(&path, text + "\n").map_err(|source| RunError::Io {
-        what: "cannot write capacity.json".into(),
+    std::fs::write(&path, text + "\n").map_err(|source| FinishError::Write {
+        dir: search.dir.clone(),
         source,
     })?;
     Ok(report)

@@ -15,6 +15,7 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 
 use super::capacity::CapacityReport;
+use crate::human::ms_tenths;
 use crate::rundata::{DataError, RunData, read_summary};
 use crate::summary::Summary;
 
@@ -164,10 +165,6 @@ pub fn quantile_interval(h: &Histogram<u64>, q: f64) -> Option<(f64, f64)> {
     ))
 }
 
-fn ms(us: f64) -> String {
-    format!("{:.1}ms", us / 1000.0)
-}
-
 fn runs(base: &Source, new: &Source, tol: Tolerance) -> Comparison {
     let (b, n) = (summary_of(base), summary_of(new));
     let mut rows = Vec::new();
@@ -252,8 +249,8 @@ fn latency_row(
     let mut row = Row {
         subject: step.to_string(),
         metric: label.to_string(),
-        base: ms(bv),
-        new: ms(nv),
+        base: ms_tenths(bv),
+        new: ms_tenths(nv),
         change: Change::Same,
         note: String::new(),
     };
@@ -271,19 +268,19 @@ fn latency_row(
                 row.change = Change::Worse;
                 row.note = format!(
                     "99% intervals: {}–{} vs {}–{}",
-                    ms(b_lo),
-                    ms(b_hi),
-                    ms(n_lo),
-                    ms(n_hi)
+                    ms_tenths(b_lo),
+                    ms_tenths(b_hi),
+                    ms_tenths(n_lo),
+                    ms_tenths(n_hi)
                 );
             } else if n_hi < b_lo * (1.0 - tol.relative) {
                 row.change = Change::Better;
                 row.note = format!(
                     "99% intervals: {}–{} vs {}–{}",
-                    ms(b_lo),
-                    ms(b_hi),
-                    ms(n_lo),
-                    ms(n_hi)
+                    ms_tenths(b_lo),
+                    ms_tenths(b_hi),
+                    ms_tenths(n_lo),
+                    ms_tenths(n_hi)
                 );
             }
         }

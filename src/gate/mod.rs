@@ -17,9 +17,7 @@ use crate::scenario::model::{Invariant, Objective};
 use crate::scenario::refs::{Channel, StepRef};
 use crate::summary::{Gate, Judgement, ObjectiveResult, Status, Summary, Validity, Verdict};
 
-/// How far below the schedule the started arrivals may fall before the run
-/// is invalid, by default.
-pub const DEFAULT_RATE_TOLERANCE: f64 = 0.01;
+pub use crate::summary::DEFAULT_RATE_TOLERANCE;
 
 /// The generator counts as saturated when a second used this share of all
 /// its cores.
@@ -191,14 +189,6 @@ fn default_min_samples(p: f64) -> u64 {
     }
 }
 
-fn ms(us: f64) -> String {
-    if us >= 10_000.0 {
-        format!("{:.0}ms", us / 1000.0)
-    } else {
-        format!("{:.2}ms", us / 1000.0)
-    }
-}
-
 fn pct(r: f64) -> String {
     format!("{:.2}%", r * 100.0)
 }
@@ -346,7 +336,7 @@ fn latency(o: &crate::scenario::model::LatencyObjective, data: &RunData) -> Judg
     let met = measured <= bound;
     let detail = format!(
         "{what}: {} ({n} samples) {} {}",
-        ms(measured),
+        crate::human::ms_fine(measured),
         relation(met, true),
         o.at_most
     );

@@ -91,7 +91,7 @@ pub fn read(path: &std::path::Path) -> Result<ProxyConfig, ConfigError> {
         if !names.insert(&p.name) {
             return Err(invalid(format!("two proxies are named `{}`", p.name)));
         }
-        let (host, port) = split_host_port(&p.upstream).ok_or_else(|| {
+        let (host, port) = crate::net::split_host_port(&p.upstream).ok_or_else(|| {
             invalid(format!(
                 "proxy `{}`: upstream `{}` is not host:port (e.g. 127.0.0.1:8080)",
                 p.name, p.upstream
@@ -101,7 +101,7 @@ pub fn read(path: &std::path::Path) -> Result<ProxyConfig, ConfigError> {
             .allow_hosts
             .iter()
             .any(|h| h.eq_ignore_ascii_case(host));
-        if !allowed && !crate::runner::target::resolves_to_loopback(host, port) {
+        if !allowed && !crate::net::resolves_to_loopback(host, port) {
             return Err(invalid(format!(
                 "proxy `{}`: upstream `{host}` is not on loopback; add it to `allow_hosts` if you may load it",
                 p.name
@@ -125,11 +125,4 @@ pub fn read(path: &std::path::Path) -> Result<ProxyConfig, ConfigError> {
         }
     }
     Ok(config)
-}
-
-/// `host:port`, with `[v6]:port` too.
-pub fn split_host_port(text: &str) -> Option<(&str, u16)> {
-    let (host, port) = text.rsplit_once(':')?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    Some((host, port.parse().ok()?))
 }

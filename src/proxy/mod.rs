@@ -451,6 +451,10 @@ impl Pipe {
     }
 }
 
+/// One direction of a proxied connection: reads chunks, passes each
+/// through the toxics in force and writes what they let through. Long
+/// because the read, the live toxic swap and the write must share one loop
+/// for no data to be lost when a toxic is added or removed mid-stream.
 async fn pipe(mut p: Pipe) {
     let mut buf = vec![0u8; 32 * 1024];
     let mut holding = false;

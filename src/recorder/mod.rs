@@ -98,49 +98,23 @@ impl Recorder {
     }
 }
 
-/// A step's whole-run figures.
-pub struct StepTotals {
-    pub latency: Histogram<u64>,
-    pub requests: u64,
-    pub ok: u64,
-    pub failures: [u64; ErrorClass::ALL.len()],
-}
-
-/// A journey's whole-run figures.
-pub struct JourneyTotals {
-    pub time: Histogram<u64>,
-    pub lag: Histogram<u64>,
-    pub scheduled: u64,
-    pub late: u64,
-    pub started: u64,
-    pub dropped: u64,
-    pub outcomes: [u64; Outcome::ALL.len()],
-    pub retries: u64,
-}
-
-/// A class of failure over the run.
+/// The generator's own CPU over the run, from its per-second samples.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct ClassTotals {
-    pub count: u64,
-    pub first_s: f64,
-    pub last_s: f64,
+pub struct Cpu {
+    pub max_pct: Option<f64>,
+    sum: f64,
+    samples: u64,
 }
 
-/// Everything measured over the whole run.
-pub struct Totals {
-    pub steps: Vec<StepTotals>,
-    pub journeys: Vec<JourneyTotals>,
-    pub errors: [ClassTotals; ErrorClass::ALL.len()],
-    pub cpu_max_pct: Option<f64>,
-    cpu_sum: f64,
-    cpu_samples: u64,
-    /// Seconds recorded.
-    pub seconds: u64,
-}
+impl Cpu {
+    fn add(&mut self, pct: f64) {
+        self.max_pct = Some(self.max_pct.map_or(pct, |m| m.max(pct)));
+        self.sum += pct;
+        self.samples += 1;
+    }
 
-impl Totals {
-    pub fn cpu_mean_pct(&self) -> Option<f64> {
-        (self.cpu_samples > 0).then(|| self.cpu_sum / self.cpu_samples as f64)
+    pub fn mean_pct(&self) -> Option<f64> {
+        (self.samples > 0).then(|| self.sum / self.samples as f64)
     }
 }
 
@@ -299,11 +273,13 @@ pub fn timeline_header() -> String {
     cols.join(",")
 }
 
-/// Owns the files and the whole-run figures; called once a second.
+/// Owns the per-second files; called once a second. Whole-run totals are
+/// not kept here: they are built from these files when the run folder is
+/// finished (`rundata::totals`), so a run and its rebuild cannot disagree.
 pub struct Flusher {
     recorder: Arc<Recorder>,
     names: Names,
-    totals: Totals,
+    cpu_totals: Cpu,
     steps: Vec<Histogram<u64>>,
     journey_time: Vec<Histogram<u64>>,
     lag: Vec<Histogram<u64>>,
@@ -354,42 +330,12 @@ impl Flusher {
         writeln!(journeys_csv, "{}", journeys_header())?;
         journeys_csv.flush()?;
         let journeys = names.journeys.len();
-        let step_totals = names
-            .steps
-            .iter()
-            .map(|_| StepTotals {
-                latency: histogram(),
-                requests: 0,
-                ok: 0,
-                failures: [0; ErrorClass::ALL.len()],
-            })
-            .collect();
-        let journey_totals = (0..journeys)
-            .map(|_| JourneyTotals {
-                time: histogram(),
-                lag: histogram(),
-                scheduled: 0,
-                late: 0,
-                started: 0,
-                dropped: 0,
-                outcomes: [0; Outcome::ALL.len()],
-                retries: 0,
-            })
-            .collect();
         Ok(Flusher {
             steps: names.steps.iter().map(|_| histogram()).collect(),
             journey_time: (0..journeys).map(|_| histogram()).collect(),
             lag: (0..journeys).map(|_| histogram()).collect(),
             all: histogram(),
-            totals: Totals {
-                steps: step_totals,
-                journeys: journey_totals,
-                errors: [ClassTotals::default(); ErrorClass::ALL.len()],
-                cpu_max_pct: None,
-                cpu_sum: 0.0,
-                cpu_samples: 0,
-                seconds: 0,
-            },
+            cpu_totals: Cpu::default(),
             counts: IntervalCounts::default(),
             step_counts: vec![StepCounts::default(); names.steps.len()],
             journey_counts: vec![JourneyCounts::default(); journeys],
@@ -408,8 +354,9 @@ impl Flusher {
         })
     }
 
-    pub fn totals(&self) -> &Totals {
-        &self.totals
+    /// The generator's CPU over the seconds flushed so far.
+    pub fn cpu(&self) -> Cpu {
+        self.cpu_totals
     }
 
     pub fn names(&self) -> &Names {
@@ -417,8 +364,8 @@ impl Flusher {
     }
 
     /// Closes second `second` (counted from the schedule's start): drains
-    /// the users, writes the second's histograms and row, and adds them to
-    /// the run's. `phase` and `faults` label the row.
+    /// the users and writes the second's histograms and rows. `phase` and
+    /// `faults` label the row.
     pub fn flush(&mut self, second: u64, phase: &str, faults: &str) -> io::Result<IntervalView> {
         let users: Vec<Arc<UserBuffer>> = self.recorder.users.lock().expect("users lock").clone();
         for user in &users {
@@ -426,16 +373,14 @@ impl Flusher {
         }
         let events = std::mem::take(&mut self.scratch);
         for event in &events {
-            self.apply(*event, second);
+            self.apply(*event);
         }
         self.scratch = events;
         self.scratch.clear();
         self.dispatch_counts();
         let cpu = self.cpu.sample();
         if let Some(pct) = cpu {
-            self.totals.cpu_max_pct = Some(self.totals.cpu_max_pct.map_or(pct, |m| m.max(pct)));
-            self.totals.cpu_sum += pct;
-            self.totals.cpu_samples += 1;
+            self.cpu_totals.add(pct);
         }
         self.write_histograms(second)?;
         self.write_row(second, phase, faults, cpu)?;
@@ -448,37 +393,25 @@ impl Flusher {
             cpu_pct: cpu,
         };
         self.reset_interval();
-        self.totals.seconds = second + 1;
         Ok(view)
     }
 
-    fn apply(&mut self, event: Event, second: u64) {
+    fn apply(&mut self, event: Event) {
         match event {
             Event::Request { step, micros, ok } => {
                 let s = step as usize;
                 let _ = self.steps[s].record(micros);
                 let _ = self.all.record(micros);
-                let t = &mut self.totals.steps[s];
-                t.requests += 1;
-                t.ok += u64::from(ok);
                 self.counts.requests += 1;
                 self.step_counts[s].requests += 1;
                 self.step_counts[s].ok += u64::from(ok);
             }
             Event::Failure { step, class } => {
-                self.totals.steps[step as usize].failures[class.index()] += 1;
                 self.counts.failures[class.index()] += 1;
                 self.step_counts[step as usize].failures[class.index()] += 1;
-                let c = &mut self.totals.errors[class.index()];
-                if c.count == 0 {
-                    c.first_s = second as f64;
-                }
-                c.count += 1;
-                c.last_s = second as f64;
             }
             Event::Retry { step } => {
                 let journey = self.names.steps[step as usize].journey;
-                self.totals.journeys[journey].retries += 1;
                 self.counts.retries += 1;
                 self.journey_counts[journey].retries += 1;
             }
@@ -487,7 +420,6 @@ impl Flusher {
                 lag_micros,
             } => {
                 let _ = self.lag[journey as usize].record(lag_micros);
-                self.totals.journeys[journey as usize].started += 1;
                 self.counts.started += 1;
                 self.journey_counts[journey as usize].started += 1;
                 self.in_flight += 1;
@@ -500,13 +432,11 @@ impl Flusher {
                 if matches!(outcome, Outcome::CompletedInTime | Outcome::CompletedLate) {
                     let _ = self.journey_time[journey as usize].record(micros);
                 }
-                self.totals.journeys[journey as usize].outcomes[outcome.index()] += 1;
                 self.counts.finished[outcome.index()] += 1;
                 self.journey_counts[journey as usize].finished[outcome.index()] += 1;
                 self.in_flight -= 1;
             }
             Event::Dropped { journey } => {
-                self.totals.journeys[journey as usize].dropped += 1;
                 self.counts.dropped += 1;
                 self.journey_counts[journey as usize].dropped += 1;
             }
@@ -521,8 +451,6 @@ impl Flusher {
             self.counts.late += late - self.seen_late[j];
             self.journey_counts[j].scheduled += scheduled - self.seen_scheduled[j];
             self.journey_counts[j].late += late - self.seen_late[j];
-            self.totals.journeys[j].scheduled = scheduled;
-            self.totals.journeys[j].late = late;
             self.seen_scheduled[j] = scheduled;
             self.seen_late[j] = late;
         }
@@ -640,15 +568,13 @@ impl Flusher {
     }
 
     fn reset_interval(&mut self) {
-        for (h, t) in self.steps.iter_mut().zip(&mut self.totals.steps) {
-            let _ = t.latency.add(&*h);
+        for h in self
+            .steps
+            .iter_mut()
+            .chain(&mut self.journey_time)
+            .chain(&mut self.lag)
+        {
             h.reset();
-        }
-        for (j, t) in self.totals.journeys.iter_mut().enumerate() {
-            let _ = t.time.add(&self.journey_time[j]);
-            let _ = t.lag.add(&self.lag[j]);
-            self.journey_time[j].reset();
-            self.lag[j].reset();
         }
         self.all.reset();
     }
@@ -694,6 +620,9 @@ mod tests {
     }
 
     #[test]
+    // One scenario of events followed through every file the flusher writes
+    // (timeline, steps, journeys, interval log) and back through the totals:
+    // long because each file is checked against the same two seconds.
     fn a_second_of_events_becomes_histograms_rows_and_totals() {
         let dir = tempfile::tempdir().unwrap();
         let recorder = Recorder::new(1);
@@ -748,24 +677,27 @@ mod tests {
         assert_eq!(second.in_flight, 0);
         assert_eq!(second.counts.completed(), 1);
 
-        let t = flusher.totals();
-        assert_eq!(
-            (t.steps[0].requests, t.steps[0].ok, t.steps[0].latency.len()),
-            (3, 3, 3)
-        );
-        assert_eq!((t.steps[1].requests, t.steps[1].ok), (2, 1));
-        assert_eq!(t.steps[1].failures[ErrorClass::QueueFull.index()], 1);
+        // The files total to what happened (built the one way every run
+        // folder's totals are built).
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run/summary.json");
+        let mut skeleton = crate::rundata::read_summary(&fixture).unwrap();
+        skeleton.journeys.clear();
+        skeleton.steps.clear();
+        let mut data = crate::rundata::RunData::load_with(dir.path(), skeleton).unwrap();
+        data.rebuild_totals(|_| Some("storefront".into()));
+        let t = &data.summary;
+        let (login, pay) = (&t.steps[0], &t.steps[1]);
+        assert_eq!((login.requests, login.ok, login.latency.count), (3, 3, 3));
+        assert_eq!((pay.requests, pay.ok), (2, 1));
+        assert_eq!(pay.errors["queue_full"], 1);
         let j = &t.journeys[0];
         assert_eq!(
             (j.scheduled, j.late, j.started, j.dropped, j.retries),
             (2, 1, 1, 1, 1)
         );
-        assert_eq!(j.outcomes[Outcome::CompletedInTime.index()], 1);
-        assert_eq!(
-            j.time.value_at_quantile(0.5),
-            j.time.highest_equivalent(1_200_000)
-        );
-        assert_eq!(t.errors[ErrorClass::QueueFull.index()].count, 1);
+        assert_eq!(j.outcomes.completed_in_time, 1);
+        assert_eq!(j.time.p50_us, histogram().highest_equivalent(1_200_000));
+        assert_eq!(t.errors[0].count, 1);
 
         let csv = std::fs::read_to_string(dir.path().join("timeline.csv")).unwrap();
         let rows: Vec<&str> = csv.lines().collect();

@@ -154,10 +154,7 @@ fn svg(height: u32, draw: impl FnOnce(&Area) -> Result<(), String>) -> String {
     };
     match result {
         Ok(()) => buf,
-        Err(e) => format!(
-            "<p class=\"note\">chart not drawn: {}</p>",
-            super::html::esc(&e)
-        ),
+        Err(e) => format!("<p class=\"note\">chart not drawn: {}</p>", super::esc(&e)),
     }
 }
 

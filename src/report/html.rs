@@ -11,7 +11,8 @@ use std::fmt::Write;
 use hdrhistogram::Histogram;
 
 use super::charts::{self, Frame, Line, Scale, clock, color, hex};
-use super::{Format, ms, value};
+use super::{Format, esc, value};
+use crate::human::ms;
 use crate::recorder::{Outcome, histogram, journey_tag, lag_tag, step_tag};
 use crate::rundata::RunData;
 use crate::scenario::model::ErrorClass;
@@ -27,22 +28,6 @@ impl Format for Html {
     fn render(&self, run: &RunData) -> Vec<u8> {
         page(run).into_bytes()
     }
-}
-
-/// Escapes text for HTML.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Most points per time series: long runs are grouped into buckets of
@@ -599,6 +584,8 @@ fn outcome_bar(o: &[u64; 5]) -> String {
     bar
 }
 
+/// Section 5: how each arrival ended, per journey and per channel. Long
+/// because the channel lines add the journeys' counts in the same loop.
 fn journeys(out: &mut String, s: &Summary) {
     let _ = writeln!(
         out,
@@ -684,6 +671,9 @@ fn journeys(out: &mut String, s: &Summary) {
     let _ = writeln!(out, "</table>");
 }
 
+/// Section 6: did the generator keep up? Long because it is one prose
+/// paragraph and three charts (start lag, late and dropped arrivals, CPU)
+/// that read the same figures; split, each piece would need them all.
 fn generator(out: &mut String, run: &RunData, axis: &Axis, frame: &Frame) {
     let s = &run.summary;
     let l = &s.load;
@@ -849,24 +839,24 @@ fn steps(out: &mut String, s: &Summary) {
          <th>error rate</th><th class=\"l\">errors</th></tr>"
     );
     for (i, st) in s.steps.iter().enumerate() {
-        let l = &st.latency;
+        let c = super::rows::step(st);
         let errors: Vec<String> = st.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(
             out,
             "<tr><td><i class=\"sw\" style=\"background:{}\"></i>{}</td><td>{}</td><td>{}</td>\
-             <td>{:.2}/s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}%</td>\
+             <td>{:.2}/s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
              <td class=\"l\">{}</td></tr>",
             hex(color(i)),
             esc(&st.name),
             esc(&st.channel),
-            st.requests,
+            c.requests,
             st.throughput_per_s,
-            ms(l.p50_us),
-            ms(l.p90_us),
-            ms(l.p99_us),
-            ms(l.p999_us),
-            ms(l.max_us),
-            st.error_rate * 100.0,
+            c.p50,
+            c.p90,
+            c.p99,
+            c.p999,
+            c.max,
+            c.error_rate,
             esc(&errors.join(", "))
         );
     }

@@ -5,28 +5,11 @@
 
 use std::fmt::Write;
 
-use super::{Format, value};
+use super::{Format, value, xml_escape as escape};
 use crate::rundata::RunData;
 use crate::summary::Judgement;
 
 pub struct Junit;
-
-/// Text made safe inside XML attributes and elements.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 impl Format for Junit {
     fn file_name(&self) -> &'static str {

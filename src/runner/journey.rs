@@ -459,6 +459,9 @@ fn io_kind(e: &reqwest::Error) -> Option<std::io::ErrorKind> {
 }
 
 /// Sends one request of `step` and reads its body to the end.
+/// (Long: building the request, sending it, reading the body and
+/// classifying each way it can fail is one sequence on the hot path, kept
+/// in one place so every request is timed and classed alike.)
 async fn send(
     user: &mut GooseUser,
     jp: &JourneyPlan,

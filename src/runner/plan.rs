@@ -131,9 +131,88 @@ fn content_type(
     }
 }
 
+/// A step's request body, ready to send: a file read once, a PDF template
+/// built once per size and shared.
+fn body(
+    step: &crate::scenario::model::Step,
+    scenario: &Scenario,
+    label: &str,
+    pdfs: &mut HashMap<u64, Arc<PdfTemplate>>,
+) -> Result<Body, PlanError> {
+    Ok(if let Some(json) = &step.json {
+        Body::Json(json.clone())
+    } else if let Some(text) = &step.text {
+        Body::Text(
+            text.clone(),
+            content_type(
+                step.content_type.as_ref(),
+                "text/plain; charset=utf-8",
+                label,
+            )?,
+        )
+    } else if let Some(file) = &step.file {
+        let path = scenario.base_dir.join(file);
+        let bytes = std::fs::read(&path).map_err(|source| PlanError::File {
+            path: path.display().to_string(),
+            step: label.to_string(),
+            source,
+        })?;
+        let default = if crate::pdf::is_pdf(&bytes) {
+            "application/pdf"
+        } else {
+            "application/octet-stream"
+        };
+        Body::Bytes(
+            Bytes::from(bytes),
+            content_type(step.content_type.as_ref(), default, label)?,
+        )
+    } else if let Some(size) = step.pdf {
+        Body::Pdf(
+            pdfs.entry(size.0)
+                .or_insert_with(|| Arc::new(PdfTemplate::new(size.0 as usize)))
+                .clone(),
+        )
+    } else {
+        Body::None
+    })
+}
+
+/// A journey's plan: its patience and variables, its steps' range.
+fn journey_plan(
+    name: &str,
+    journey: &crate::scenario::model::Journey,
+    headers: Vec<(HeaderName, Template)>,
+    steps: Range<usize>,
+) -> JourneyPlan {
+    let p = &journey.patience;
+    JourneyPlan {
+        name: name.into(),
+        channel: journey.channel.clone(),
+        channel_name: journey.channel.to_string().into(),
+        partner: journey.channel.partner().map(Into::into),
+        attempts: p.attempts.max(1),
+        backoff: Backoff {
+            initial: p.backoff.initial.0,
+            max: p.backoff.max.0,
+            factor: p.backoff.factor,
+            jitter: p.backoff.jitter.fraction(),
+        },
+        give_up: p.give_up.map(|g| g.0),
+        retry_on: p.retry_on.clone(),
+        vars: journey
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        headers,
+        steps,
+    }
+}
+
 impl Plan {
     /// Compiles `scenario`; `bases` maps each channel (as `Channel`'s
-    /// display) to its base URL, `default_base` serves the others.
+    /// display) to its base URL, `default_base` serves the others. (Long:
+    /// a step's plan is one struct of what the hot path needs precomputed.)
     pub fn new(
         scenario: &Scenario,
         bases: &HashMap<String, String>,
@@ -166,42 +245,7 @@ impl Plan {
                     })?
                     .trim_end_matches('/')
                     .to_string();
-                let body = if let Some(json) = &step.json {
-                    Body::Json(json.clone())
-                } else if let Some(text) = &step.text {
-                    Body::Text(
-                        text.clone(),
-                        content_type(
-                            step.content_type.as_ref(),
-                            "text/plain; charset=utf-8",
-                            &label,
-                        )?,
-                    )
-                } else if let Some(file) = &step.file {
-                    let path = scenario.base_dir.join(file);
-                    let bytes = std::fs::read(&path).map_err(|source| PlanError::File {
-                        path: path.display().to_string(),
-                        step: label.clone(),
-                        source,
-                    })?;
-                    let default = if crate::pdf::is_pdf(&bytes) {
-                        "application/pdf"
-                    } else {
-                        "application/octet-stream"
-                    };
-                    Body::Bytes(
-                        Bytes::from(bytes),
-                        content_type(step.content_type.as_ref(), default, &label)?,
-                    )
-                } else if let Some(size) = step.pdf {
-                    Body::Pdf(
-                        pdfs.entry(size.0)
-                            .or_insert_with(|| Arc::new(PdfTemplate::new(size.0 as usize)))
-                            .clone(),
-                    )
-                } else {
-                    Body::None
-                };
+                let body = body(step, scenario, &label, &mut pdfs)?;
                 let headers = step
                     .headers
                     .iter()
@@ -250,29 +294,12 @@ impl Plan {
                     needs_json,
                 });
             }
-            let p = &journey.patience;
-            journeys.push(JourneyPlan {
-                name: name.as_str().into(),
-                channel: journey.channel.clone(),
-                channel_name: journey.channel.to_string().into(),
-                partner: journey.channel.partner().map(Into::into),
-                attempts: p.attempts.max(1),
-                backoff: Backoff {
-                    initial: p.backoff.initial.0,
-                    max: p.backoff.max.0,
-                    factor: p.backoff.factor,
-                    jitter: p.backoff.jitter.fraction(),
-                },
-                give_up: p.give_up.map(|g| g.0),
-                retry_on: p.retry_on.clone(),
-                vars: journey
-                    .vars
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-                headers: journey_headers,
-                steps: first..steps.len(),
-            });
+            journeys.push(journey_plan(
+                name,
+                journey,
+                journey_headers,
+                first..steps.len(),
+            ));
         }
         Ok(Plan { journeys, steps })
     }

@@ -7,9 +7,9 @@
 //! load starts.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::net::{host_port, resolves_to_loopback};
 use crate::recorder::cpu::TWIN_THREAD;
 use crate::scenario::model::{Target, TwinConfig};
 use crate::twin::{self, Running};
@@ -45,7 +45,7 @@ pub struct Resolved {
 
 impl Resolved {
     /// Stops an in-process twin, returning its ledger first.
-    pub fn stop(self) -> Option<crate::twin::ledger::Snapshot> {
+    pub fn stop(self) -> Option<crate::summary::Snapshot> {
         let (runtime, running) = self.twin?;
         let ledger = running.twin.ledger();
         let _ = runtime.block_on(running.stop());
@@ -110,13 +110,11 @@ fn external(target: &Target, allow_remote: bool) -> Result<Resolved, TargetError
             shown: shown.clone(),
             reason: e.to_string(),
         })?;
-        let host = url
-            .host_str()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        let port = url.port_or_known_default().unwrap_or(80);
+        let (host, port) = host_port(&url).map_err(|reason| TargetError::BadUrl {
+            shown: shown.clone(),
+            reason,
+        })?;
+        let host = host.to_string();
         let allowed = allow_remote
             || target
                 .allow_hosts
@@ -152,22 +150,6 @@ fn external(target: &Target, allow_remote: bool) -> Result<Resolved, TargetError
     })
 }
 
-/// Whether `host` is a loopback address, or a name every address of which
-/// is loopback.
-pub fn resolves_to_loopback(host: &str, port: u16) -> bool {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return ip.is_loopback();
-    }
-    use std::net::ToSocketAddrs;
-    match (host, port).to_socket_addrs() {
-        Ok(addrs) => {
-            let addrs: Vec<_> = addrs.collect();
-            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
-        }
-        Err(_) => false,
-    }
-}
-
 fn reachable(host: &str, port: u16) -> Result<(), String> {
     use std::net::ToSocketAddrs;
     let addrs: Vec<_> = (host, port)
@@ -182,20 +164,4 @@ fn reachable(host: &str, port: u16) -> Result<(), String> {
         }
     }
     Err(last)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_is_told_from_the_rest() {
-        assert!(resolves_to_loopback("127.0.0.1", 80));
-        assert!(resolves_to_loopback("127.9.9.9", 80));
-        assert!(resolves_to_loopback("::1", 80));
-        assert!(resolves_to_loopback("localhost", 80));
-        assert!(!resolves_to_loopback("10.0.0.1", 80));
-        assert!(!resolves_to_loopback("0.0.0.0", 80));
-        assert!(!resolves_to_loopback("no-such-host.invalid", 80));
-    }
 }

@@ -608,6 +608,9 @@ impl Checker<'_> {
         }
     }
 
+    /// A step's own checks (one body at most, templates, captures,
+    /// polling, expectations). A list of independent checks, each a few
+    /// lines, in the order the format documents the keys.
     fn step(&mut self, step: &Step, path: &Path) {
         if let Some(channel) = &step.channel {
             self.journey_channel(channel, &path.key("channel"));
@@ -899,6 +902,9 @@ impl Checker<'_> {
 
     // ------------------------------------------------------------ objectives
 
+    /// Each objective's references (steps, channels, phases, faults) and
+    /// bounds. One match over the objective kinds: long because the kinds
+    /// are many, each arm short.
     fn objectives(&mut self, timeline: &Timeline) {
         let mut names = HashSet::new();
         for (i, objective) in self.file.objectives.iter().enumerate() {
@@ -1096,7 +1102,8 @@ impl Checker<'_> {
 }
 
 /// Problems of a twin configuration on its own (also used by `surge twin
-/// --config`).
+/// --config`). A list of independent checks of the twin's knobs, a few
+/// lines each.
 pub fn twin_problems(twin: &TwinConfig, path: &Path, out: &mut Vec<Problem>) {
     fn error<'o>(out: &'o mut Vec<Problem>, p: Path, message: &str) -> &'o mut Problem {
         out.push(Problem::error(p, message));

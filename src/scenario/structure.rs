@@ -395,6 +395,9 @@ impl<'s> Walker<'s> {
         }
     }
 
+    /// A value that must match one of several shapes (`oneOf`/`anyOf`):
+    /// finds the branch the author meant, to report its problems rather
+    /// than every branch's. Long because choosing that branch is the point.
     fn alternatives(&self, branches: &[&'s J], value: &Y, path: &Path, out: &mut Vec<Problem>) {
         let branches: Vec<&'s J> = branches.iter().map(|b| self.resolve(b)).collect();
         let is_null_schema = |b: &&J| types_of(b) == ["null"];

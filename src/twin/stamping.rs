@@ -183,6 +183,10 @@ async fn upload(
     ))
 }
 
+/// Stamps an uploaded document: spends quota, takes a serial and a
+/// signature, and keeps the ledger straight on every way that can fail.
+/// Long because each failure must refund or record in the same place the
+/// success is booked, under one ledger change, for the invariants to hold.
 async fn stamp(
     State(twin): State<Arc<Twin>>,
     headers: HeaderMap,

@@ -7,12 +7,17 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub mod args;
+
 use crate::Exit;
+use crate::finish::{Finish, FinishError};
 use crate::gate::capacity::{self, Search};
 use crate::gate::compare::{self, Tolerance};
-use crate::runner::{self, RunOptions};
+use crate::report::{Format, Text};
+use crate::runner::target::TargetError;
+use crate::runner::{RunError, RunOptions};
 use crate::scenario::{self, units::Duration};
-use crate::summary::{Judgement, Status, Summary, Verdict};
+use crate::summary::{Status, Verdict};
 use crate::twin;
 
 /// `surge validate FILE...`: checks each file, prints every problem as
@@ -144,9 +149,15 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// `surge run`: carries out a scenario and writes its run folder. Prints
-/// the run's summary on `out`; problems and progress go to `err`.
-pub fn run(opts: &RunOptions, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
+/// `surge run`: carries out a scenario, finishes its run folder (judged,
+/// every report written) and prints the run's summary on `out`; problems
+/// and progress go to `err`. `rate_tolerance` is `--rate-tolerance`.
+pub fn run(
+    opts: &RunOptions,
+    rate_tolerance: f64,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
     let shown = opts.scenario_path.display().to_string();
     let scenario = match scenario::load(&opts.scenario_path) {
         Ok((scenario, warnings)) => {
@@ -166,10 +177,11 @@ pub fn run(opts: &RunOptions, out: &mut dyn Write, err: &mut dyn Write) -> std::
         writeln!(err, "surge run: --scale must be above 0")?;
         return Ok(Exit::BadInput);
     }
-    match runner::run(scenario, opts) {
-        Ok(result) => {
-            print_summary(out, &result.summary, &result.dir.display().to_string())?;
-            Ok(match (&result.summary.status, &result.summary.gate) {
+    match crate::finish::run(scenario, opts, Some(rate_tolerance)) {
+        Ok(finished) => {
+            out.write_all(&Text.render(&finished.data))?;
+            let s = &finished.data.summary;
+            Ok(match (&s.status, &s.gate) {
                 (Status::Completed, Some(gate)) => gate.verdict.exit(),
                 _ => Exit::RunError,
             })
@@ -180,7 +192,7 @@ pub fn run(opts: &RunOptions, out: &mut dyn Write, err: &mut dyn Write) -> std::
             // scenario or the command line; anything else is a failed run.
             let refused = matches!(
                 e,
-                runner::RunError::Target(runner::target::TargetError::NotLoopback { .. })
+                FinishError::Run(RunError::Target(TargetError::NotLoopback { .. }))
             );
             Ok(if refused {
                 Exit::BadInput
@@ -189,133 +201,6 @@ pub fn run(opts: &RunOptions, out: &mut dyn Write, err: &mut dyn Write) -> std::
             })
         }
     }
-}
-
-fn ms(us: u64) -> String {
-    if us >= 10_000 {
-        format!("{:.0}ms", us as f64 / 1000.0)
-    } else {
-        format!("{:.1}ms", us as f64 / 1000.0)
-    }
-}
-
-/// The human summary of a run, as `surge run` prints it.
-pub fn print_summary(out: &mut dyn Write, s: &Summary, dir: &str) -> std::io::Result<()> {
-    writeln!(out, "surge: {} ({:?}) -> {dir}", s.scenario.name, s.status)?;
-    writeln!(out, "  target: {}", s.target.base_url)?;
-    let l = &s.load;
-    writeln!(
-        out,
-        "  arrivals: {} scheduled ({:.0} expected), {} started, {} late, {} dropped; start lag p50 {} p99 {}",
-        l.scheduled,
-        l.expected,
-        l.started,
-        l.late,
-        l.dropped,
-        ms(l.lag.p50_us),
-        ms(l.lag.p99_us)
-    )?;
-    writeln!(
-        out,
-        "  {:<18} {:>8} {:>8} {:>6} {:>9} {:>6} {:>10} {:>8} {:>9} {:>9}",
-        "journey",
-        "arrivals",
-        "in time",
-        "late",
-        "abandoned",
-        "failed",
-        "unfinished",
-        "goodput",
-        "p50",
-        "p99"
-    )?;
-    for j in &s.journeys {
-        let o = &j.outcomes;
-        writeln!(
-            out,
-            "  {:<18} {:>8} {:>8} {:>6} {:>9} {:>6} {:>10} {:>7.1}% {:>9} {:>9}",
-            j.name,
-            j.scheduled,
-            o.completed_in_time,
-            o.completed_late,
-            o.abandoned,
-            o.failed,
-            o.unfinished,
-            j.goodput * 100.0,
-            ms(j.time.p50_us),
-            ms(j.time.p99_us)
-        )?;
-    }
-    writeln!(
-        out,
-        "  {:<34} {:>9} {:>7} {:>9} {:>9} {:>9}",
-        "step", "requests", "errors", "p50", "p99", "max"
-    )?;
-    for st in &s.steps {
-        writeln!(
-            out,
-            "  {:<34} {:>9} {:>6.2}% {:>9} {:>9} {:>9}",
-            st.name,
-            st.requests,
-            st.error_rate * 100.0,
-            ms(st.latency.p50_us),
-            ms(st.latency.p99_us),
-            ms(st.latency.max_us)
-        )?;
-    }
-    if s.errors.is_empty() {
-        writeln!(out, "  errors: none")?;
-    } else {
-        let list: Vec<String> = s
-            .errors
-            .iter()
-            .map(|e| format!("{} {}", e.class, e.count))
-            .collect();
-        writeln!(out, "  errors: {}", list.join(", "))?;
-    }
-    if let Some(gate) = &s.gate {
-        for reason in &gate.validity.reasons {
-            writeln!(out, "  invalid: {reason}")?;
-        }
-        for o in &gate.objectives {
-            let mark = match o.judgement {
-                Judgement::Met => "met     ",
-                Judgement::Missed => "MISSED  ",
-                Judgement::Unjudged => "UNJUDGED",
-            };
-            writeln!(out, "  {mark} {}: {}", o.name, o.detail)?;
-        }
-        let verdict = match gate.verdict {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "FAIL",
-            Verdict::Invalid => "INVALID",
-        };
-        writeln!(out, "  verdict: {verdict}")?;
-    }
-    if let Some(ledger) = &s.ledger {
-        let broken: Vec<&str> = ledger
-            .invariants
-            .iter()
-            .filter(|v| !v.holds)
-            .map(|v| v.detail.as_str())
-            .collect();
-        writeln!(
-            out,
-            "  ledger: {} payments captured, {} credited, {} paid but not credited; {}",
-            ledger.counters.payments_captured,
-            ledger.counters.payments_credited,
-            ledger.paid_not_credited,
-            if broken.is_empty() {
-                "every invariant holds".to_string()
-            } else {
-                format!("broken: {}", broken.join("; "))
-            }
-        )?;
-    }
-    if s.gate.is_some() {
-        writeln!(out, "  report: {dir}/report.html")?;
-    }
-    Ok(())
 }
 
 /// `surge compare BASE NEW`: prints a Markdown table of the comparison and
@@ -432,87 +317,51 @@ pub fn capacity(
 }
 
 /// `surge report RUN_DIR`: judges the run folder again and writes every
-/// report (report.html, summary.md, junit.xml) from its recorded files. A
-/// run killed before it wrote its totals gets them rebuilt from the
-/// per-second files. Exits by the verdict, like the run would have.
+/// report (report.html, summary.md, junit.xml) from its recorded files; with
+/// `how.rebuild`, also summary.json with its totals built again. A run
+/// killed before it wrote its totals gets them rebuilt from the per-second
+/// files. Exits by the verdict, like the run would have.
 pub fn report(
     dir: &Path,
-    into: Option<&Path>,
-    rate_tolerance: Option<f64>,
+    how: &Finish,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Exit> {
-    let mut data = match crate::rundata::RunData::load(dir) {
-        Ok(d) => d,
-        Err(e) => {
+    let finished = match crate::finish::finish(dir, None, how) {
+        Ok(f) => f,
+        Err(FinishError::Read(e)) => {
             writeln!(
                 err,
                 "surge report: {e}\n  hint: give a run folder written by `surge run` (it holds summary.json, latency.hlog, steps.csv and journeys.csv)"
             )?;
             return Ok(Exit::BadInput);
         }
+        Err(e) => {
+            writeln!(err, "surge report: {e}")?;
+            return Ok(Exit::RunError);
+        }
     };
-    // The scenario as it ran: its copy in the run folder.
-    let scenario = scenario::load(&dir.join("scenario.yaml"))
-        .ok()
-        .map(|(s, _)| s);
-    if data.needs_rebuild() {
-        let channels: std::collections::BTreeMap<String, String> = scenario
-            .as_ref()
-            .map(|s| {
-                let mut map = std::collections::BTreeMap::new();
-                for (name, j) in &s.file.journeys {
-                    map.insert(name.clone(), j.channel.to_string());
-                    for step in &j.steps {
-                        let channel = step.channel.as_ref().unwrap_or(&j.channel);
-                        map.insert(format!("{name}.{}", step.name), channel.to_string());
-                    }
-                }
-                map
-            })
-            .unwrap_or_default();
-        data.rebuild_totals(|j| channels.get(j).cloned());
+    let s = &finished.data.summary;
+    if finished.was_killed {
         writeln!(
             err,
             "surge report: the run did not finish (summary.json says running); its totals were rebuilt from {:.0}s of per-second files",
-            data.summary.run.elapsed_s
+            s.run.elapsed_s
         )?;
     }
-    let objectives = match (&data.summary.gate, &scenario) {
-        (Some(g), _) => g.objectives.iter().map(|o| o.spec.clone()).collect(),
-        (None, Some(s)) => s.file.objectives.clone(),
-        (None, None) => Vec::new(),
-    };
-    let tolerance = rate_tolerance
-        .or(data
-            .summary
-            .gate
-            .as_ref()
-            .map(|g| g.validity.rate_tolerance))
-        .unwrap_or(crate::gate::DEFAULT_RATE_TOLERANCE);
-    let gate = crate::gate::judge(&objectives, &data, tolerance);
-    let verdict = gate.verdict;
-    data.summary.gate = Some(gate);
-    let target = into.unwrap_or(dir);
-    if let Err(e) =
-        std::fs::create_dir_all(target).and_then(|_| crate::report::write_into(&data, target))
-    {
-        writeln!(
-            err,
-            "surge report: cannot write into {}: {e}",
-            target.display()
-        )?;
-        return Ok(Exit::RunError);
-    }
-    let names: Vec<&str> = crate::report::formats()
+    let mut names: Vec<&str> = crate::report::formats()
         .iter()
         .map(|f| f.file_name())
         .collect();
+    if how.write_summary {
+        names.insert(0, "summary.json");
+    }
+    let verdict = s.gate.as_ref().map_or(Verdict::Fail, |g| g.verdict);
     writeln!(
         out,
         "surge report: {} -> {} ({}); verdict: {}",
         dir.display(),
-        target.display(),
+        finished.dir.display(),
         names.join(", "),
         match verdict {
             Verdict::Pass => "pass",
@@ -610,38 +459,23 @@ pub fn merge(
         writeln!(err, "surge merge: {e}")?;
         return Ok(Exit::RunError);
     }
-    let mut data = merged.data;
-    let first = crate::rundata::read_summary(&dirs[0].join("summary.json")).ok();
-    let objectives = match first.as_ref().and_then(|s| s.gate.as_ref()) {
-        Some(g) => g.objectives.iter().map(|o| o.spec.clone()).collect(),
-        None => scenario::load(&into.join("scenario.yaml"))
-            .map(|(s, _)| s.file.objectives)
-            .unwrap_or_default(),
+    let how = Finish {
+        rebuild: true,
+        write_summary: true,
+        ..Finish::default()
     };
-    let tolerance = first
+    let data = match crate::finish::finish(into, Some(merged.data.summary), &how) {
+        Ok(f) => f.data,
+        Err(e) => {
+            writeln!(err, "surge merge: {e}")?;
+            return Ok(Exit::RunError);
+        }
+    };
+    let verdict = data
+        .summary
+        .gate
         .as_ref()
-        .and_then(|s| s.gate.as_ref())
-        .map_or(crate::gate::DEFAULT_RATE_TOLERANCE, |g| {
-            g.validity.rate_tolerance
-        });
-    let gate = crate::gate::judge(&objectives, &data, tolerance);
-    let verdict = gate.verdict;
-    data.summary.gate = Some(gate);
-    let written = serde_json::to_vec_pretty(&data.summary)
-        .map_err(std::io::Error::other)
-        .and_then(|mut json| {
-            json.push(b'\n');
-            std::fs::write(into.join("summary.json"), json)
-        })
-        .and_then(|_| crate::report::write_all(&data));
-    if let Err(e) = written {
-        writeln!(
-            err,
-            "surge merge: cannot write into {}: {e}",
-            into.display()
-        )?;
-        return Ok(Exit::RunError);
-    }
+        .map_or(Verdict::Fail, |g| g.verdict);
     let spread = data
         .summary
         .run
@@ -654,6 +488,6 @@ pub fn merge(
         "surge merge: {} shards, started at most {spread:.1} ms apart",
         data.summary.run.shards.len()
     )?;
-    print_summary(out, &data.summary, &into.display().to_string())?;
+    out.write_all(&Text.render(&data))?;
     Ok(verdict.exit())
 }

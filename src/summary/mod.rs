@@ -11,12 +11,17 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::model::Objective;
-use crate::twin::ledger::Snapshot;
+pub use ledger::Snapshot;
+
+pub mod ledger;
 
 /// Names this document's format.
 pub const FORMAT: &str = "surge-summary";
 /// The version of this document's format; bumped on any breaking change.
 pub const VERSION: u32 = 1;
+/// How far below the schedule started arrivals may fall before a run is
+/// invalid, unless the run says otherwise (`--rate-tolerance`).
+pub const DEFAULT_RATE_TOLERANCE: f64 = 0.01;
 
 /// A run's summary.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -89,7 +94,7 @@ pub struct Validity {
 }
 
 fn default_rate_tolerance() -> f64 {
-    crate::gate::DEFAULT_RATE_TOLERANCE
+    DEFAULT_RATE_TOLERANCE
 }
 
 /// How an objective fared.
@@ -332,7 +337,7 @@ pub struct Outcomes {
     pub unfinished: u64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JourneySummary {
     pub name: String,
@@ -359,7 +364,7 @@ pub struct JourneySummary {
     pub lag: Latency,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepSummary {
     /// `JOURNEY.STEP`.
@@ -417,6 +422,20 @@ pub struct ErrorSummary {
     /// Seconds from the start of the first and the last.
     pub first_s: f64,
     pub last_s: f64,
+}
+
+impl Summary {
+    /// Writes `summary.json` into `dir` atomically: a reader (a dashboard,
+    /// `surge report` after a crash) never sees half of it.
+    pub fn write(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        use std::io::Write;
+        let tmp = dir.join("summary.json.tmp");
+        let mut file = std::fs::File::create(&tmp)?;
+        serde_json::to_writer_pretty(&mut file, self)?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+        std::fs::rename(tmp, dir.join("summary.json"))
+    }
 }
 
 /// Rounds to `places` decimals, as the summary shows figures.

@@ -13,14 +13,11 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
-use crate::recorder::{
-    JourneyCounts, Outcome, StepCounts, histogram, journey_tag, lag_tag, step_tag,
-};
+use crate::recorder::{JourneyCounts, StepCounts, histogram};
 use crate::scenario::model::ErrorClass;
-use crate::summary::{
-    ChannelSummary, ErrorSummary, JourneySummary, Latency, Outcomes, Status, StepSummary, Summary,
-    ratio, round,
-};
+use crate::summary::Summary;
+
+mod totals;
 
 /// Why a run folder could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -153,7 +150,13 @@ pub fn read_summary(path: &Path) -> Result<Summary, DataError> {
 impl RunData {
     /// Reads the run folder `dir`.
     pub fn load(dir: &Path) -> Result<RunData, DataError> {
-        let summary = read_summary(&dir.join("summary.json"))?;
+        Self::load_with(dir, read_summary(&dir.join("summary.json"))?)
+    }
+
+    /// Reads the measurements of the run folder `dir`, with a summary held
+    /// in memory instead of its `summary.json` (a run or a merge that has
+    /// not written its own yet).
+    pub fn load_with(dir: &Path, summary: Summary) -> Result<RunData, DataError> {
         let series = read_hlog(&dir.join("latency.hlog"))?;
         let steps = read_rows(&dir.join("steps.csv"), |cols| {
             let mut c = StepCounts {
@@ -365,240 +368,5 @@ mod tests {
             .seconds(60.0),
             10
         );
-    }
-}
-
-impl RunData {
-    /// Whether the summary lacks its totals: the run was killed before it
-    /// could write them (`status: running`).
-    pub fn needs_rebuild(&self) -> bool {
-        self.summary.status == Status::Running
-    }
-
-    /// Refills the summary's totals (load, journeys, steps, channels,
-    /// errors) from the per-second files, for a run killed before it wrote
-    /// them. Sums of per-second counts and histograms are exact, so the
-    /// figures are those the run would have written for the seconds it
-    /// recorded. `channel_of` maps a journey name or a step label
-    /// (`JOURNEY.STEP`) to its channel (from the scenario copy in the run
-    /// folder); a step not mapped takes its journey's. Journeys still in
-    /// flight when the
-    /// run died count as unfinished. The ledger and the CPU figures are not
-    /// in the per-second files and stay empty.
-    pub fn rebuild_totals(&mut self, channel_of: impl Fn(&str) -> Option<String>) {
-        let all = Window::all();
-        let last = self
-            .steps
-            .iter()
-            .map(|r| r.0)
-            .chain(self.journeys.iter().map(|r| r.0))
-            .max();
-        let recorded = last.map_or(0.0, |s| s as f64 + 1.0);
-        let channel = |j: &str| channel_of(j).unwrap_or_else(|| "unknown".into());
-
-        let mut journey_names: Vec<String> = Vec::new();
-        for (_, name, _) in &self.journeys {
-            if !journey_names.contains(name) {
-                journey_names.push(name.clone());
-            }
-        }
-        let mut step_names: Vec<String> = Vec::new();
-        for (_, name, _) in &self.steps {
-            if !step_names.contains(name) {
-                step_names.push(name.clone());
-            }
-        }
-
-        let s = &mut self.summary;
-        s.run.elapsed_s = recorded;
-        s.load.scheduled = 0;
-        s.load.started = 0;
-        s.load.late = 0;
-        s.load.dropped = 0;
-        s.journeys.clear();
-        s.steps.clear();
-        s.channels.clear();
-        s.errors.clear();
-
-        let mut lag_all = histogram();
-        for name in &journey_names {
-            let mut c = JourneyCounts::default();
-            for (_, j, row) in &self.journeys {
-                if j == name {
-                    c.add(row);
-                }
-            }
-            let fin = |o: Outcome| c.finished[o.index()];
-            let ended: u64 = c.finished.iter().sum();
-            let unfinished = fin(Outcome::Unfinished) + c.started.saturating_sub(ended);
-            let prefix = format!("{name}.");
-            let requests: u64 = self
-                .steps
-                .iter()
-                .filter(|(_, st, _)| st.starts_with(&prefix))
-                .map(|(_, _, r)| r.requests)
-                .sum();
-            let time = series_total(&self.series, &journey_tag(name), &all);
-            let lag = series_total(&self.series, &lag_tag(name), &all);
-            let _ = lag_all.add(&lag);
-            s.journeys.push(JourneySummary {
-                name: name.clone(),
-                channel: channel(name),
-                users: 0,
-                scheduled: c.scheduled,
-                started: c.started,
-                late: c.late,
-                dropped: c.dropped,
-                outcomes: Outcomes {
-                    completed_in_time: fin(Outcome::CompletedInTime),
-                    completed_late: fin(Outcome::CompletedLate),
-                    abandoned: fin(Outcome::Abandoned),
-                    failed: fin(Outcome::Failed),
-                    unfinished,
-                },
-                goodput: ratio(fin(Outcome::CompletedInTime), c.scheduled),
-                requests,
-                retries: c.retries,
-                retry_amplification: ratio(requests, c.started),
-                time: Latency::of(&time),
-                lag: Latency::of(&lag),
-            });
-            s.load.scheduled += c.scheduled;
-            s.load.started += c.started;
-            s.load.late += c.late;
-            s.load.dropped += c.dropped;
-        }
-        s.load.lag = Latency::of(&lag_all);
-
-        let planned = s.run.planned_s.max(1e-9);
-        let mut channels: BTreeMap<String, (u64, u64, Histogram<u64>)> = BTreeMap::new();
-        let mut first_last: [Option<(u64, u64, u64)>; ErrorClass::ALL.len()] =
-            [None; ErrorClass::ALL.len()];
-        for label in &step_names {
-            let (journey, step) = label.split_once('.').unwrap_or((label.as_str(), ""));
-            let mut c = StepCounts::default();
-            for (second, st, row) in &self.steps {
-                if st != label {
-                    continue;
-                }
-                c.add(row);
-                for (i, b) in row.failures.into_iter().enumerate() {
-                    if b > 0 {
-                        let e = first_last[i].get_or_insert((*second, *second, 0));
-                        e.0 = e.0.min(*second);
-                        e.1 = e.1.max(*second);
-                        e.2 += b;
-                    }
-                }
-            }
-            let latency = series_total(&self.series, &step_tag(label), &all);
-            let ch = channel_of(label).unwrap_or_else(|| channel(journey));
-            s.steps.push(StepSummary {
-                name: label.clone(),
-                journey: journey.to_string(),
-                step: step.to_string(),
-                channel: ch.clone(),
-                requests: c.requests,
-                ok: c.ok,
-                errors: ErrorClass::ALL
-                    .iter()
-                    .filter(|k| c.failures[k.index()] > 0)
-                    .map(|k| (k.name().to_string(), c.failures[k.index()]))
-                    .collect(),
-                error_rate: ratio(c.requests - c.ok.min(c.requests), c.requests),
-                throughput_per_s: round(c.ok as f64 / planned, 3),
-                latency: Latency::of(&latency),
-            });
-            let entry = channels.entry(ch).or_insert_with(|| (0, 0, histogram()));
-            entry.0 += c.requests;
-            entry.1 += c.ok;
-            let _ = entry.2.add(&latency);
-        }
-        s.channels = channels
-            .into_iter()
-            .map(|(name, (requests, ok, h))| ChannelSummary::of(name, requests, ok, &h))
-            .collect();
-        let mut errors: Vec<ErrorSummary> = ErrorClass::ALL
-            .iter()
-            .filter_map(|k| {
-                first_last[k.index()].map(|(first, last, count)| ErrorSummary {
-                    class: k.name().into(),
-                    count,
-                    first_s: first as f64,
-                    last_s: last as f64,
-                })
-            })
-            .collect();
-        errors.sort_by_key(|e| std::cmp::Reverse(e.count));
-        s.errors = errors;
-    }
-}
-
-/// The sum of one tag's histograms over `window`.
-fn series_total(series: &Series, tag: &str, window: &Window) -> Histogram<u64> {
-    let mut sum = histogram();
-    if let Some(seconds) = series.get(tag) {
-        for (s, h) in seconds {
-            if window.contains(*s) {
-                h.add_to(&mut sum);
-            }
-        }
-    }
-    sum
-}
-
-#[cfg(test)]
-mod rebuild_tests {
-    use super::*;
-
-    /// A finished run's totals, rebuilt from its per-second files alone,
-    /// are the totals the run wrote.
-    #[test]
-    fn rebuilt_totals_equal_the_run_s_own() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run");
-        let mut data = RunData::load(&dir).unwrap();
-        let want = data.summary.clone();
-        let channels: BTreeMap<String, String> = want
-            .journeys
-            .iter()
-            .map(|j| (j.name.clone(), j.channel.clone()))
-            .chain(
-                want.steps
-                    .iter()
-                    .map(|s| (s.name.clone(), s.channel.clone())),
-            )
-            .collect();
-        data.summary.status = Status::Running;
-        data.summary.journeys.clear();
-        data.summary.steps.clear();
-        data.summary.errors.clear();
-        data.rebuild_totals(|j| channels.get(j).cloned());
-        let got = &data.summary;
-        let json = |v: &dyn erased::Json| v.json();
-        assert_eq!(json(&got.steps), json(&want.steps));
-        assert_eq!(json(&got.channels), json(&want.channels));
-        assert_eq!(json(&got.errors), json(&want.errors));
-        assert_eq!(got.load.scheduled, want.load.scheduled);
-        assert_eq!(got.load.started, want.load.started);
-        assert_eq!(got.load.late, want.load.late);
-        assert_eq!(got.load.dropped, want.load.dropped);
-        assert_eq!(json(&got.load.lag), json(&want.load.lag));
-        assert_eq!(got.journeys.len(), want.journeys.len());
-        for (g, w) in got.journeys.iter().zip(&want.journeys) {
-            let mut w = w.clone();
-            w.users = 0;
-            assert_eq!(json(g), json(&w));
-        }
-    }
-
-    mod erased {
-        pub trait Json {
-            fn json(&self) -> serde_json::Value;
-        }
-        impl<T: serde::Serialize> Json for T {
-            fn json(&self) -> serde_json::Value {
-                serde_json::to_value(self).unwrap()
-            }
-        }
     }
 }

@@ -1,0 +1,440 @@
+//! The command line as clap reads it: one struct of arguments per
+//! subcommand, each turned into the options its library function takes,
+//! so `main.rs` only dispatches. The help text lives here, on the fields it
+//! explains.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::finish::Finish;
+use crate::gate::capacity::Search;
+use crate::gate::compare::Tolerance;
+use crate::runner::RunOptions;
+use crate::scenario::units::{Duration, Percent, parse_duration, parse_percent};
+use crate::schedule::Shard;
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  every objective met (validate: every file is valid; compare, capacity:
+     no regression)
+  1  an objective missed or could not be judged (too few samples), or a
+     comparison found a regression
+  2  the scenario or the command line is wrong (also: a target off loopback
+     that was not allowed)
+  3  the run could not be carried out or cannot be trusted: target
+     unreachable, I/O error, interrupted, or invalid (the generator did not
+     deliver the schedule: arrivals dropped, started rate below the
+     schedule by more than --rate-tolerance, its CPU saturated)";
+
+/// Rehearse a registration deadline before it happens.
+///
+/// surge drives an open-model surge of applicants (arrivals keep coming
+/// however slow the target gets) across the channels of an e-Meterai
+/// platform, injects outages on a timeline, and judges the result against
+/// the scenario's objectives.
+#[derive(Parser)]
+#[command(name = "surge", version, after_help = EXIT_CODES, max_term_width = 100)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run a scenario: drive its surge against the target and record it.
+    ///
+    /// Starts the built-in twin when the scenario targets it (an external
+    /// target must be on loopback unless allowed), hands out arrivals at
+    /// their intended instants (open model: they keep coming however slow
+    /// the target gets), carries out the scenario's fault timeline, and
+    /// writes a run folder under reports/NAME/: summary.json, latency.hlog
+    /// (HdrHistogram interval log), timeline.csv, steps.csv and
+    /// journeys.csv as the run goes, then report.html, summary.md and
+    /// junit.xml. Ctrl-C stops arrivals, gives journeys in flight a short
+    /// grace and writes everything.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Merge the run folders of the shards of one run into one run folder.
+    ///
+    /// Adds the whole-run and per-second HDR histograms exactly, sums
+    /// counts and outcomes, aligns seconds on the shards' wall-clock
+    /// starts, checks the folders are the N shards of one scenario and seed
+    /// (none missing or twice), judges the objectives on the merged data and
+    /// writes a normal run folder with every report. Exits by the verdict.
+    #[command(after_help = EXIT_CODES)]
+    Merge(MergeArgs),
+    /// Compare two runs (or two capacity reports) and fail on a regression.
+    ///
+    /// Takes run folders, summary.json files, or capacity.json files.
+    /// Latency is compared step by step on whole distributions: a step is
+    /// worse only when the 99% confidence interval of its new p50, p90 or
+    /// p99 lies wholly above the base's, by more than --tolerance (run
+    /// folders give intervals; summaries alone give values). Error rates
+    /// and goodput are worse when they move by more than --margin and a
+    /// two-proportion test says the move is real. Prints a Markdown table
+    /// for pull-request comments; exits 1 on a regression.
+    #[command(after_help = EXIT_CODES)]
+    Compare(CompareArgs),
+    /// Write the reports of a run folder again: report.html, summary.md,
+    /// junit.xml.
+    ///
+    /// Reads only the run folder (summary.json, latency.hlog, steps.csv,
+    /// journeys.csv, and the scenario copy for its objectives), judges the
+    /// objectives again and writes every report, so a report can be
+    /// regenerated after an upgrade, for a run that was killed midway (its
+    /// totals are rebuilt from the per-second files), or for a merged run.
+    /// Exits by the verdict, as the run did.
+    #[command(after_help = EXIT_CODES)]
+    Report(ReportArgs),
+    /// Find the highest scale at which every objective holds.
+    ///
+    /// Runs short trials of the scenario at different scales: doubling or
+    /// halving until one passes and one fails, then bisecting until the
+    /// bracket is narrower than --resolution. Every trial is a run folder
+    /// under the output folder, with capacity.json beside them. With
+    /// --baseline, exits 1 when the capacity fell more than --tolerance
+    /// below the baseline's.
+    #[command(after_help = EXIT_CODES)]
+    Capacity(CapacityArgs),
+    /// Check scenario files and print every problem with file:line:column.
+    ///
+    /// Reads each file, checks its structure against the format's schema and
+    /// its meaning (names that exist, moments inside the run, variables
+    /// captured before use), and prints each problem with a hint. Exits 0
+    /// when every file is valid, 2 otherwise.
+    #[command(after_help = EXIT_CODES)]
+    Validate(ValidateArgs),
+    /// Print the JSON Schema of the scenario format, for editors.
+    ///
+    /// Save it and point your editor at it; with the YAML language server,
+    /// put `# yaml-language-server: $schema=./surge.schema.json` at the top
+    /// of a scenario file. With --summary, the schema of a run's
+    /// summary.json instead.
+    Schema(SchemaArgs),
+    /// Serve fault-injecting proxies on their own, with a control API
+    ///
+    /// Each proxy listens on loopback in front of one upstream (host:port)
+    /// and forwards bytes both ways through the toxics switched on:
+    /// latency, bandwidth, slow_close, timeout, reset_peer, slicer,
+    /// limit_data and down (TCP, each on a share of connections, its
+    /// `toxicity`), error_rate and http_delay (HTTP, on a share of
+    /// requests). Toxics use the same fields as a scenario's faults and are
+    /// switched live with POST/DELETE /proxies/NAME/toxics. Stops on Ctrl-C
+    /// or SIGTERM.
+    ///
+    /// The file:
+    ///
+    ///   control: 127.0.0.1:8474
+    ///   proxies:
+    ///     - name: storefront
+    ///       listen: 127.0.0.1:18080
+    ///       upstream: 127.0.0.1:8080
+    ///       toxics: [{ fault: { latency: { delay: 100ms } }, toxicity: 50% }]
+    #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
+    Proxy(ProxyArgs),
+    /// Serve the built-in e-Meterai twin on its own.
+    ///
+    /// The twin has the platform's channels (storefront with waiting room,
+    /// OTP login, orders, asynchronous payment callbacks; stamping; partner
+    /// channels) and its core (serial stock, a signing pool with a bounded
+    /// queue). Capacity comes only from its configuration. Operators use
+    /// GET /admin/ledger, POST|DELETE /admin/faults and GET /metrics.
+    /// Stops on Ctrl-C or SIGTERM.
+    Twin(TwinArgs),
+}
+
+/// The arguments of `surge run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The scenario file (YAML).
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+    /// Multiply every arrival rate by X (overrides `load.scale`).
+    #[arg(long, value_name = "X")]
+    pub scale: Option<f64>,
+    /// Stretch or compress the timeline to this length (e.g. 90s);
+    /// rates stay as written, the twin's stocks scale with the time so
+    /// they run dry at the same point of the replay.
+    #[arg(long, value_name = "D", value_parser = duration_arg)]
+    pub duration: Option<Duration>,
+    /// Seed of the arrival schedule (overrides `seed`).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Concurrency cap (overrides `load.max_in_flight`).
+    #[arg(long, value_name = "N")]
+    pub max_in_flight: Option<u32>,
+    /// Write the run folder here instead of reports/NAME/TIMESTAMP.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Where run folders go.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub reports: PathBuf,
+    /// Allow a target off loopback even if `target.allow_hosts` does
+    /// not list it. Only load systems you are allowed to load.
+    #[arg(long)]
+    pub allow_remote_target: bool,
+    /// Keep goose's own request metrics and write its report
+    /// (goose-report.html) as a cross-check; costs throughput.
+    #[arg(long)]
+    pub goose_metrics: bool,
+    /// Worker threads of the load generator. Default: one per core.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// The run is invalid (exit 3) when started arrivals fall more than
+    /// this far below the schedule.
+    #[arg(long, value_name = "PCT", default_value = "1%", value_parser = percent_arg)]
+    pub rate_tolerance: Percent,
+    /// Run shard K of N (1-based): a deterministic 1/N of every
+    /// journey's arrivals and of max_in_flight. The N shards together
+    /// run exactly the whole schedule; combine them with `surge merge`.
+    /// Faults on the twin and hooks are applied by shard 1 only.
+    #[arg(long, value_name = "K/N", value_parser = shard_arg)]
+    pub shard: Option<Shard>,
+    /// Start the schedule at this wall-clock instant (RFC 3339, e.g.
+    /// 2026-11-28T10:00:00Z, or Unix seconds), so shards on several
+    /// machines begin together.
+    #[arg(long, value_name = "TIME", value_parser = start_at_arg)]
+    pub start_at: Option<std::time::SystemTime>,
+    /// No progress line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// The arguments of `surge merge`.
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// The shards' run folders.
+    #[arg(required = true, value_name = "RUN_DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// The merged run folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// The arguments of `surge compare`.
+#[derive(clap::Args)]
+pub struct CompareArgs {
+    /// The baseline: a run folder, summary.json or capacity.json.
+    pub base: PathBuf,
+    /// The new run, of the same kind.
+    pub new: PathBuf,
+    /// Relative change treated as noise for latency, throughput and
+    /// capacity.
+    #[arg(long, value_name = "PCT", default_value = "10%", value_parser = percent_arg)]
+    pub tolerance: Percent,
+    /// Absolute change (percentage points) treated as noise for error
+    /// rates and goodput.
+    #[arg(long, value_name = "PCT", default_value = "1%", value_parser = percent_arg)]
+    pub margin: Percent,
+    /// Also write the Markdown table to this file.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+}
+
+/// The arguments of `surge report`.
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// The run folder.
+    #[arg(value_name = "RUN_DIR")]
+    pub dir: PathBuf,
+    /// Write the reports here instead of into the run folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Judge validity with this tolerance instead of the run's own.
+    #[arg(long, value_name = "PCT", value_parser = percent_arg)]
+    pub rate_tolerance: Option<Percent>,
+    /// Also build summary.json's totals again from the per-second files
+    /// (latency.hlog, steps.csv, journeys.csv) and write it: what a run
+    /// writes, recomputed. A run killed midway gets its totals rebuilt in
+    /// any case, but its summary.json is only rewritten with --rebuild.
+    #[arg(long)]
+    pub rebuild: bool,
+}
+
+/// The arguments of `surge capacity`.
+#[derive(clap::Args)]
+pub struct CapacityArgs {
+    /// The scenario file (YAML).
+    pub scenario: PathBuf,
+    /// The first scale tried.
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    pub start: f64,
+    /// Stop when the bracket is narrower than this.
+    #[arg(long, value_name = "PCT", default_value = "10%", value_parser = percent_arg)]
+    pub resolution: Percent,
+    /// Most trials to run.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_trials: usize,
+    /// Each trial's length (the scenario's timeline, stretched or
+    /// compressed to it).
+    #[arg(long, value_name = "D", default_value = "30s", value_parser = duration_arg)]
+    pub trial_duration: Duration,
+    /// A capacity.json to compare against.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// How far below the baseline the capacity may fall.
+    #[arg(long, value_name = "PCT", default_value = "10%", value_parser = percent_arg)]
+    pub tolerance: Percent,
+    /// Where trials and capacity.json go. Default:
+    /// reports/NAME/capacity-TIMESTAMP.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Worker threads of the load generator.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// The arguments of `surge validate`.
+#[derive(clap::Args)]
+pub struct ValidateArgs {
+    /// Scenario files (YAML).
+    #[arg(required = true, value_name = "SCENARIO")]
+    pub files: Vec<PathBuf>,
+}
+
+/// The arguments of `surge schema`.
+#[derive(clap::Args)]
+pub struct SchemaArgs {
+    /// The schema of summary.json, not of scenario files.
+    #[arg(long)]
+    pub summary: bool,
+}
+
+/// The arguments of `surge proxy`.
+#[derive(clap::Args)]
+pub struct ProxyArgs {
+    /// The proxy configuration (YAML).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+/// The arguments of `surge twin`.
+#[derive(clap::Args)]
+pub struct TwinArgs {
+    /// Address to listen on; port 0 picks a free port (printed).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Capacity knobs: a twin section as under `target.twin`, or a
+    /// scenario whose target is the twin. Default: the defaults.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Worker threads. Default: one per CPU core.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+}
+
+fn duration_arg(text: &str) -> Result<Duration, String> {
+    parse_duration(text)
+}
+
+fn shard_arg(text: &str) -> Result<Shard, String> {
+    let bad = || format!("`{text}` is not a shard; write K/N with 1 <= K <= N, e.g. 2/4");
+    let (k, n) = text.split_once('/').ok_or_else(bad)?;
+    let (k, n): (u64, u64) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok(Shard {
+        index: k - 1,
+        count: n,
+    })
+}
+
+fn start_at_arg(text: &str) -> Result<std::time::SystemTime, String> {
+    if let Ok(secs) = text.trim().parse::<f64>() {
+        return Ok(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(secs.max(0.0)));
+    }
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(std::time::SystemTime::from)
+        .map_err(|e| format!("`{text}` is not a time ({e}); write RFC 3339 like 2026-11-28T10:00:00Z, or Unix seconds"))
+}
+
+fn percent_arg(text: &str) -> Result<Percent, String> {
+    parse_percent(text)
+}
+
+impl RunArgs {
+    /// The runner's options. `progress` says whether a live line may be
+    /// drawn (stderr is a terminal).
+    pub fn options(&self, progress: bool) -> RunOptions {
+        let mut opts = RunOptions::new(&self.scenario);
+        opts.shard = self.shard.unwrap_or(Shard::WHOLE);
+        opts.start_at = self.start_at;
+        opts.scale = self.scale;
+        opts.duration = self.duration.map(|d| d.0);
+        opts.seed = self.seed;
+        opts.max_in_flight = self.max_in_flight;
+        opts.out = self.out.clone();
+        opts.reports_dir = self.reports.clone();
+        opts.allow_remote_target = self.allow_remote_target;
+        opts.goose_metrics = self.goose_metrics;
+        opts.threads = self.threads;
+        opts.progress = !self.quiet && progress;
+        opts.quiet_goose = true;
+        opts
+    }
+}
+
+impl ReportArgs {
+    pub fn options(&self) -> Finish {
+        Finish {
+            objectives: None,
+            rate_tolerance: self.rate_tolerance.map(|p| p.fraction()),
+            rebuild: self.rebuild,
+            write_summary: self.rebuild,
+            into: self.out.clone(),
+        }
+    }
+}
+
+impl CompareArgs {
+    pub fn tolerance(&self) -> Tolerance {
+        Tolerance {
+            relative: self.tolerance.fraction(),
+            absolute: self.margin.fraction(),
+        }
+    }
+}
+
+impl CapacityArgs {
+    /// The trials' run options.
+    pub fn options(&self) -> RunOptions {
+        let mut opts = RunOptions::new(&self.scenario);
+        opts.duration = Some(self.trial_duration.0);
+        opts.threads = self.threads;
+        opts.quiet_goose = true;
+        opts
+    }
+
+    /// How to search: `--out`, or `reports/NAME/capacity-TIMESTAMP`.
+    pub fn search(&self) -> Search {
+        let dir = self.out.clone().unwrap_or_else(|| {
+            let name = self
+                .scenario
+                .file_stem()
+                .map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
+            let stamp = chrono::Utc::now().format("%Y-%m-%dT%H-%M-%SZ");
+            PathBuf::from("reports")
+                .join(name)
+                .join(format!("capacity-{stamp}"))
+        });
+        Search {
+            start: self.start,
+            resolution: self.resolution.fraction(),
+            max_trials: self.max_trials,
+            dir,
+        }
+    }
+
+    pub fn tolerance(&self) -> Tolerance {
+        Tolerance {
+            relative: self.tolerance.fraction(),
+            ..Tolerance::default()
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! A run folder is finished here, and only here: its measurements are read
+//! back, its totals built from the per-second files, the gate judges it,
+//! `summary.json` is written atomically and every report format after it.
+//! `surge run`, each capacity trial, `surge merge` and `surge report` call
+//! [`finish`]; the runner runs and records, it neither judges nor reports.
+//! Because everything is read from the folder's files, the same folder
+//! finished again later gives the same summary and the same verdict.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::rundata::{DataError, RunData};
+use crate::runner::RunOptions;
+use crate::scenario::Scenario;
+use crate::scenario::model::Objective;
+use crate::summary::{DEFAULT_RATE_TOLERANCE, Summary};
+
+/// How to finish a run folder.
+#[derive(Clone, Debug, Default)]
+pub struct Finish {
+    /// The objectives to judge. `None`: those the run was judged on
+    /// before, else those of its scenario copy (`scenario.yaml`).
+    pub objectives: Option<Vec<Objective>>,
+    /// The validity tolerance (`--rate-tolerance`). `None`: the run's own,
+    /// else the default.
+    pub rate_tolerance: Option<f64>,
+    /// Build the totals from the per-second files even when `summary.json`
+    /// has them. A run killed midway gets them built in any case.
+    pub rebuild: bool,
+    /// Write `summary.json` (a run, a merge, `surge report --rebuild`);
+    /// otherwise it is an input, left as it is.
+    pub write_summary: bool,
+    /// Write into this folder instead of the run folder.
+    pub into: Option<PathBuf>,
+}
+
+/// Why a run folder could not be finished.
+#[derive(Debug, thiserror::Error)]
+pub enum FinishError {
+    #[error(transparent)]
+    Run(#[from] crate::runner::RunError),
+    #[error(transparent)]
+    Read(#[from] DataError),
+    #[error("cannot write into {dir}: {source}")]
+    Write {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What finishing left behind.
+pub struct Finished {
+    /// The run as judged, its summary with the gate's verdict.
+    pub data: RunData,
+    /// The run never wrote its totals (it was killed): they were built
+    /// from the per-second files.
+    pub was_killed: bool,
+    /// Where the reports went.
+    pub dir: PathBuf,
+}
+
+/// Carries out `scenario` and finishes its run folder: `surge run` and
+/// each capacity trial. The objectives judged are the scenario's.
+pub fn run(
+    scenario: Scenario,
+    opts: &RunOptions,
+    rate_tolerance: Option<f64>,
+) -> Result<Finished, FinishError> {
+    let how = Finish {
+        objectives: Some(scenario.file.objectives.clone()),
+        rate_tolerance,
+        rebuild: true,
+        write_summary: true,
+        into: None,
+    };
+    let result = crate::runner::run(scenario, opts)?;
+    finish(&result.dir, Some(result.summary), &how)
+}
+
+/// Finishes the run folder `dir`. `summary`, when given, replaces the
+/// folder's `summary.json` (a run or a merge hands over what it knows
+/// besides the per-second files: status, timing, users, ledger, CPU).
+pub fn finish(dir: &Path, summary: Option<Summary>, how: &Finish) -> Result<Finished, FinishError> {
+    let mut data = match summary {
+        Some(s) => RunData::load_with(dir, s)?,
+        None => RunData::load(dir)?,
+    };
+    let was_killed = data.needs_rebuild();
+    // The scenario as it ran: its copy in the run folder.
+    let scenario = crate::scenario::load(&dir.join("scenario.yaml"))
+        .ok()
+        .map(|(s, _)| s);
+    if how.rebuild || was_killed {
+        let channels = scenario.as_ref().map(channels).unwrap_or_default();
+        data.rebuild_totals(|name| channels.get(name).cloned());
+    }
+    let previous = data.summary.gate.as_ref();
+    let objectives = match (&how.objectives, previous, &scenario) {
+        (Some(o), _, _) => o.clone(),
+        (None, Some(g), _) => g.objectives.iter().map(|o| o.spec.clone()).collect(),
+        (None, None, Some(s)) => s.file.objectives.clone(),
+        (None, None, None) => Vec::new(),
+    };
+    let tolerance = how
+        .rate_tolerance
+        .or(previous.map(|g| g.validity.rate_tolerance))
+        .unwrap_or(DEFAULT_RATE_TOLERANCE);
+    data.summary.gate = Some(crate::gate::judge(&objectives, &data, tolerance));
+    let into = how.into.clone().unwrap_or_else(|| dir.to_path_buf());
+    write(&data, &into, how.write_summary).map_err(|source| FinishError::Write {
+        dir: into.clone(),
+        source,
+    })?;
+    Ok(Finished {
+        data,
+        was_killed,
+        dir: into,
+    })
+}
+
+fn write(data: &RunData, into: &Path, summary: bool) -> std::io::Result<()> {
+    std::fs::create_dir_all(into)?;
+    if summary {
+        data.summary.write(into)?;
+    }
+    crate::report::write_into(data, into)
+}
+
+/// The channel of every journey and step (`JOURNEY.STEP`) of a scenario.
+fn channels(s: &Scenario) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    for (name, j) in &s.file.journeys {
+        map.insert(name.clone(), j.channel.to_string());
+        for step in &j.steps {
+            let channel = step.channel.as_ref().unwrap_or(&j.channel);
+            map.insert(format!("{name}.{}", step.name), channel.to_string());
+        }
+    }
+    map
+}

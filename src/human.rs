@@ -1,0 +1,44 @@
+//! Figures as people read them in terminals, tables and verdicts: one
+//! formatter for latencies, so a latency reads alike in the run's summary,
+//! the reports, a verdict and a comparison. A leaf: imports nothing of
+//! surge's.
+
+/// A recorded latency (microseconds) in milliseconds: one decimal below
+/// 10 ms, whole milliseconds from there (where a fraction is noise).
+pub fn ms(us: u64) -> String {
+    millis(us as f64, 1, 0)
+}
+
+/// A verdict's latency: two decimals below 10 ms, so a sub-millisecond
+/// bound such as 0.25 ms is quoted as written.
+pub fn ms_fine(us: f64) -> String {
+    millis(us, 2, 0)
+}
+
+/// A comparison's latency: always a tenth, so a move on a slow step
+/// between two runs shows in the table.
+pub fn ms_tenths(us: f64) -> String {
+    millis(us, 1, 1)
+}
+
+fn millis(us: f64, small: usize, large: usize) -> String {
+    let decimals = if us >= 10_000.0 { large } else { small };
+    format!("{:.*}ms", decimals, us / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latencies_read_in_milliseconds() {
+        assert_eq!(ms(420), "0.4ms");
+        assert_eq!(ms(9_949), "9.9ms");
+        assert_eq!(ms(10_000), "10ms");
+        assert_eq!(ms(351_500), "352ms");
+        assert_eq!(ms_fine(250.0), "0.25ms");
+        assert_eq!(ms_fine(12_340.0), "12ms");
+        assert_eq!(ms_tenths(351_500.0), "351.5ms");
+        assert_eq!(ms_tenths(700.0), "0.7ms");
+    }
+}

@@ -1,0 +1,150 @@
+//! The cells of the tables every format shows (journeys, steps, errors,
+//! the twin's ledger), built once so the terminal, Markdown and HTML read
+//! the same figures the same way. Formats only lay the cells out.
+
+use crate::human::ms;
+use crate::summary::{ErrorSummary, JourneySummary, Snapshot, StepSummary};
+
+/// A journey's line: how its arrivals ended.
+pub struct JourneyCells {
+    pub arrivals: u64,
+    pub in_time: u64,
+    pub late: u64,
+    pub abandoned: u64,
+    pub failed: u64,
+    pub unfinished: u64,
+    /// `97.5%`.
+    pub goodput: String,
+    pub p50: String,
+    pub p99: String,
+}
+
+impl JourneyCells {
+    /// The line in the order of [`JOURNEY_HEADER`].
+    pub fn row(self, name: &str) -> [String; 10] {
+        [
+            name.to_string(),
+            self.arrivals.to_string(),
+            self.in_time.to_string(),
+            self.late.to_string(),
+            self.abandoned.to_string(),
+            self.failed.to_string(),
+            self.unfinished.to_string(),
+            self.goodput,
+            self.p50,
+            self.p99,
+        ]
+    }
+}
+
+/// The columns of a journey's [`JourneyCells::row`].
+pub const JOURNEY_HEADER: [&str; 10] = [
+    "journey",
+    "arrivals",
+    "in time",
+    "late",
+    "abandoned",
+    "failed",
+    "unfinished",
+    "goodput",
+    "p50",
+    "p99",
+];
+
+pub fn journey(j: &JourneySummary) -> JourneyCells {
+    let o = &j.outcomes;
+    JourneyCells {
+        arrivals: j.scheduled,
+        in_time: o.completed_in_time,
+        late: o.completed_late,
+        abandoned: o.abandoned,
+        failed: o.failed,
+        unfinished: o.unfinished,
+        goodput: format!("{:.1}%", j.goodput * 100.0),
+        p50: ms(j.time.p50_us),
+        p99: ms(j.time.p99_us),
+    }
+}
+
+/// A step's line: requests, error rate and latency percentiles.
+pub struct StepCells {
+    pub requests: u64,
+    /// `0.25%`.
+    pub error_rate: String,
+    pub p50: String,
+    pub p90: String,
+    pub p99: String,
+    pub p999: String,
+    pub max: String,
+}
+
+impl StepCells {
+    /// The line in the order of [`STEP_HEADER`].
+    pub fn row(self, name: &str) -> [String; 8] {
+        [
+            name.to_string(),
+            self.requests.to_string(),
+            self.error_rate,
+            self.p50,
+            self.p90,
+            self.p99,
+            self.p999,
+            self.max,
+        ]
+    }
+}
+
+/// The columns of a step's [`StepCells::row`].
+pub const STEP_HEADER: [&str; 8] = [
+    "step",
+    "requests",
+    "error rate",
+    "p50",
+    "p90",
+    "p99",
+    "p99.9",
+    "max",
+];
+
+pub fn step(st: &StepSummary) -> StepCells {
+    let l = &st.latency;
+    StepCells {
+        requests: st.requests,
+        error_rate: format!("{:.2}%", st.error_rate * 100.0),
+        p50: ms(l.p50_us),
+        p90: ms(l.p90_us),
+        p99: ms(l.p99_us),
+        p999: ms(l.p999_us),
+        max: ms(l.max_us),
+    }
+}
+
+/// `queue_full 12, timeout 3`, most frequent first; `None` without errors.
+pub fn errors(errors: &[ErrorSummary]) -> Option<String> {
+    let list: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{} {}", e.class, e.count))
+        .collect();
+    (!list.is_empty()).then(|| list.join(", "))
+}
+
+/// The ledger in one sentence: payments, credits, and the invariants.
+pub fn ledger(l: &Snapshot) -> String {
+    let broken: Vec<&str> = l
+        .invariants
+        .iter()
+        .filter(|v| !v.holds)
+        .map(|v| v.detail.as_str())
+        .collect();
+    format!(
+        "{} payments captured, {} credited, {} paid but not credited; {}",
+        l.counters.payments_captured,
+        l.counters.payments_credited,
+        l.paid_not_credited,
+        if broken.is_empty() {
+            "every invariant holds".to_string()
+        } else {
+            format!("broken: {}", broken.join("; "))
+        }
+    )
+}
