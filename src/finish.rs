@@ -87,7 +87,8 @@ pub fn finish(dir: &Path, summary: Option<Summary>, how: &Finish) -> Result<Fini
     };
     let was_killed = data.needs_rebuild();
     // The scenario as it ran: its copy in the run folder.
-    let scenario = crate::scenario::load(&dir.join("scenario.yaml"))
+    // Its load was checked when it ran (per shard), so not again here.
+    let scenario = crate::scenario::load_split(&dir.join("scenario.yaml"), None)
         .ok()
         .map(|(s, _)| s);
     if how.rebuild || was_killed {

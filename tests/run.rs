@@ -6,10 +6,12 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{named, read_summary, repo, run_scenario as run, scenario_file, server, surge};
+use common::{
+    named, read_summary, repo, run_scenario as run, scenario_file, server, spawn_run, surge,
+};
 use serde_json::Value;
 
 fn external(url: &str, load: &str, journeys: &str) -> String {
@@ -277,19 +279,6 @@ fn targets_off_loopback_are_refused_and_dead_ones_reported() {
     assert!(stderr.contains("does not accept connections"), "{stderr}");
 }
 
-fn spawn_run(scenario: &std::path::Path, out: &std::path::Path) -> std::process::Child {
-    Command::new(assert_cmd::cargo::cargo_bin!("surge"))
-        .arg("run")
-        .arg(scenario)
-        .arg("--out")
-        .arg(out)
-        .arg("-q")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 fn signal(child: &std::process::Child, sig: &str) {
     let status = Command::new("sh")
         .args(["-c", &format!("kill -{sig} {}", child.id())])
@@ -323,7 +312,7 @@ fn ctrl_c_stops_arrivals_and_writes_everything() {
     );
     let file = scenario_file(dir.path(), "long", &text);
     let out = dir.path().join("run");
-    let mut child = spawn_run(&file, &out);
+    let mut child = spawn_run(&file, &out, &[]);
     wait_rows(&out, 2);
     let interrupted = Instant::now();
     signal(&child, "INT");
@@ -357,7 +346,7 @@ fn a_killed_run_leaves_what_it_measured() {
     );
     let file = scenario_file(dir.path(), "long", &text);
     let out = dir.path().join("run");
-    let mut child = spawn_run(&file, &out);
+    let mut child = spawn_run(&file, &out, &[]);
     wait_rows(&out, 3);
     signal(&child, "KILL");
     child.wait().unwrap();

@@ -292,6 +292,10 @@ pub struct ValidateArgs {
     /// Scenario files (YAML).
     #[arg(required = true, value_name = "SCENARIO")]
     pub files: Vec<PathBuf>,
+    /// The load is split over this many shards: the per-process limits
+    /// (arrivals, peak rate, journeys in flight) apply to each.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub shards: u64,
 }
 
 /// The arguments of `surge schema`.

@@ -14,8 +14,7 @@ use crate::finish::{Finish, FinishError};
 use crate::gate::capacity::{self, Search};
 use crate::gate::compare::{self, Tolerance};
 use crate::report::{Format, Text};
-use crate::runner::target::TargetError;
-use crate::runner::{RunError, RunOptions};
+use crate::runner::RunOptions;
 use crate::scenario::{self, units::Duration};
 use crate::summary::{Status, Verdict};
 use crate::twin;
@@ -25,18 +24,31 @@ use crate::twin;
 /// valid file on `out`.
 pub fn validate(
     files: &[PathBuf],
+    shards: u64,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Exit> {
     let mut status = Exit::Ok;
     for file in files {
         let shown = file.display().to_string();
-        let checked = scenario::check_file(file);
+        let checked = scenario::check_file_split(file, Some(shards));
         for problem in &checked.problems {
             writeln!(err, "{}", problem.render(&shown))?;
         }
         match &checked.scenario {
-            Some(s) => writeln!(out, "{shown}: ok: {}", summary(s))?,
+            Some(s) => {
+                let shard = crate::schedule::Shard {
+                    index: 0,
+                    count: shards,
+                };
+                let memory = crate::runner::estimate(s, shard);
+                writeln!(
+                    out,
+                    "{shown}: ok: {}; peak memory about {}",
+                    summary(s),
+                    memory.describe()
+                )?
+            }
             None => {
                 let n = checked.errors().count();
                 writeln!(err, "{shown}: {n} error{}", if n == 1 { "" } else { "s" })?;
@@ -159,7 +171,7 @@ pub fn run(
     err: &mut dyn Write,
 ) -> std::io::Result<Exit> {
     let shown = opts.scenario_path.display().to_string();
-    let scenario = match scenario::load(&opts.scenario_path) {
+    let scenario = match scenario::load_split(&opts.scenario_path, Some(opts.shard.count)) {
         Ok((scenario, warnings)) => {
             for w in &warnings {
                 writeln!(err, "{}", w.render(&shown))?;
@@ -190,10 +202,7 @@ pub fn run(
             writeln!(err, "surge run: {e}")?;
             // Refusing a target off loopback asks the user to change the
             // scenario or the command line; anything else is a failed run.
-            let refused = matches!(
-                e,
-                FinishError::Run(RunError::Target(TargetError::NotLoopback { .. }))
-            );
+            let refused = matches!(&e, FinishError::Run(e) if e.is_bad_input());
             Ok(if refused {
                 Exit::BadInput
             } else {

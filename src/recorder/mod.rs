@@ -69,6 +69,9 @@ pub struct Recorder {
     users: Mutex<Vec<Arc<UserBuffer>>>,
     scheduled: Vec<AtomicU64>,
     late: Vec<AtomicU64>,
+    /// Arrivals the dispatcher dropped at once: their queue already held
+    /// more than could start within `max_lateness`.
+    dropped: Vec<AtomicU64>,
 }
 
 impl Recorder {
@@ -77,6 +80,7 @@ impl Recorder {
             users: Mutex::new(Vec::new()),
             scheduled: (0..journeys).map(|_| AtomicU64::new(0)).collect(),
             late: (0..journeys).map(|_| AtomicU64::new(0)).collect(),
+            dropped: (0..journeys).map(|_| AtomicU64::new(0)).collect(),
         })
     }
 
@@ -95,6 +99,12 @@ impl Recorder {
         if late {
             self.late[journey].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// The dispatcher dropped an arrival of `journey` (after counting it
+    /// scheduled): its queue was full.
+    pub fn dropped(&self, journey: usize) {
+        self.dropped[journey].fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -290,6 +300,7 @@ pub struct Flusher {
     scratch: Vec<Event>,
     seen_scheduled: Vec<u64>,
     seen_late: Vec<u64>,
+    seen_dropped: Vec<u64>,
     in_flight: i64,
     hlog: BufWriter<File>,
     serializer: V2DeflateSerializer,
@@ -342,6 +353,7 @@ impl Flusher {
             scratch: Vec::new(),
             seen_scheduled: vec![0; journeys],
             seen_late: vec![0; journeys],
+            seen_dropped: vec![0; journeys],
             in_flight: 0,
             recorder,
             names,
@@ -367,16 +379,7 @@ impl Flusher {
     /// the users and writes the second's histograms and rows. `phase` and
     /// `faults` label the row.
     pub fn flush(&mut self, second: u64, phase: &str, faults: &str) -> io::Result<IntervalView> {
-        let users: Vec<Arc<UserBuffer>> = self.recorder.users.lock().expect("users lock").clone();
-        for user in &users {
-            user.drain(&mut self.scratch);
-        }
-        let events = std::mem::take(&mut self.scratch);
-        for event in &events {
-            self.apply(*event);
-        }
-        self.scratch = events;
-        self.scratch.clear();
+        self.absorb();
         self.dispatch_counts();
         let cpu = self.cpu.sample();
         if let Some(pct) = cpu {
@@ -394,6 +397,23 @@ impl Flusher {
         };
         self.reset_interval();
         Ok(view)
+    }
+
+    /// Takes in what the users recorded so far into the current second,
+    /// without writing it; returns the journeys in flight. The clock uses
+    /// it to see whether a run that was cut has wound down.
+    pub fn absorb(&mut self) -> i64 {
+        let users: Vec<Arc<UserBuffer>> = self.recorder.users.lock().expect("users lock").clone();
+        for user in &users {
+            user.drain(&mut self.scratch);
+        }
+        let events = std::mem::take(&mut self.scratch);
+        for event in &events {
+            self.apply(*event);
+        }
+        self.scratch = events;
+        self.scratch.clear();
+        self.in_flight
     }
 
     fn apply(&mut self, event: Event) {
@@ -453,6 +473,10 @@ impl Flusher {
             self.journey_counts[j].late += late - self.seen_late[j];
             self.seen_scheduled[j] = scheduled;
             self.seen_late[j] = late;
+            let dropped = self.recorder.dropped[j].load(Ordering::Relaxed);
+            self.counts.dropped += dropped - self.seen_dropped[j];
+            self.journey_counts[j].dropped += dropped - self.seen_dropped[j];
+            self.seen_dropped[j] = dropped;
         }
     }
 

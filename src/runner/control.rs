@@ -22,6 +22,8 @@ pub struct Control {
     interrupted: AtomicBool,
     cut: AtomicBool,
     cut_now: Notify,
+    /// Every user has left the pool (the goose attack returned).
+    users_done: AtomicBool,
     /// Users ready to serve, so the clock starts with the pool in place.
     pub ready: AtomicUsize,
 }
@@ -35,6 +37,7 @@ impl Control {
             interrupted: AtomicBool::new(false),
             cut: AtomicBool::new(false),
             cut_now: Notify::new(),
+            users_done: AtomicBool::new(false),
             ready: AtomicUsize::new(0),
         })
     }
@@ -82,14 +85,30 @@ impl Control {
         self.interrupted.load(Ordering::SeqCst)
     }
 
-    /// Ends every journey still running.
+    /// Ends every journey still running; no arrival is handed out after.
     pub fn cut(&self) {
+        self.stop();
         self.cut.store(true, Ordering::SeqCst);
         self.cut_now.notify_waiters();
     }
 
     pub fn is_cut(&self) -> bool {
         self.cut.load(Ordering::SeqCst)
+    }
+
+    /// The pool is empty: no user will record anything more.
+    pub fn set_users_done(&self) {
+        self.users_done.store(true, Ordering::SeqCst);
+    }
+
+    pub fn users_done(&self) -> bool {
+        self.users_done.load(Ordering::SeqCst)
+    }
+
+    /// Completes `after` the run is cut.
+    pub async fn cut_for(&self, after: Duration) {
+        self.unless_cut(std::future::pending::<()>()).await;
+        tokio::time::sleep(after).await;
     }
 
     /// Runs `work` unless the run is cut first (`None`).

@@ -83,6 +83,12 @@ impl Dispatcher {
         let mut handed = 0;
         let mut last_wake = Instant::now();
         for arrival in self.schedule.by_ref() {
+            // Behind schedule (offered more than the users can take) the
+            // dispatcher never sleeps, so it looks at the stop flag here too:
+            // Ctrl-C reaches it at any rate.
+            if self.control.stopped() {
+                break;
+            }
             let intended = t0 + arrival.at;
             // Sleep only when the arrival is not yet due, and never for less
             // than a quantum after the last wake: dense arrivals go out in
@@ -98,10 +104,13 @@ impl Dispatcher {
             };
             let late = self.idle[arrival.journey].load(Ordering::SeqCst) == 0;
             self.recorder.scheduled(arrival.journey, late);
-            if queue.send(Dispatched { arrival, intended }).is_err() {
-                break;
+            match queue.try_send(Dispatched { arrival, intended }) {
+                Ok(()) => handed += 1,
+                // The queue holds more than can start within max_lateness:
+                // this one could not either, and must not grow memory.
+                Err(flume::TrySendError::Full(_)) => self.recorder.dropped(arrival.journey),
+                Err(flume::TrySendError::Disconnected(_)) => break,
             }
-            handed += 1;
         }
         handed
     }

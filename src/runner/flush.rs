@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use tokio::time::Instant;
+
 use super::control::{self, Control};
 use super::progress;
 use crate::recorder::{Flusher, Names, Recorder};
@@ -65,35 +67,55 @@ pub async fn flush_loop(job: FlushJob) -> std::io::Result<Flusher> {
             .unwrap_or_default()
     };
     let mut second = 0u64;
+    let mut cut_at = None;
     loop {
         let tick = t0 + Duration::from_secs(second + 1);
-        let done =
-            job.control.is_cut() && tokio::time::Instant::now() >= t0 + Duration::from_secs(second);
-        if !done {
-            tokio::select! {
-                _ = tokio::time::sleep_until(tick) => {}
-                _ = wait_cut(&job.control) => {}
-            }
-        }
+        let last = wait_second(&job.control, &mut flusher, tick, &mut cut_at).await;
         let phase = phase_at(&job.phases, second);
         let view = flusher.flush(second, phase, &active(second))?;
         line.show(&view, phase);
-        second += 1;
-        if job.control.is_cut() && view.in_flight <= 0 {
-            // One more pass picks up what users wrote while being cut.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            let view = flusher.flush(second, phase_at(&job.phases, second), &active(second))?;
-            line.show(&view, phase);
+        if last {
             break;
         }
+        second += 1;
     }
     line.finish();
     Ok(flusher)
 }
 
-async fn wait_cut(control: &Control) {
-    while !control.is_cut() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// How long the journeys still running when the run is cut get to notice
+/// it and end. A user that does not (a stuck task) must not hold the run
+/// open: after this the last row is written without it, and its journey
+/// counts as unfinished.
+pub const SETTLE: Duration = Duration::from_secs(2);
+
+/// How often the clock looks for the run's end while it waits.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Waits until second `tick` has passed, or, once the run is cut, until
+/// every user has left the pool (at most [`SETTLE`] after the cut). True
+/// when the run is over and the row about to be written is the last. A row
+/// is never written before its second has begun, and the wait always
+/// sleeps, so the clock never takes a worker from the users.
+async fn wait_second(
+    control: &Control,
+    flusher: &mut Flusher,
+    tick: Instant,
+    cut_at: &mut Option<Instant>,
+) -> bool {
+    loop {
+        let now = Instant::now();
+        if control.is_cut() {
+            let since = *cut_at.get_or_insert(now);
+            flusher.absorb();
+            if control.users_done() || now >= since + SETTLE {
+                return true;
+            }
+        }
+        if now >= tick {
+            return false;
+        }
+        tokio::time::sleep((tick - now).min(POLL)).await;
     }
 }
 

@@ -17,6 +17,7 @@ mod dispatch;
 mod fault_runtime;
 mod flush;
 pub mod journey;
+pub mod limits;
 mod overrides;
 pub mod plan;
 mod pool;
@@ -42,6 +43,7 @@ use plan::{Plan, PlanError};
 use pool::Pool;
 use target::TargetError;
 
+pub use limits::{Estimate, estimate};
 pub use overrides::apply_overrides;
 pub use pool::allocate_users;
 
@@ -115,6 +117,45 @@ pub enum RunError {
     Goose(String),
     #[error(transparent)]
     Faults(#[from] crate::faults::FaultsError),
+    /// The load, after the command line's overrides, is beyond what one
+    /// process carries.
+    #[error("{}", limits::describe(.0))]
+    Limits(Vec<crate::scenario::diagnostic::Problem>),
+    #[error(
+        "this run needs about {need} open files (a connection per journey in flight, and the \
+         run's own), but the process may open only {have}; raise the limit (`ulimit -n`), lower \
+         load.max_in_flight, or split the load over shards (--shard K/N)"
+    )]
+    Descriptors { need: u64, have: u64 },
+    #[error(
+        "this run would hold about {estimate} at its peak, more than the {available_mb} MB this \
+         machine has available; lower load.max_in_flight or the bodies' sizes, or split the load \
+         over shards (--shard K/N) on several machines"
+    )]
+    Memory { estimate: String, available_mb: u64 },
+    #[error(
+        "a sharded run cannot start its own twin: {shards} shards would rehearse against {shards} \
+         twins (each with the whole signing pool, stock and waiting room), and the twin's faults \
+         would reach only shard 1's. Start one twin apart (`surge twin --config SCENARIO --listen \
+         127.0.0.1:8080`) and point every shard at it: replace `target.twin` with `base_url: \
+         http://127.0.0.1:8080` and `admin: http://127.0.0.1:8080`"
+    )]
+    ShardedTwin { shards: u64 },
+}
+
+impl RunError {
+    /// The scenario or the command line asks for what cannot be run (exit
+    /// 2), as opposed to a run that failed (exit 3).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            RunError::Target(TargetError::NotLoopback { .. })
+                | RunError::Limits(_)
+                | RunError::Descriptors { .. }
+                | RunError::Memory { .. }
+                | RunError::ShardedTwin { .. }
+        )
+    }
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
@@ -136,6 +177,7 @@ pub struct RunResult {
 /// call in the order the pieces must start and stop.)
 pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunError> {
     let time_factor = apply_overrides(&mut scenario, opts);
+    limits::check(&scenario, opts.shard)?;
     quiet::install_logger();
     let mut target = target::resolve(&scenario.file.target, opts.allow_remote_target)?;
     let faults = fault_runtime::start(&scenario, &mut target, opts.shard)?;
@@ -157,7 +199,8 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         max_lateness: scenario.file.load.max_lateness.0,
         seed: scenario.file.seed,
     });
-    let (pool, queues) = Pool::new(users.clone(), shared);
+    let capacities = pool::queue_capacities(&scenario, opts.shard, &users);
+    let (pool, queues) = Pool::new(users.clone(), &capacities, shared);
     let schedule = Schedule::new(&scenario, opts.shard);
     let expected: f64 = schedule.expected().iter().sum::<f64>() / opts.shard.count as f64;
     let dispatcher = Dispatcher {
@@ -222,6 +265,10 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
     Ok(RunResult { dir, summary })
 }
 
+/// How long lifting the faults still on at the end may take (a hook that
+/// does not answer must not hold the run open).
+const LIFT_WAIT: Duration = Duration::from_secs(3);
+
 /// The generator's runtime: the goose users' tasks.
 fn generator_runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, RunError> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -277,15 +324,25 @@ impl Drive<'_> {
         tokio::spawn(flush::cut_at_end(control.clone(), drain_end));
         let attack = pool::attack(self.plan, pool, self.host, self.opts, self.dir)?;
         let silence = self.opts.quiet_goose.then(quiet::StdoutSilencer::new);
-        let result = attack.execute().await;
+        // A user that does not notice the cut must not hold the run open:
+        // the attack gets the settling time, then is left behind (its
+        // journeys count as unfinished; the runtime's shutdown ends it).
+        let result = tokio::select! {
+            r = attack.execute() => Some(r),
+            _ = control.cut_for(flush::SETTLE) => None,
+        };
         drop(silence);
         control.stop();
         control.cut();
+        control.set_users_done();
         if let (Some(t0), Some(rt)) = (control.t0(), &fault_runtime) {
             let driver = driver.clone();
-            let _ = rt.spawn(async move { driver.lift_all(t0).await }).await;
+            let lift = rt.spawn(async move { driver.lift_all(t0).await });
+            let _ = tokio::time::timeout(LIFT_WAIT, lift).await;
         }
-        result.map_err(|e| RunError::Goose(e.to_string()))?;
+        if let Some(result) = result {
+            result.map_err(|e| RunError::Goose(e.to_string()))?;
+        }
         let flusher = flusher.await.map_err(|e| RunError::Goose(e.to_string()))?;
         flusher.map_err(io("cannot write the run's measurements"))
     }

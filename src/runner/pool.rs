@@ -86,16 +86,53 @@ pub struct Pool {
 /// dispatcher.
 pub type Queues = Vec<Option<flume::Sender<Dispatched>>>;
 
+/// Arrivals a journey's queue holds at the most: what its peak rate brings
+/// within `max_lateness` (an arrival waiting longer is dropped anyway), and
+/// a user's worth each, never fewer than [`MIN_QUEUE`]. Bounds memory when
+/// the target stalls or the generator is overloaded.
+pub fn queue_capacities(scenario: &Scenario, shard: Shard, users: &[usize]) -> Vec<usize> {
+    let peak = scenario
+        .timeline
+        .phases
+        .iter()
+        .map(|p| p.from.max(p.to))
+        .fold(0.0, f64::max)
+        * scenario.file.load.scale
+        / shard.count.max(1) as f64;
+    let lateness = scenario.file.load.max_lateness.0.as_secs_f64();
+    scenario
+        .file
+        .journeys
+        .keys()
+        .zip(users)
+        .map(|(name, u)| {
+            let share = scenario
+                .mix
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0.0, |(_, s)| *s);
+            let within = (peak * share * lateness).ceil() as usize;
+            (within + u).max(MIN_QUEUE)
+        })
+        .collect()
+}
+
+/// The smallest queue: short bursts at low rates wait rather than drop.
+pub const MIN_QUEUE: usize = 1024;
+
+/// Bytes one queued arrival takes.
+pub const QUEUED_BYTES: usize = std::mem::size_of::<Dispatched>();
+
 impl Pool {
-    /// A queue for every journey with users.
-    pub fn new(users: Vec<usize>, shared: Arc<Shared>) -> (Pool, Queues) {
+    /// A queue for every journey with users, of its capacity.
+    pub fn new(users: Vec<usize>, capacities: &[usize], shared: Arc<Shared>) -> (Pool, Queues) {
         let mut queues = Vec::new();
         let mut receivers = Vec::new();
-        for u in &users {
+        for (u, cap) in users.iter().zip(capacities) {
             let (tx, rx) = match u {
                 0 => (None, None),
                 _ => {
-                    let (tx, rx) = flume::unbounded::<Dispatched>();
+                    let (tx, rx) = flume::bounded::<Dispatched>(*cap);
                     (Some(tx), Some(rx))
                 }
             };

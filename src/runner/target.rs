@@ -48,7 +48,10 @@ impl Resolved {
     pub fn stop(self) -> Option<crate::summary::Snapshot> {
         let (runtime, running) = self.twin?;
         let ledger = running.twin.ledger();
-        let _ = runtime.block_on(running.stop());
+        // A graceful stop waits for open connections; users left behind
+        // after the cut may still hold some, so the wait is bounded.
+        let _ = runtime
+            .block_on(async { tokio::time::timeout(Duration::from_secs(2), running.stop()).await });
         runtime.shutdown_timeout(Duration::from_secs(2));
         Some(ledger)
     }

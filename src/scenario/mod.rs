@@ -13,6 +13,7 @@
 //! It never touches the network and never starts anything.
 
 pub mod diagnostic;
+pub mod limits;
 pub mod model;
 pub mod refs;
 pub mod schema;
@@ -85,12 +86,19 @@ impl Checked {
 
 /// Reads and checks the file at `path`.
 pub fn check_file(path: &FsPath) -> Checked {
+    check_file_split(path, Some(1))
+}
+
+/// Checks a scenario file whose load is split over `processes` (the load
+/// limits are per process; `None`: the load is not checked, as for the
+/// copy of a scenario that already ran).
+pub fn check_file_split(path: &FsPath, processes: Option<u64>) -> Checked {
     let bytes = match read_bounded(path) {
         Ok(bytes) => bytes,
         Err(message) => return Checked::failed(vec![Problem::error(Path::root(), message)]),
     };
     let base_dir = path.parent().map(FsPath::to_path_buf).unwrap_or_default();
-    check_bytes(&bytes, &base_dir)
+    check_bytes_split(&bytes, &base_dir, processes)
 }
 
 fn read_bounded(path: &FsPath) -> Result<Vec<u8>, String> {
@@ -107,6 +115,10 @@ const START: Pos = Pos { line: 1, column: 1 };
 
 /// Checks a scenario held in memory; `base_dir` resolves `file:` bodies.
 pub fn check_bytes(bytes: &[u8], base_dir: &FsPath) -> Checked {
+    check_bytes_split(bytes, base_dir, Some(1))
+}
+
+fn check_bytes_split(bytes: &[u8], base_dir: &FsPath, processes: Option<u64>) -> Checked {
     if bytes.len() > MAX_FILE_BYTES {
         return Checked::failed(vec![
             Problem::error(
@@ -132,16 +144,26 @@ pub fn check_bytes(bytes: &[u8], base_dir: &FsPath) -> Checked {
             ]);
         }
     };
-    check_text(text, base_dir)
+    check_text_split(text, base_dir, processes)
 }
 
 /// Checks scenario text; `base_dir` resolves `file:` bodies.
 pub fn check_text(text: &str, base_dir: &FsPath) -> Checked {
+    check_text_split(text, base_dir, Some(1))
+}
+
+fn check_text_split(text: &str, base_dir: &FsPath, processes: Option<u64>) -> Checked {
     let (file, map) = match parse_typed::<ScenarioFile>(text, schema::json_schema(), "a scenario") {
         Ok(parsed) => parsed,
         Err(problems) => return Checked::failed(problems),
     };
-    let (timeline, mix, problems) = semantic::check(&file, base_dir);
+    let (timeline, mix, mut problems) = semantic::check(&file, base_dir);
+    if problems.iter().all(|p| !p.is_error()) {
+        problems.extend(limits::check(&file, &timeline, base_dir));
+        if let Some(n) = processes {
+            problems.extend(limits::load(&file, &timeline, n));
+        }
+    }
     let problems = locate(problems, &map);
     let ok = !problems.iter().any(Problem::is_error);
     Checked {
@@ -264,7 +286,16 @@ pub fn load_twin_config(path: &FsPath) -> Result<(model::TwinConfig, Vec<Problem
 /// Loads a scenario for running: the scenario and its warnings, or every
 /// problem when it has errors.
 pub fn load(path: &FsPath) -> Result<(Scenario, Vec<Problem>), Vec<Problem>> {
-    let checked = check_file(path);
+    load_split(path, Some(1))
+}
+
+/// Loads a scenario whose load is split over `processes` (see
+/// [`check_file_split`]).
+pub fn load_split(
+    path: &FsPath,
+    processes: Option<u64>,
+) -> Result<(Scenario, Vec<Problem>), Vec<Problem>> {
+    let checked = check_file_split(path, processes);
     match checked.scenario {
         Some(scenario) => Ok((scenario, checked.problems)),
         None => Err(checked.problems),

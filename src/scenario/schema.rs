@@ -10,23 +10,28 @@ use super::model::{ScenarioFile, TwinConfig};
 /// it as a name.
 pub const SCHEMA_ID: &str = "https://surge.invalid/schema/scenario-v1.json";
 
+/// Gives a generated schema its `$id`, and puts the header first so the
+/// file reads top-down (for `summary.json`'s schema too).
+pub fn with_id(schema: &mut serde_json::Value, id: &str) {
+    if let Some(obj) = schema.as_object_mut() {
+        obj.insert("$id".into(), id.into());
+        let mut ordered = serde_json::Map::new();
+        for key in ["$schema", "$id", "title", "description"] {
+            if let Some(v) = obj.remove(key) {
+                ordered.insert(key.into(), v);
+            }
+        }
+        ordered.append(obj);
+        *obj = ordered;
+    }
+}
+
 /// The schema, built once per process.
 pub fn json_schema() -> &'static serde_json::Value {
     static SCHEMA: OnceLock<serde_json::Value> = OnceLock::new();
     SCHEMA.get_or_init(|| {
         let mut schema = schemars::schema_for!(ScenarioFile).to_value();
-        if let Some(obj) = schema.as_object_mut() {
-            obj.insert("$id".into(), SCHEMA_ID.into());
-            // The header first, so the file reads top-down.
-            let mut ordered = serde_json::Map::new();
-            for key in ["$schema", "$id", "title", "description"] {
-                if let Some(v) = obj.remove(key) {
-                    ordered.insert(key.into(), v);
-                }
-            }
-            ordered.append(obj);
-            *obj = ordered;
-        }
+        with_id(&mut schema, SCHEMA_ID);
         schema
     })
 }

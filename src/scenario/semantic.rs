@@ -650,9 +650,18 @@ impl Checker<'_> {
         }
         if let Some(file) = &step.file {
             let full = self.base_dir.join(file);
-            if !full.is_file() {
-                self.error(path.key("file"), format!("no file at `{}`", full.display()))
-                    .hint = Some("paths are relative to the scenario file".into());
+            match std::fs::metadata(&full) {
+                Err(_) => {
+                    self.error(path.key("file"), format!("no file at `{}`", full.display()))
+                        .hint = Some("paths are relative to the scenario file".into());
+                }
+                // A FIFO or a device would be read forever, a folder not
+                // at all: a body is read once, whole, before the run.
+                Ok(m) if !m.is_file() => {
+                    self.error(path.key("file"), format!("`{file}` is not a regular file"))
+                        .hint = Some("give a file, not a pipe, a device or a folder".into());
+                }
+                Ok(_) => {}
             }
         }
         if step.pdf.is_some_and(|s| s.0 < 1024) {

@@ -456,20 +456,6 @@ pub fn ratio(a: u64, b: u64) -> f64 {
 /// The summary's JSON Schema (draft 2020-12).
 pub fn json_schema() -> serde_json::Value {
     let mut schema = schemars::schema_for!(Summary).to_value();
-    if let Some(obj) = schema.as_object_mut() {
-        obj.insert(
-            "$id".into(),
-            "https://surge.invalid/schema/summary-v1.json".into(),
-        );
-        // The header first, so the file reads top-down.
-        let mut ordered = serde_json::Map::new();
-        for key in ["$schema", "$id", "title", "description"] {
-            if let Some(v) = obj.remove(key) {
-                ordered.insert(key.into(), v);
-            }
-        }
-        ordered.append(obj);
-        *obj = ordered;
-    }
+    crate::scenario::schema::with_id(&mut schema, "https://surge.invalid/schema/summary-v1.json");
     schema
 }

@@ -170,6 +170,26 @@ pub fn run_scenario(
     )
 }
 
+/// `surge run SCENARIO --out OUT -q EXTRA...` started in the background,
+/// its output discarded (nothing reads it while the test waits).
+pub fn spawn_run(
+    scenario: &std::path::Path,
+    out: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin!("surge"))
+        .arg("run")
+        .arg(scenario)
+        .arg("--out")
+        .arg(out)
+        .arg("-q")
+        .args(extra)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// The same run; (exit code, stdout and stderr together).
 pub fn run_printed(scenario: &std::path::Path, out: &std::path::Path) -> (i32, String) {
     let (code, stdout, stderr) = run_scenario(scenario, out, &[]);

@@ -1,0 +1,204 @@
+//! What the machine must allow before a run starts: the load of this
+//! process after the command line's overrides (`--scale`, `--duration`,
+//! `--max-in-flight`, `--shard`) within the per-process limits, a file
+//! descriptor for every connection, and one twin for all the shards of a
+//! run, and memory for what the run will hold at its peak. Each refusal
+//! says what to do instead.
+
+use super::RunError;
+use crate::scenario::Scenario;
+use crate::scenario::diagnostic::Problem;
+use crate::schedule::Shard;
+
+/// Files the run opens besides its users' connections: the run folder,
+/// the twin's or the proxies' listeners and their connections, the
+/// runtime's own.
+const OWN_FILES: u64 = 256;
+
+/// Refuses a run this process cannot carry.
+pub fn check(scenario: &Scenario, shard: Shard) -> Result<(), RunError> {
+    if shard.count > 1 && scenario.file.target.twin.is_some() {
+        return Err(RunError::ShardedTwin {
+            shards: shard.count,
+        });
+    }
+    let problems = crate::scenario::limits::load(&scenario.file, &scenario.timeline, shard.count);
+    if !problems.is_empty() {
+        return Err(RunError::Limits(problems));
+    }
+    let users = scenario.file.load.max_in_flight as u64 / shard.count.max(1);
+    // The twin in this process holds the other end of every connection.
+    let ends = if scenario.file.target.twin.is_some() {
+        2
+    } else {
+        1
+    };
+    let need = users * ends + OWN_FILES;
+    let have = raise_open_files_limit();
+    if need > have {
+        return Err(RunError::Descriptors { need, have });
+    }
+    let estimate = estimate(scenario, shard);
+    if let Some(available) = available_memory()
+        && estimate.total() > available
+    {
+        return Err(RunError::Memory {
+            estimate: estimate.describe(),
+            available_mb: available / MB,
+        });
+    }
+    Ok(())
+}
+
+const MB: u64 = 1024 * 1024;
+/// The process with its runtimes, the twin and the recorder's files,
+/// before any user (measured: 21.9 MB peak for `smoke.yaml` with 200
+/// users; 2-core VM, 2026-11-28).
+const PROCESS_BYTES: u64 = 24 * MB;
+/// One goose user: its task, its share of the client and of the twin's
+/// connections (measured: 126 MB at 9,000 users against 21.9 MB at 200,
+/// about 12 KiB a user; rounded up).
+const USER_BYTES: u64 = 16 * 1024;
+/// One HDR histogram of the recorder (3 significant digits, up to an
+/// hour in microseconds), counted twice: the second's and the run's.
+const HISTOGRAM_BYTES: u64 = 2 * 192 * 1024;
+/// One second of one series when the run folder is read back.
+const SECOND_BYTES: u64 = 1024;
+
+/// What a run is estimated to hold at its peak, by part.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Estimate {
+    pub process: u64,
+    pub users: u64,
+    /// Request bodies in flight (one per user at a time) and the templates
+    /// and files they are made from.
+    pub bodies: u64,
+    /// Arrivals waiting in the journeys' queues, when they are full.
+    pub queues: u64,
+    /// Histograms while recording, and the per-second series when the
+    /// folder is read back.
+    pub recorder: u64,
+}
+
+impl Estimate {
+    pub fn total(&self) -> u64 {
+        self.process + self.users + self.bodies + self.queues + self.recorder
+    }
+
+    /// `412 MB (users 160, bodies 200, queues 4, recorder 24, process 24)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} MB (users {}, bodies {}, queues {}, recorder {}, process {})",
+            self.total().div_ceil(MB),
+            self.users / MB,
+            self.bodies / MB,
+            self.queues / MB,
+            self.recorder / MB,
+            self.process / MB
+        )
+    }
+}
+
+/// The peak memory of a run of `scenario` as shard `shard`.
+pub fn estimate(scenario: &Scenario, shard: Shard) -> Estimate {
+    let users = super::pool::users_of(scenario, shard);
+    let queues: usize = super::pool::queue_capacities(scenario, shard, &users)
+        .iter()
+        .zip(&users)
+        .filter(|(_, u)| **u > 0)
+        .map(|(c, _)| c)
+        .sum();
+    let mut bodies = 0;
+    let mut templates = std::collections::BTreeSet::new();
+    let mut series = 1;
+    for ((_, journey), u) in scenario.file.journeys.iter().zip(&users) {
+        series += journey.steps.len() as u64 + 2;
+        let largest = journey
+            .steps
+            .iter()
+            .map(|step| body_bytes(step, scenario, &mut templates))
+            .max()
+            .unwrap_or(0);
+        bodies += largest * *u as u64;
+    }
+    bodies += templates.iter().sum::<u64>();
+    let seconds = (scenario.timeline.total + scenario.file.load.drain.0).as_secs() + 1;
+    Estimate {
+        process: PROCESS_BYTES,
+        users: users.iter().sum::<usize>() as u64 * USER_BYTES,
+        bodies,
+        queues: (queues * super::pool::QUEUED_BYTES) as u64,
+        recorder: series * (HISTOGRAM_BYTES + seconds * SECOND_BYTES),
+    }
+}
+
+/// Bytes one request of `step` holds; a PDF's template (one per size) or a
+/// file's bytes (read once) go into `shared`.
+fn body_bytes(
+    step: &crate::scenario::model::Step,
+    scenario: &Scenario,
+    shared: &mut std::collections::BTreeSet<u64>,
+) -> u64 {
+    if let Some(size) = step.pdf {
+        shared.insert(size.0);
+        return size.0;
+    }
+    if let Some(text) = &step.text {
+        return text.to_string().len() as u64;
+    }
+    if let Some(file) = &step.file {
+        let len = std::fs::metadata(scenario.base_dir.join(file)).map_or(0, |m| m.len());
+        shared.insert(len);
+        return 0;
+    }
+    0
+}
+
+/// What the machine can give the run now (`MemAvailable`), when known.
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The problems of a load beyond the limits, on one line each.
+pub fn describe(problems: &[Problem]) -> String {
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|p| p.render("after the command line's overrides"))
+        .collect();
+    lines.join("\n")
+}
+
+/// Raises the soft limit on open files to the hard one (a shell's default
+/// soft limit, often 1,024, is far below what a surge needs) and returns
+/// the limit in force.
+// rlim_t is u64 here, not on every platform.
+#[allow(clippy::unnecessary_cast)]
+fn raise_open_files_limit() -> u64 {
+    #[cfg(unix)]
+    // SAFETY: getrlimit and setrlimit read and write a plain struct owned
+    // here.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return u64::MAX;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+        limit.rlim_cur as u64
+    }
+    #[cfg(not(unix))]
+    u64::MAX
+}
