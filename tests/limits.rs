@@ -40,6 +40,26 @@ fn every_limit_accepts_its_value_and_refuses_one_beyond() {
         let list: Vec<String> = (0..n).map(|i| format!("h{i}: v")).collect();
         format!(", headers: {{ {} }}", list.join(", "))
     };
+    let journey = |extra: &str, steps: usize| {
+        let list: Vec<String> = (0..steps)
+            .map(|i| format!("      - {{ name: s{i}, path: /x }}"))
+            .collect();
+        format!(
+            "version: 1\nname: limits\ntarget: {{ base_url: \"http://127.0.0.1:9\" }}\n{LOAD}\n\
+             journeys:\n  get:\n    channel: storefront\n    {extra}\n    steps:\n{}\n",
+            list.join("\n")
+        )
+    };
+    let vars = |n: usize| {
+        let list: Vec<String> = (0..n).map(|i| format!("v{i}: x")).collect();
+        format!("vars: {{ {} }}", list.join(", "))
+    };
+    let phases = |n: usize| {
+        let list: Vec<String> = (0..n)
+            .map(|i| format!("{{ name: p{i}, duration: 1s, rate: 1/s }}"))
+            .collect();
+        scenario(&format!("load: {{ phases: [{}] }}", list.join(", ")), "")
+    };
     let phase = |duration: &str, rate: &str| {
         format!("load: {{ phases: [{{ name: p, duration: {duration}, rate: {rate} }}] }}")
     };
@@ -111,6 +131,48 @@ fn every_limit_accepts_its_value_and_refuses_one_beyond() {
             scenario(LOAD, &headers(101)),
             "101 headers, more than the 100",
         ),
+        (
+            "max_lateness",
+            scenario(
+                "load: { max_lateness: 48h, phases: [{ name: p, duration: 1s, rate: 1/s }] }",
+                "",
+            ),
+            scenario(
+                "load: { max_lateness: 172801s, phases: [{ name: p, duration: 1s, rate: 1/s }] }",
+                "",
+            ),
+            "longer than the 48h",
+        ),
+        (
+            "give_up",
+            journey("patience: { give_up: 48h }", 1),
+            journey("patience: { give_up: 172801s }", 1),
+            "longer than the 48h",
+        ),
+        (
+            "backoff",
+            journey("patience: { backoff: { max: 48h } }", 1),
+            journey("patience: { backoff: { max: 172801s } }", 1),
+            "longer than the 48h",
+        ),
+        (
+            "steps",
+            journey("", 1000),
+            journey("", 1001),
+            "1001 steps, more than the 1000",
+        ),
+        (
+            "vars",
+            journey(&vars(100), 1),
+            journey(&vars(101), 1),
+            "101 vars, more than the 100",
+        ),
+        (
+            "phases",
+            phases(1000),
+            phases(1001),
+            "1001 phases, more than the 1000",
+        ),
     ];
     for (i, (what, at, beyond, words)) in cases.iter().enumerate() {
         let (code, text) = validate(dir.path(), &format!("at-{i}"), at, &[]);
@@ -162,6 +224,23 @@ fn the_three_typos_of_the_smoke_scenario_are_refused_at_their_line() {
     assert_eq!(code, 0, "{text}");
     let (code, _) = validate(dir.path(), "split", &rate, &[]);
     assert_eq!(code, 2);
+}
+
+#[test]
+fn a_body_file_beyond_the_limit_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (len, code) in [(64 << 20, 0), ((64 << 20) + 1, 2)] {
+        let body = dir.path().join("body.bin");
+        std::fs::File::create(&body).unwrap().set_len(len).unwrap();
+        let (got, text) = validate(dir.path(), "file", &scenario(LOAD, ", file: body.bin"), &[]);
+        assert_eq!(got, code, "{len} bytes: {text}");
+        if code == 2 {
+            assert!(
+                text.contains("larger than the 65536KiB") && text.contains("file.yaml:"),
+                "{text}"
+            );
+        }
+    }
 }
 
 #[test]
