@@ -26,13 +26,22 @@ impl PdfTemplate {
     /// A template of about `size` bytes (never less than the smallest valid
     /// document, about 700 bytes).
     pub fn new(size: usize) -> PdfTemplate {
+        Self::try_new(size).expect("memory for a document")
+    }
+
+    /// [`PdfTemplate::new`], refusing rather than aborting when the memory
+    /// for `size` bytes cannot be had (the size comes from a scenario).
+    pub fn try_new(size: usize) -> Result<PdfTemplate, std::collections::TryReserveError> {
+        let mut reserved = Vec::new();
+        reserved.try_reserve_exact(size.saturating_add(1024))?;
         let text = format!(
             "BT /F1 16 Tf 72 770 Td ({ID_MARK}{}) Tj ET",
             "0".repeat(ID_DIGITS)
         );
         // The comment with high bytes marks the file as binary, as PDF
         // writers do.
-        let mut bytes = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
+        let mut bytes = reserved;
+        bytes.extend_from_slice(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n");
         let mut offsets = Vec::new();
         let objects = [
             "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
@@ -72,7 +81,7 @@ impl PdfTemplate {
         bytes.extend_from_slice(xref.as_bytes());
 
         let id_at = find(&bytes, ID_MARK.as_bytes()).expect("the mark was written") + ID_MARK.len();
-        PdfTemplate { bytes, id_at }
+        Ok(PdfTemplate { bytes, id_at })
     }
 
     pub fn len(&self) -> usize {

@@ -180,22 +180,16 @@ fn malformed_bodies_get_a_json_4xx_and_the_servers_stay_up() {
     proptest!(config, |(body in bodies(), pick in 0..urls.len())| {
         s.post(&urls[pick], body)?;
     });
-    // Bodies of megabytes: refused, not buffered without end. A route that
-    // reads no body answers at once and closes the connection while the
-    // client still sends, which the client sees as an error; either way the
-    // server must stay up.
-    let mut answered = 0;
+    // Bodies of megabytes: refused, not buffered without end. The server
+    // answers at once (a JSON 413, or the route's answer) and closes the
+    // connection while the client still sends, which the client may see as
+    // an error instead of the answer; either way the server must stay up.
     for url in &urls {
-        match s.post(url, vec![b'['; 24 << 20]) {
-            Ok(()) => answered += 1,
-            Err(e) => assert!(e.to_string().contains("no answer"), "{e}"),
+        if let Err(e) = s.post(url, vec![b'['; 24 << 20]) {
+            assert!(e.to_string().contains("no answer"), "{e}");
         }
         s.alive();
     }
-    assert!(
-        answered > 0,
-        "routes that read a body refuse it with a JSON 413"
-    );
     let rss_kb: u64 = std::fs::read_to_string("/proc/self/status")
         .unwrap()
         .lines()

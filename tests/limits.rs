@@ -60,6 +60,32 @@ fn every_limit_accepts_its_value_and_refuses_one_beyond() {
             .collect();
         scenario(&format!("load: {{ phases: [{}] }}", list.join(", ")), "")
     };
+    let journeys = |n: usize| {
+        let list: Vec<String> = (0..n)
+            .map(|i| format!("  j{i}: {{ channel: storefront, steps: [{{ name: s, path: /x }}] }}"))
+            .collect();
+        format!(
+            "version: 1\nname: limits\ntarget: {{ base_url: \"http://127.0.0.1:9\" }}\n{LOAD}\njourneys:\n{}\n",
+            list.join("\n")
+        )
+    };
+    let faults = |n: usize| {
+        let list: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    "  - {{ name: f{i}, at: {i}s, for: 1s, on: hook, fault: {{ hook: {{ start: {{ url: \"http://127.0.0.1:9/x\" }} }} }} }}"
+                )
+            })
+            .collect();
+        format!(
+            "{}faults:\n{}\n",
+            scenario(
+                "load: { phases: [{ name: p, duration: 2000s, rate: 1/m }] }",
+                ""
+            ),
+            list.join("\n")
+        )
+    };
     let phase = |duration: &str, rate: &str| {
         format!("load: {{ phases: [{{ name: p, duration: {duration}, rate: {rate} }}] }}")
     };
@@ -172,6 +198,18 @@ fn every_limit_accepts_its_value_and_refuses_one_beyond() {
             phases(1000),
             phases(1001),
             "1001 phases, more than the 1000",
+        ),
+        (
+            "journeys",
+            journeys(1000),
+            journeys(1001),
+            "1001 journeys, more than the 1000",
+        ),
+        (
+            "faults",
+            faults(1000),
+            faults(1001),
+            "1001 faults, more than the 1000",
         ),
     ];
     for (i, (what, at, beyond, words)) in cases.iter().enumerate() {

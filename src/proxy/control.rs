@@ -72,11 +72,17 @@ async fn list_toxics(State(proxies): State<Proxies>, Path(name): Path<String>) -
 async fn add(
     State(proxies): State<Proxies>,
     Path(name): Path<String>,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
     let proxy = match find(&proxies, &name) {
         Ok(p) => p,
         Err(r) => return *r,
+    };
+    // A body the server would not take (too large, cut off) is answered
+    // like every other error of this API: JSON.
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => return error(rejection.status(), rejection.body_text()),
     };
     let spec: ToxicSpec = match serde_json::from_slice(&body) {
         Ok(s) => s,

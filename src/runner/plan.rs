@@ -109,6 +109,10 @@ pub enum PlanError {
         "no base URL for channel `{channel}` (used by {step}); give `target.base_url` or `target.channels.{channel}`"
     )]
     NoBase { channel: String, step: String },
+    #[error(
+        "no memory for the {size} bytes of {step}'s body; lower its size or load.max_in_flight"
+    )]
+    Memory { step: String, size: u64 },
 }
 
 fn header_name(name: &str, step: &str) -> Result<HeaderName, PlanError> {
@@ -152,7 +156,7 @@ fn body(
         )
     } else if let Some(file) = &step.file {
         let path = scenario.base_dir.join(file);
-        let bytes = std::fs::read(&path).map_err(|source| PlanError::File {
+        let bytes = read_body(&path).map_err(|source| PlanError::File {
             path: path.display().to_string(),
             step: label.to_string(),
             source,
@@ -167,14 +171,39 @@ fn body(
             content_type(step.content_type.as_ref(), default, label)?,
         )
     } else if let Some(size) = step.pdf {
-        Body::Pdf(
-            pdfs.entry(size.0)
-                .or_insert_with(|| Arc::new(PdfTemplate::new(size.0 as usize)))
-                .clone(),
-        )
+        let template = match pdfs.get(&size.0) {
+            Some(t) => t.clone(),
+            None => {
+                let t = PdfTemplate::try_new(size.0 as usize).map_err(|_| PlanError::Memory {
+                    step: label.to_string(),
+                    size: size.0,
+                })?;
+                pdfs.entry(size.0).or_insert(Arc::new(t)).clone()
+            }
+        };
+        Body::Pdf(template)
     } else {
         Body::None
     })
+}
+
+/// A `file:` body, read whole once. The memory is asked for first, so a
+/// size the machine cannot hold is an error, not an abort; no more than
+/// the body limit is read, should the file have grown since validation.
+fn read_body(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let len = file
+        .metadata()?
+        .len()
+        .min(crate::scenario::limits::MAX_BODY);
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(len as usize)
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+    file.take(crate::scenario::limits::MAX_BODY)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// A journey's plan: its patience and variables, its steps' range.
