@@ -147,6 +147,22 @@ pub fn scenario_file(dir: &std::path::Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
+/// `surge run SCENARIO --out OUT -q EXTRA...` on the real binary, to run.
+fn run_command(
+    scenario: &std::path::Path,
+    out: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("surge"));
+    cmd.arg("run")
+        .arg(scenario)
+        .arg("--out")
+        .arg(out)
+        .arg("-q")
+        .args(extra);
+    cmd
+}
+
 /// `surge run SCENARIO --out OUT -q EXTRA...` on the real binary:
 /// (exit code, stdout, stderr).
 pub fn run_scenario(
@@ -154,15 +170,7 @@ pub fn run_scenario(
     out: &std::path::Path,
     extra: &[&str],
 ) -> (i32, String, String) {
-    let output = surge()
-        .arg("run")
-        .arg(scenario)
-        .arg("--out")
-        .arg(out)
-        .arg("-q")
-        .args(extra)
-        .output()
-        .unwrap();
+    let output = run_command(scenario, out, extra).output().unwrap();
     (
         output.status.code().expect("exited"),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -170,20 +178,14 @@ pub fn run_scenario(
     )
 }
 
-/// `surge run SCENARIO --out OUT -q EXTRA...` started in the background,
-/// its output discarded (nothing reads it while the test waits).
+/// The same run started in the background, its output discarded (nothing
+/// reads it while the test waits).
 pub fn spawn_run(
     scenario: &std::path::Path,
     out: &std::path::Path,
     extra: &[&str],
 ) -> std::process::Child {
-    std::process::Command::new(assert_cmd::cargo::cargo_bin!("surge"))
-        .arg("run")
-        .arg(scenario)
-        .arg("--out")
-        .arg(out)
-        .arg("-q")
-        .args(extra)
+    run_command(scenario, out, extra)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
