@@ -193,11 +193,7 @@ impl Schedule {
             .journeys
             .keys()
             .map(|name| {
-                let share = scenario
-                    .mix
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map_or(0.0, |(_, s)| *s);
+                let share = scenario.share(name);
                 let seed = stream_seed(file.seed, name);
                 JourneyArrivals::new(
                     &scenario.timeline.phases,

@@ -95,8 +95,8 @@ const POLL: Duration = Duration::from_millis(50);
 /// Waits until second `tick` has passed, or, once the run is cut, until
 /// every user has left the pool (at most [`SETTLE`] after the cut). True
 /// when the run is over and the row about to be written is the last. A row
-/// is never written before its second has begun, and the wait always
-/// sleeps, so the clock never takes a worker from the users.
+/// is never written before its second has begun, and the clock waits by
+/// sleeping, never by spinning, so it never takes a worker from the users.
 async fn wait_second(
     control: &Control,
     flusher: &mut Flusher,

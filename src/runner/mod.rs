@@ -332,7 +332,6 @@ impl Drive<'_> {
             _ = control.cut_for(flush::SETTLE) => None,
         };
         drop(silence);
-        control.stop();
         control.cut();
         control.set_users_done();
         if let (Some(t0), Some(rt)) = (control.t0(), &fault_runtime) {

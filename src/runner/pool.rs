@@ -27,13 +27,7 @@ pub fn users_of(scenario: &Scenario, shard: Shard) -> Vec<usize> {
         .file
         .journeys
         .keys()
-        .map(|name| {
-            scenario
-                .mix
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(0.0, |(_, s)| *s)
-        })
+        .map(|name| scenario.share(name))
         .collect();
     let cap = (scenario.file.load.max_in_flight as u64 / shard.count).max(1) as usize;
     allocate_users(&shares, cap)
@@ -106,12 +100,7 @@ pub fn queue_capacities(scenario: &Scenario, shard: Shard, users: &[usize]) -> V
         .keys()
         .zip(users)
         .map(|(name, u)| {
-            let share = scenario
-                .mix
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(0.0, |(_, s)| *s);
-            let within = (peak * share * lateness).ceil() as usize;
+            let within = (peak * scenario.share(name) * lateness).ceil() as usize;
             (within + u).max(MIN_QUEUE)
         })
         .collect()

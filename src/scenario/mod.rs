@@ -58,6 +58,14 @@ impl Scenario {
         self.timeline.expected_arrivals() * self.file.load.scale
     }
 
+    /// A journey's share of the arrivals (0 when the mix leaves it out).
+    pub fn share(&self, journey: &str) -> f64 {
+        self.mix
+            .iter()
+            .find(|(n, _)| n == journey)
+            .map_or(0.0, |(_, s)| *s)
+    }
+
     pub fn total(&self) -> StdDuration {
         self.timeline.total
     }
