@@ -35,18 +35,13 @@ fn main() -> ExitCode {
         Command::Report(a) => cli::report(&a.dir, &a.options(), out, err),
         Command::Compare(a) => {
             let table = a.markdown.as_deref();
-            cli::compare(&a.base, &a.new, a.tolerance(), table, out, err)
+            let mut bases = vec![a.base.clone()];
+            bases.extend(a.more_bases.iter().cloned());
+            cli::compare(&bases, &a.new, a.tolerance(), table, out, err)
         }
         Command::Capacity(a) => {
             let (opts, search) = (a.options(), a.search());
-            cli::capacity(
-                &opts,
-                &search,
-                a.baseline.as_deref(),
-                a.tolerance(),
-                out,
-                err,
-            )
+            cli::capacity(&opts, &search, &a.baseline, a.tolerance(), out, err)
         }
         Command::Proxy(a) => cli::proxy(&a.config, out, err),
         Command::Twin(a) => cli::twin(a.listen, a.config.as_deref(), a.workers, out, err),

@@ -8,6 +8,15 @@ mod common;
 use common::{scenario_file, surge};
 
 fn scenario(workers: u32) -> String {
+    with_objectives(
+        workers,
+        "  - error_rate: { at_most: 1% }\n  - latency: { step: counter.stamp, p: 90, at_most: 100ms }\n",
+    )
+}
+
+/// The twin with `workers` signing workers of 20 ms each, offered 40/s for
+/// ten seconds, judged by `objectives` (YAML list items).
+fn with_objectives(workers: u32, objectives: &str) -> String {
     format!(
         r#"version: 1
 name: cap
@@ -24,9 +33,7 @@ journeys:
       - {{ name: login, method: POST, path: "/partners/{{partner}}/login", json: {{ client_id: "{{partner}}" }}, capture: {{ token: $.token }} }}
       - {{ name: stamp, method: POST, path: "/partners/{{partner}}/stamp", headers: {{ Authorization: "Bearer {{token}}" }}, pdf: 2KB }}
 objectives:
-  - error_rate: {{ at_most: 1% }}
-  - latency: {{ step: counter.stamp, p: 90, at_most: 100ms }}
-"#
+{objectives}"#
     )
 }
 
@@ -35,11 +42,18 @@ fn capacity(
     out: &std::path::Path,
     baseline: Option<&std::path::Path>,
 ) -> (i32, String, serde_json::Value) {
+    capacity_with(file, out, baseline, &["--trial-duration", "2s"])
+}
+
+fn capacity_with(
+    file: &std::path::Path,
+    out: &std::path::Path,
+    baseline: Option<&std::path::Path>,
+    extra: &[&str],
+) -> (i32, String, serde_json::Value) {
     let mut cmd = surge();
     cmd.args([
         "capacity",
-        "--trial-duration",
-        "2s",
         "--max-trials",
         "6",
         "--resolution",
@@ -47,6 +61,7 @@ fn capacity(
         "--out",
     ])
     .arg(out)
+    .args(extra)
     .arg(file);
     if let Some(b) = baseline {
         cmd.arg("--baseline").arg(b);
@@ -106,4 +121,64 @@ fn halving_the_signing_workers_is_caught_and_an_unchanged_twin_passes() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn a_trial_too_short_to_judge_is_refused_with_the_length_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let p99 = "  - latency: { step: counter.stamp, p: 99, at_most: 400ms }\n";
+    let file = scenario_file(dir.path(), "p99", &with_objectives(2, p99));
+    // 40/s over the ten-second timeline is 400 stamps; a p99 needs 100
+    // samples, 135 with room for counting noise: 10 s × 135 / 400 → 4 s.
+    let (code, text, report) = capacity_with(
+        &file,
+        &dir.path().join("short"),
+        None,
+        &["--trial-duration", "2s"],
+    );
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("about 80 samples expected in a trial, 100 needed")
+            && text.contains("--trial-duration 4s or longer"),
+        "{text}"
+    );
+    assert!(report.is_null(), "nothing is run: {report}");
+    assert!(!dir.path().join("short").exists());
+}
+
+#[test]
+fn an_unjudged_trial_is_run_longer_never_at_a_lower_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let objectives = "  - error_rate: { at_most: 1% }\n  \
+                      - latency: { step: counter.stamp, p: 99, at_most: 400ms }\n";
+    let file = scenario_file(dir.path(), "p99", &with_objectives(2, objectives));
+    // Scale 4 (160/s) in 1 s trials gives the p99 its samples and overloads
+    // two 20 ms workers; scale 2 (80/s) gives 80 samples: too few to judge.
+    let (code, text, report) = capacity_with(
+        &file,
+        &dir.path().join("search"),
+        None,
+        &["--trial-duration", "1s", "--start", "4"],
+    );
+    assert_eq!(code, 0, "{text}");
+    let trials = report["trials"].as_array().unwrap();
+    let first = &trials[0];
+    assert_eq!(first["verdict"], "fail", "{text}");
+    assert_eq!(first["judged"], true);
+    let unjudged = trials
+        .iter()
+        .position(|t| t["judged"] == false)
+        .unwrap_or_else(|| panic!("no trial lacked data:\n{text}"));
+    let (short, next) = (&trials[unjudged], &trials[unjudged + 1]);
+    assert_eq!(
+        short["scale"], next["scale"],
+        "re-run at the same scale\n{text}"
+    );
+    assert!(
+        next["duration_s"].as_f64().unwrap() > short["duration_s"].as_f64().unwrap(),
+        "{text}"
+    );
+    assert!(text.contains("trials lengthened to"), "{text}");
+    let cap = report["capacity_per_s"].as_f64().unwrap();
+    assert!((60.0..=100.0).contains(&cap), "capacity {cap}/s\n{text}");
 }

@@ -1,13 +1,14 @@
 //! The gate on real runs: every objective kind met and missed, windows
 //! (phase, fault, outside faults), recovery after a stall, too few
 //! samples, invalid runs (exit 3), and `surge compare` on pure noise and
-//! on an injected regression.
+//! on an injected regression, and on unchanged runs of smoke.yaml (an A/A
+//! run must pass) against a slower signing service.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{read_summary, repo, run_printed as run, scenario_file, server, surge};
+use common::{read_summary, repo, run_printed as run, run_scenario, scenario_file, server, surge};
 use serde_json::Value;
 
 fn objective<'a>(s: &'a Value, name: &str) -> &'a Value {
@@ -213,20 +214,29 @@ fn compare_ignores_noise_and_catches_a_regression() {
         .unwrap();
     let table = String::from_utf8_lossy(&regression.stdout);
     assert_eq!(regression.status.code(), Some(1), "{table}");
+    let p50 = table
+        .lines()
+        .find(|l| l.starts_with("| j.s | p50 |"))
+        .unwrap_or_else(|| panic!("{table}"));
     assert!(
-        table.contains("| j.s | p50 |") && table.contains("**worse**"),
+        p50.contains("**worse**") && p50.contains("quantile bounds, p "),
         "{table}"
     );
     assert_eq!(std::fs::read_to_string(&md).unwrap(), table);
 
-    // Summaries alone still compare, on values.
+    // Summaries alone have no distributions: latency is shown, not judged.
     let by_summary = surge()
         .arg("compare")
         .arg(base.join("summary.json"))
         .arg(slow.join("summary.json"))
         .output()
         .unwrap();
-    assert_eq!(by_summary.status.code(), Some(1));
+    let table = String::from_utf8_lossy(&by_summary.stdout);
+    assert_eq!(by_summary.status.code(), Some(0), "{table}");
+    assert!(
+        table.contains("| j.s | p50 |") && table.contains("values only"),
+        "{table}"
+    );
     // Nonsense is refused.
     let bad = surge()
         .arg("compare")
@@ -295,4 +305,79 @@ fn ledger_objectives_and_validity_rules_read_the_summary() {
         "{v:?}"
     );
     assert!(validity(&data.summary, 0.2).valid, "within a 20% tolerance");
+}
+
+/// `surge compare` with `extra` arguments: (exit code, the table).
+fn compare(args: &[&std::path::Path], extra: &[&str]) -> (i32, String) {
+    let o = surge()
+        .arg("compare")
+        .args(args)
+        .args(extra)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    (o.status.code().expect("exited"), text)
+}
+
+#[test]
+fn unchanged_smoke_runs_pass_every_pair_and_three_times_slower_signing_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let smoke = repo("scenarios/smoke.yaml");
+    // The same scenario with the twin's signing three times slower than its
+    // default (median 40 ms, p99 400 ms).
+    let text = std::fs::read_to_string(&smoke).unwrap().replacen(
+        "\n  twin:\n",
+        "\n  twin:\n    core: { signing: { service_time: { median: 120ms, p99: 1200ms } } }\n",
+        1,
+    );
+    assert!(text.contains("median: 120ms"));
+    let slow = scenario_file(dir.path(), "slow-signing", &text);
+    // Three times smoke's rate over ten seconds: ~160 journeys a run.
+    let short = ["--scale", "3", "--duration", "10s"];
+    let runs: Vec<_> = (0..4)
+        .map(|i| dir.path().join(format!("same-{i}")))
+        .collect();
+    for out in &runs {
+        let (code, stdout, stderr) = run_scenario(&smoke, out, &short);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+    }
+    for i in 0..runs.len() {
+        for j in i + 1..runs.len() {
+            let (code, table) = compare(&[&runs[i], &runs[j]], &[]);
+            assert_eq!(
+                code, 0,
+                "an unchanged system is no regression ({i} vs {j}):\n{table}"
+            );
+            assert!(table.contains("Same schedule"), "{table}");
+        }
+    }
+    let slower = dir.path().join("slow");
+    run_scenario(&slow, &slower, &short);
+    assert!(slower.join("summary.json").is_file());
+    let (code, table) = compare(&[&runs[0], &slower], &[]);
+    assert_eq!(code, 1, "three times slower signing must fail:\n{table}");
+    let worse: Vec<&str> = table.lines().filter(|l| l.contains("**worse**")).collect();
+    assert!(!worse.is_empty(), "{table}");
+    for row in &worse {
+        assert!(
+            row.contains("quantile bounds, p ")
+                || row.contains("Poisson rates, p ")
+                || row.contains("two proportions, p "),
+            "a worse row names its test: {row}"
+        );
+    }
+    // Another scenario file is another schedule: throughput is not judged.
+    assert!(table.contains("not comparable"), "{table}");
+    // Against every unchanged run at once, it is still worse.
+    let (code, table) = compare(
+        &[&runs[0], &slower],
+        &[
+            "--base",
+            runs[1].to_str().unwrap(),
+            "--base",
+            runs[2].to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1, "{table}");
 }

@@ -67,15 +67,34 @@ pub enum Command {
     Merge(MergeArgs),
     /// Compare two runs (or two capacity reports) and fail on a regression.
     ///
-    /// Takes run folders, summary.json files, or capacity.json files.
-    /// Latency is compared step by step on whole distributions: a step is
-    /// worse only when the 99% confidence interval of its new p50, p90 or
-    /// p99 lies wholly above the base's, by more than --tolerance (run
-    /// folders give intervals; summaries alone give values). Error rates
-    /// and goodput are worse when they move by more than --margin and a
-    /// two-proportion test says the move is real. Prints a Markdown table
-    /// for pull-request comments; exits 1 on a regression.
-    #[command(after_help = EXIT_CODES)]
+    /// Takes run folders, summary.json files, or capacity.json files. Every
+    /// judged row names its test; a row is worse only when the test puts
+    /// the move beyond the tolerance, after Holm's adjustment over the whole
+    /// table, so an unchanged system fails at most 1% of the time overall:
+    ///
+    ///   latency p50/p90/p99 (steps) and journey time p50/p99: distribution-
+    ///     free confidence bounds of the quantile (run folders only); worse
+    ///     when the new lower bound clears the base's upper bound raised by
+    ///     --tolerance and at least --min-delta. Judged from 10 samples
+    ///     beyond the quantile (20 for p50, 100 for p90, 1,000 for p99).
+    ///   error rate (steps), goodput (journeys): two proportions (Agresti-
+    ///     Caffo), worse beyond --margin. Judged from 20 on each side.
+    ///   journeys completed (in time, in all) per second: two Poisson rates
+    ///     (exact conditional test), worse beyond --tolerance; only between
+    ///     runs offered the same schedule (scenario sha256, seed, scale,
+    ///     duration), else "not comparable". Judged from 20 journeys.
+    ///   requests per journey of polled or retried steps: two Poisson rates,
+    ///     worse when amplification rises beyond --tolerance.
+    ///   requests/s of a step: reported, never judged (a polled step sends
+    ///     fewer requests when the system is faster).
+    ///   capacity: the new bracket's upper end below the base's lower end,
+    ///     less --tolerance.
+    ///
+    /// With --base given more than once, the new run is worse only when it
+    /// is worse than every baseline (their run-to-run spread counts).
+    /// Prints a Markdown table for pull-request comments; exits 1 on a
+    /// regression.
+    #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
     Compare(CompareArgs),
     /// Write the reports of a run folder again: report.html, summary.md,
     /// junit.xml.
@@ -220,14 +239,21 @@ pub struct CompareArgs {
     pub base: PathBuf,
     /// The new run, of the same kind.
     pub new: PathBuf,
-    /// Relative change treated as noise for latency, throughput and
-    /// capacity.
+    /// More baselines (repeatable): unchanged runs of the same scenario.
+    /// The new run must be worse than each to be a regression.
+    #[arg(long = "base", value_name = "PATH")]
+    pub more_bases: Vec<PathBuf>,
+    /// Relative change treated as noise for latency, rates and capacity.
     #[arg(long, value_name = "PCT", default_value = "10%", value_parser = percent_arg)]
     pub tolerance: Percent,
     /// Absolute change (percentage points) treated as noise for error
     /// rates and goodput.
     #[arg(long, value_name = "PCT", default_value = "1%", value_parser = percent_arg)]
     pub margin: Percent,
+    /// Latency change too small to matter, whatever the statistics say:
+    /// run-to-run wobble of a shared machine.
+    #[arg(long, value_name = "D", default_value = "5ms", value_parser = duration_arg)]
+    pub min_delta: Duration,
     /// Also write the Markdown table to this file.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
@@ -271,9 +297,10 @@ pub struct CapacityArgs {
     /// compressed to it).
     #[arg(long, value_name = "D", default_value = "30s", value_parser = duration_arg)]
     pub trial_duration: Duration,
-    /// A capacity.json to compare against.
+    /// A capacity.json to compare against (repeatable: the capacity must
+    /// fall below every baseline's to fail).
     #[arg(long, value_name = "FILE")]
-    pub baseline: Option<PathBuf>,
+    pub baseline: Vec<PathBuf>,
     /// How far below the baseline the capacity may fall.
     #[arg(long, value_name = "PCT", default_value = "10%", value_parser = percent_arg)]
     pub tolerance: Percent,
@@ -401,6 +428,7 @@ impl CompareArgs {
         Tolerance {
             relative: self.tolerance.fraction(),
             absolute: self.margin.fraction(),
+            min_delta_us: self.min_delta.0.as_micros() as f64,
         }
     }
 }

@@ -213,19 +213,23 @@ pub fn run(
 }
 
 /// `surge compare BASE NEW`: prints a Markdown table of the comparison and
-/// exits 1 on a regression.
+/// exits 1 on a regression. `bases` holds one baseline or more.
 pub fn compare(
-    base: &Path,
+    bases: &[PathBuf],
     new: &Path,
     tolerance: Tolerance,
     markdown: Option<&Path>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Exit> {
-    let load = |p: &Path| compare::load(p).map_err(|e| e.to_string());
-    let (b, n) = match (load(base), load(new)) {
-        (Ok(b), Ok(n)) => (b, n),
-        (Err(e), _) | (_, Err(e)) => {
+    let loaded = bases
+        .iter()
+        .map(|p| compare::load(p))
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|b| compare::load(new).map(|n| (b, n)));
+    let (b, n) = match loaded {
+        Ok(both) => both,
+        Err(e) => {
             writeln!(err, "surge compare: {e}")?;
             return Ok(Exit::BadInput);
         }
@@ -237,7 +241,8 @@ pub fn compare(
             return Ok(Exit::BadInput);
         }
     };
-    let table = comparison.markdown(&base.display().to_string(), &new.display().to_string());
+    let shown: Vec<String> = bases.iter().map(|p| p.display().to_string()).collect();
+    let table = comparison.markdown(&shown.join("`, `"), &new.display().to_string());
     write!(out, "{table}")?;
     if let Some(path) = markdown {
         std::fs::write(path, &table)?;
@@ -249,12 +254,14 @@ pub fn compare(
     })
 }
 
-/// `surge capacity SCENARIO`: searches the capacity, prints each trial and
-/// the result, and with a baseline exits 1 when capacity regressed.
+/// `surge capacity SCENARIO`: checks that trials are long enough to judge
+/// every objective, searches the capacity, prints each trial and the
+/// result. Exits 1 when no scale passed on judged objectives or, with
+/// baselines, when the capacity regressed; 3 when no trial could be judged.
 pub fn capacity(
     opts: &RunOptions,
     search: &Search,
-    baseline: Option<&Path>,
+    baselines: &[PathBuf],
     tolerance: Tolerance,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -269,13 +276,50 @@ pub fn capacity(
             return Ok(Exit::BadInput);
         }
     };
-    let base = match baseline.map(capacity::CapacityReport::read).transpose() {
+    let bases = match baselines
+        .iter()
+        .map(|p| capacity::CapacityReport::read(p).map(compare::Source::Capacity))
+        .collect::<Result<Vec<_>, _>>()
+    {
         Ok(b) => b,
         Err(e) => {
             writeln!(err, "surge capacity: {e}")?;
             return Ok(Exit::BadInput);
         }
     };
+    let trial = opts.duration.unwrap_or(scenario.timeline.total);
+    let short: Vec<_> = capacity::needs(&scenario, search.start, trial)
+        .into_iter()
+        .filter(|n| n.shortest > trial)
+        .collect();
+    if let Some(longest) = short.iter().map(|n| n.shortest).max() {
+        writeln!(
+            err,
+            "surge capacity: trials of {} are too short to judge every objective at scale {}:",
+            crate::scenario::units::Duration(trial),
+            search.start
+        )?;
+        for n in &short {
+            let enough = if n.shortest == std::time::Duration::MAX {
+                "no length gives enough: no arrivals reach it in its window".to_string()
+            } else {
+                format!("{} gives enough", human_duration(n.shortest))
+            };
+            writeln!(
+                err,
+                "  {}: about {:.0} samples expected in a trial, {} needed; {enough}",
+                n.objective, n.expected, n.min_samples
+            )?;
+        }
+        if longest < std::time::Duration::MAX {
+            writeln!(
+                err,
+                "  hint: use --trial-duration {} or longer (or a higher --start)",
+                human_duration(longest)
+            )?;
+        }
+        return Ok(Exit::BadInput);
+    }
     std::fs::create_dir_all(&search.dir)?;
     writeln!(
         out,
@@ -283,22 +327,29 @@ pub fn capacity(
         scenario.file.name,
         search.dir.display()
     )?;
-    let mut lines = Vec::new();
+    let mut last_length = None;
     let report = capacity::search(&scenario, search, opts, |t| {
-        let verdict = match t.verdict {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Invalid => "invalid",
+        let verdict = match (t.judged, t.verdict) {
+            (false, _) => "too little data",
+            (_, Verdict::Pass) => "pass",
+            (_, Verdict::Fail) => "fail",
+            (_, Verdict::Invalid) => "invalid",
         };
         let why = t
             .reasons
             .first()
             .map_or(String::new(), |r| format!(" ({r})"));
-        lines.push(format!(
+        if last_length.is_some_and(|l| l != t.duration_s) {
+            eprintln!(
+                "  trials lengthened to {:.0}s so that every objective gets its samples",
+                t.duration_s
+            );
+        }
+        last_length = Some(t.duration_s);
+        eprintln!(
             "  scale {:>7.3} = {:>8.1} arrivals/s: {verdict}{why}",
             t.scale, t.rate_per_s
-        ));
-        eprintln!("{}", lines.last().expect("just pushed"));
+        );
     });
     let report = match report {
         Ok(r) => r,
@@ -308,21 +359,29 @@ pub fn capacity(
         }
     };
     writeln!(out, "  capacity: {}", report.describe())?;
-    let Some(base) = base else {
-        return Ok(Exit::Ok);
-    };
-    let comparison = compare::compare(
-        &compare::Source::Capacity(base),
-        &compare::Source::Capacity(report),
-        tolerance,
-    )
-    .expect("two capacity reports compare");
+    if !report.judged() {
+        return Ok(Exit::RunError);
+    }
+    if bases.is_empty() {
+        return Ok(if report.found() {
+            Exit::Ok
+        } else {
+            Exit::Failed
+        });
+    }
+    let comparison = compare::compare(&bases, &compare::Source::Capacity(report), tolerance)
+        .expect("capacity reports compare with capacity reports");
     write!(out, "{}", comparison.markdown("baseline", "this run"))?;
     Ok(if comparison.regressed() {
         Exit::Failed
     } else {
         Exit::Ok
     })
+}
+
+/// Whole seconds, as a flag takes them.
+fn human_duration(d: std::time::Duration) -> String {
+    format!("{}s", d.as_secs_f64().ceil() as u64)
 }
 
 /// `surge report RUN_DIR`: judges the run folder again and writes every

@@ -1,13 +1,17 @@
-//! `surge compare BASE NEW`: did a change make the platform worse? Runs are
-//! compared step by step on whole distributions, not on one noisy number:
-//! for p50, p90 and p99 each run gives a distribution-free 99% confidence
-//! interval (the values at ranks n·q ± 2.58·√(n·q·(1−q)) of its HDR
-//! histogram), and a step regresses only when the new interval lies wholly
-//! above the base's, by more than the tolerance. Error rates regress when
-//! they rise by more than a margin and a two-proportion test says the rise
-//! is real; goodput likewise; throughput when it falls by more than the
-//! tolerance. Two capacity reports regress when the new capacity's upper
-//! bracket is below the base's lower one, less the tolerance.
+//! `surge compare BASE NEW`: did a change make the platform worse? Every
+//! judged row has a stated noise model (`noise`): latency quantiles by
+//! distribution-free confidence bounds, error rates and goodput by a test of
+//! two proportions, journeys completed per second and requests per journey
+//! by a test of two Poisson rates. A row is worse only when its test says
+//! the move is beyond the practical margin (relative tolerance, and for
+//! latency an absolute floor, so sub-millisecond wobble of a shared machine
+//! is never a verdict) after Holm's adjustment over the whole table, so an
+//! unchanged system fails at most `noise::ALPHA` of the time overall, not
+//! per row. Throughput is judged only between runs offered the same
+//! schedule; a step's request rate is reported, never judged (a polled
+//! step sends fewer requests when the system is faster). Several baselines
+//! make the new run worse only when it is worse than each of them. Two
+//! capacity reports regress when the new bracket lies below the base's.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -15,20 +19,23 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 
 use super::capacity::CapacityReport;
+use super::noise::{self, Count, Evidence, Share};
 use crate::human::ms_tenths;
-use crate::rundata::{DataError, RunData, read_summary};
-use crate::summary::Summary;
+use crate::rundata::{DataError, RunData, Window, read_summary};
+use crate::summary::{JourneySummary, StepSummary, Summary};
 
-/// z for a two-sided 99% interval.
-const Z: f64 = 2.576;
+/// z of the 99% bounds shown beside latency rows.
+const Z_SHOWN: f64 = 2.576;
 
-/// How much change is noise.
+/// How much change is too little to matter, whatever the statistics say.
 #[derive(Clone, Copy, Debug)]
 pub struct Tolerance {
-    /// Relative, for latency, throughput and capacity (0.10 = 10%).
+    /// Relative, for latency, rates and capacity (0.10 = 10%).
     pub relative: f64,
     /// Absolute, for error rates and goodput (0.01 = one point).
     pub absolute: f64,
+    /// Absolute, for latency, in microseconds.
+    pub min_delta_us: f64,
 }
 
 impl Default for Tolerance {
@@ -36,6 +43,7 @@ impl Default for Tolerance {
         Tolerance {
             relative: 0.10,
             absolute: 0.01,
+            min_delta_us: 5_000.0,
         }
     }
 }
@@ -45,8 +53,25 @@ pub enum Change {
     Same,
     Better,
     Worse,
-    /// Too little data on one side to say.
+    /// Too little data on one side to judge.
     Unknown,
+    /// The runs were not offered the same load, so this is not judged.
+    NotComparable,
+    /// Shown for reading, never judged.
+    Reported,
+}
+
+impl Change {
+    fn label(self) -> &'static str {
+        match self {
+            Change::Same => "same",
+            Change::Better => "better",
+            Change::Worse => "**worse**",
+            Change::Unknown => "too little data",
+            Change::NotComparable => "not comparable",
+            Change::Reported => "not judged",
+        }
+    }
 }
 
 /// One line of the comparison.
@@ -57,17 +82,64 @@ pub struct Row {
     pub base: String,
     pub new: String,
     pub change: Change,
+    /// The test and its Holm-adjusted p-value; empty for rows not judged.
+    pub test: String,
     pub note: String,
+    /// The test's raw result, before the family's adjustment.
+    evidence: Option<Evidence>,
+}
+
+impl Row {
+    fn new(subject: &str, metric: &str, base: String, new: String) -> Row {
+        Row {
+            subject: subject.to_string(),
+            metric: metric.to_string(),
+            base,
+            new,
+            change: Change::Reported,
+            test: String::new(),
+            note: String::new(),
+            evidence: None,
+        }
+    }
+
+    /// Judged by `evidence`, or too little data for it.
+    fn judged(mut self, evidence: Option<Evidence>, too_little: impl FnOnce() -> String) -> Row {
+        match evidence {
+            Some(e) => {
+                self.change = Change::Same;
+                self.evidence = Some(e);
+            }
+            None => {
+                self.change = Change::Unknown;
+                self.note = too_little();
+            }
+        }
+        self
+    }
+
+    fn unjudged(mut self, change: Change, note: impl Into<String>) -> Row {
+        self.change = change;
+        self.note = note.into();
+        self
+    }
 }
 
 #[derive(Clone, Debug)]
 pub struct Comparison {
     pub rows: Vec<Row>,
+    /// Whether the runs were offered the same schedule, and why not.
+    pub schedule: String,
 }
 
 impl Comparison {
     pub fn regressed(&self) -> bool {
         self.rows.iter().any(|r| r.change == Change::Worse)
+    }
+
+    /// Rows judged by a test.
+    pub fn judged(&self) -> usize {
+        self.rows.iter().filter(|r| !r.test.is_empty()).count()
     }
 
     /// A Markdown table for a pull-request comment.
@@ -79,23 +151,75 @@ impl Comparison {
             "✅ no regression"
         };
         let _ = writeln!(out, "### surge compare: {verdict}\n");
-        let _ = writeln!(out, "Base `{base}`, new `{new}`.\n");
-        let _ = writeln!(out, "| subject | metric | base | new | change | note |");
-        let _ = writeln!(out, "| --- | --- | ---: | ---: | --- | --- |");
+        let _ = writeln!(out, "Base `{base}`, new `{new}`. {}\n", self.schedule);
+        let _ = writeln!(
+            out,
+            "{} rows judged; a row is worse when its test puts the move beyond the \
+             tolerance at a family-wise false-alarm rate of {}% (Holm).\n",
+            self.judged(),
+            noise::ALPHA * 100.0
+        );
+        let _ = writeln!(
+            out,
+            "| subject | metric | base | new | change | test | note |"
+        );
+        let _ = writeln!(out, "| --- | --- | ---: | ---: | --- | --- | --- |");
         for r in &self.rows {
-            let change = match r.change {
-                Change::Same => "same",
-                Change::Better => "better",
-                Change::Worse => "**worse**",
-                Change::Unknown => "too little data",
-            };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {change} | {} |",
-                r.subject, r.metric, r.base, r.new, r.note
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                r.subject,
+                r.metric,
+                r.base,
+                r.new,
+                r.change.label(),
+                r.test,
+                r.note
             );
         }
         out
+    }
+
+    /// Holm's adjustment over every judged row, then each row's verdict.
+    fn decide(mut self) -> Comparison {
+        let judged: Vec<usize> = (0..self.rows.len())
+            .filter(|&i| self.rows[i].evidence.is_some())
+            .collect();
+        let evidence = |i: usize| self.rows[i].evidence.expect("judged rows have evidence");
+        let worse = noise::holm(
+            &judged
+                .iter()
+                .map(|&i| evidence(i).p_worse)
+                .collect::<Vec<_>>(),
+        );
+        let better = noise::holm(
+            &judged
+                .iter()
+                .map(|&i| evidence(i).p_better)
+                .collect::<Vec<_>>(),
+        );
+        for (k, &i) in judged.iter().enumerate() {
+            let row = &mut self.rows[i];
+            let test = row.evidence.expect("judged").test.name();
+            let (change, p) = if worse[k] <= noise::ALPHA {
+                (Change::Worse, worse[k])
+            } else if better[k] <= noise::ALPHA {
+                (Change::Better, better[k])
+            } else {
+                (Change::Same, worse[k].min(better[k]))
+            };
+            row.change = change;
+            row.test = format!("{test}, p {}", p_value(p));
+        }
+        self
+    }
+}
+
+fn p_value(p: f64) -> String {
+    if p < 1e-4 {
+        "< 0.0001".into()
+    } else {
+        format!("{p:.2}")
     }
 }
 
@@ -120,15 +244,31 @@ pub fn load(path: &Path) -> Result<Source, DataError> {
     read_summary(path).map(|s| Source::Summary(Box::new(s)))
 }
 
-/// Compares two sources of the same kind.
-pub fn compare(base: &Source, new: &Source, tol: Tolerance) -> Result<Comparison, String> {
-    match (base, new) {
-        (Source::Capacity(b), Source::Capacity(n)) => Ok(capacity(b, n, tol)),
-        (Source::Capacity(_), _) | (_, Source::Capacity(_)) => {
-            Err("compare two capacity reports, or two runs; not one of each".into())
-        }
-        _ => Ok(runs(base, new, tol)),
+/// Compares a new source with one or more baselines of the same kind.
+pub fn compare(bases: &[Source], new: &Source, tol: Tolerance) -> Result<Comparison, String> {
+    if bases.is_empty() {
+        return Err("give at least one baseline".into());
     }
+    match new {
+        Source::Capacity(n) => {
+            let reports: Option<Vec<&CapacityReport>> = bases
+                .iter()
+                .map(|b| match b {
+                    Source::Capacity(r) => Some(r),
+                    _ => None,
+                })
+                .collect();
+            reports
+                .map(|b| capacity(&b, n, tol))
+                .ok_or_else(one_kind)
+        }
+        _ if bases.iter().any(|b| matches!(b, Source::Capacity(_))) => Err(one_kind()),
+        _ => Ok(runs(bases, new, tol).decide()),
+    }
+}
+
+fn one_kind() -> String {
+    "compare capacity reports with capacity reports, and runs with runs; not one of each".into()
 }
 
 fn summary_of(s: &Source) -> &Summary {
@@ -139,283 +279,429 @@ fn summary_of(s: &Source) -> &Summary {
     }
 }
 
-/// A step's whole-run latency distribution, when the run folder has it.
-fn distribution(s: &Source, step: &str) -> Option<Histogram<u64>> {
+fn step_of<'a>(s: &'a Source, name: &str) -> Option<&'a StepSummary> {
+    summary_of(s).steps.iter().find(|st| st.name == name)
+}
+
+fn journey_of<'a>(s: &'a Source, name: &str) -> Option<&'a JourneySummary> {
+    summary_of(s).journeys.iter().find(|j| j.name == name)
+}
+
+/// A whole-run latency distribution (`step:NAME`, `journey:NAME`), when the
+/// source is a run folder.
+fn distribution(s: &Source, tag: &str) -> Option<Histogram<u64>> {
     match s {
-        Source::Run(d) => {
-            let tag = format!("step:{step}");
-            Some(d.histogram(|t| t == tag, &crate::rundata::Window::all()))
-        }
+        Source::Run(d) => Some(d.histogram(|t| t == tag, &Window::all())),
         _ => None,
     }
 }
 
-/// The 99% confidence interval of quantile `q`, from a histogram.
-pub fn quantile_interval(h: &Histogram<u64>, q: f64) -> Option<(f64, f64)> {
-    let n = h.len() as f64;
-    if n < 1.0 {
-        return None;
-    }
-    let spread = Z * (n * q * (1.0 - q)).sqrt();
-    let lo = ((n * q - spread) / n).clamp(0.0, 1.0);
-    let hi = ((n * q + spread) / n).clamp(0.0, 1.0);
-    Some((
-        h.value_at_quantile(lo) as f64,
-        h.value_at_quantile(hi) as f64,
-    ))
+/// What makes two runs' loads the same: the schedule is seeded data.
+fn schedule(s: &Summary) -> String {
+    format!(
+        "scenario sha256 {}, seed {}, scale {}, {}s{}",
+        &s.scenario.sha256[..s.scenario.sha256.len().min(12)],
+        s.scenario.seed,
+        s.scenario.scale,
+        s.run.planned_s,
+        s.run.shard.as_ref().map_or(String::new(), |sh| format!(
+            ", shard {}/{}",
+            sh.index, sh.count
+        ))
+    )
 }
 
-fn runs(base: &Source, new: &Source, tol: Tolerance) -> Comparison {
-    let (b, n) = (summary_of(base), summary_of(new));
+/// The values of one metric across the baselines, shown as one or a range.
+fn shown(values: &[f64], fmt: impl Fn(f64) -> String) -> String {
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if fmt(lo) == fmt(hi) {
+        fmt(lo)
+    } else {
+        format!("{}–{}", fmt(lo), fmt(hi))
+    }
+}
+
+fn per_s(v: f64) -> String {
+    format!("{v:.2}/s")
+}
+
+/// The baselines' and the new run's matching entries (a step or journey).
+struct Matched<'a, T> {
+    bases: Vec<&'a T>,
+    new: &'a T,
+}
+
+fn runs(bases: &[Source], new: &Source, tol: Tolerance) -> Comparison {
+    let n = summary_of(new);
+    let first = summary_of(&bases[0]);
+    let plans: Vec<String> = bases.iter().map(|b| schedule(summary_of(b))).collect();
+    let same_schedule = plans.iter().all(|p| *p == schedule(n));
+    let schedule_note = if same_schedule {
+        format!("Same schedule ({}).", schedule(n))
+    } else {
+        format!(
+            "Not the same schedule (base: {}; new: {}), so throughput is not compared.",
+            plans[0],
+            schedule(n)
+        )
+    };
     let mut rows = Vec::new();
-    for bs in &b.steps {
-        let Some(ns) = n.steps.iter().find(|s| s.name == bs.name) else {
-            rows.push(Row {
-                subject: bs.name.clone(),
-                metric: "step".into(),
-                base: "present".into(),
-                new: "absent".into(),
-                change: Change::Unknown,
-                note: "the new run has no such step".into(),
-            });
+    for bs in &first.steps {
+        let found = |s| step_of(s, &bs.name);
+        let (Some(ns), Some(others)) = (found(new), bases.iter().map(found).collect()) else {
+            rows.push(
+                Row::new(&bs.name, "step", "present".into(), "absent".into())
+                    .unjudged(Change::Unknown, "not in every run"),
+            );
             continue;
         };
-        let (bh, nh) = (distribution(base, &bs.name), distribution(new, &ns.name));
-        for (q, label, bv, nv) in [
-            (0.50, "p50", bs.latency.p50_us, ns.latency.p50_us),
-            (0.90, "p90", bs.latency.p90_us, ns.latency.p90_us),
-            (0.99, "p99", bs.latency.p99_us, ns.latency.p99_us),
-        ] {
-            rows.push(latency_row(
-                &bs.name,
-                label,
-                q,
-                (bv as f64, nv as f64),
-                bh.as_ref(),
-                nh.as_ref(),
-                tol,
-            ));
+        let m = Matched {
+            bases: others,
+            new: ns,
+        };
+        let tag = format!("step:{}", bs.name);
+        for (q, label) in [(0.50, "p50"), (0.90, "p90"), (0.99, "p99")] {
+            rows.push(latency_row(&bs.name, label, q, &tag, bases, new, tol));
         }
-        rows.push(rate_row(
-            &bs.name,
-            "error rate",
-            (bs.error_rate, bs.requests),
-            (ns.error_rate, ns.requests),
-            tol,
-            true,
-        ));
-        let (bt, nt) = (bs.throughput_per_s, ns.throughput_per_s);
-        let change = if bt > 0.0 && nt < bt * (1.0 - tol.relative) {
-            Change::Worse
-        } else if bt > 0.0 && nt > bt * (1.0 + tol.relative) {
-            Change::Better
-        } else {
-            Change::Same
-        };
-        rows.push(Row {
-            subject: bs.name.clone(),
-            metric: "throughput".into(),
-            base: format!("{bt:.2}/s"),
-            new: format!("{nt:.2}/s"),
-            change,
-            note: String::new(),
-        });
+        rows.push(error_row(&m, tol));
+        if let Some(row) = amplification_row(&m, bases, new, tol) {
+            rows.push(row);
+        }
+        rows.push(
+            Row::new(
+                &bs.name,
+                "requests/s",
+                shown(
+                    &m.bases
+                        .iter()
+                        .map(|s| s.throughput_per_s)
+                        .collect::<Vec<_>>(),
+                    per_s,
+                ),
+                per_s(ns.throughput_per_s),
+            )
+            .unjudged(
+                Change::Reported,
+                "set by the schedule and by polls; see journeys completed/s",
+            ),
+        );
     }
-    for bj in &b.journeys {
-        let Some(nj) = n.journeys.iter().find(|j| j.name == bj.name) else {
+    for bj in &first.journeys {
+        let found = |s| journey_of(s, &bj.name);
+        let (Some(nj), Some(others)) = (found(new), bases.iter().map(found).collect()) else {
             continue;
         };
-        rows.push(rate_row(
-            &bj.name,
-            "goodput",
-            (bj.goodput, bj.scheduled),
-            (nj.goodput, nj.scheduled),
-            tol,
-            false,
-        ));
+        let m = Matched {
+            bases: others,
+            new: nj,
+        };
+        rows.push(goodput_row(&m, tol));
+        for in_time in [true, false] {
+            rows.push(completed_row(&m, bases, new, in_time, same_schedule, tol));
+        }
+        let tag = format!("journey:{}", bj.name);
+        for (q, label) in [(0.50, "time p50"), (0.99, "time p99")] {
+            rows.push(latency_row(&bj.name, label, q, &tag, bases, new, tol));
+        }
     }
-    Comparison { rows }
+    Comparison {
+        rows,
+        schedule: schedule_note,
+    }
 }
 
 fn latency_row(
-    step: &str,
+    subject: &str,
     label: &str,
     q: f64,
-    (bv, nv): (f64, f64),
-    bh: Option<&Histogram<u64>>,
-    nh: Option<&Histogram<u64>>,
+    tag: &str,
+    bases: &[Source],
+    new: &Source,
     tol: Tolerance,
 ) -> Row {
-    let mut row = Row {
-        subject: step.to_string(),
-        metric: label.to_string(),
-        base: ms_tenths(bv),
-        new: ms_tenths(nv),
-        change: Change::Same,
-        note: String::new(),
+    let value = |s: &Source| -> f64 {
+        let sum = summary_of(s);
+        let latency = match tag.split_once(':') {
+            Some(("journey", name)) => sum
+                .journeys
+                .iter()
+                .find(|j| j.name == name)
+                .map(|j| &j.time),
+            _ => sum
+                .steps
+                .iter()
+                .find(|st| format!("step:{}", st.name) == tag)
+                .map(|st| &st.latency),
+        };
+        latency.map_or(0.0, |l| match label.trim_start_matches("time ") {
+            "p50" => l.p50_us as f64,
+            "p90" => l.p90_us as f64,
+            _ => l.p99_us as f64,
+        })
     };
-    match (
-        bh.and_then(|h| quantile_interval(h, q)),
-        nh.and_then(|h| quantile_interval(h, q)),
-    ) {
-        (Some((b_lo, b_hi)), Some((n_lo, n_hi))) => {
-            let needed =
-                |h: Option<&Histogram<u64>>| h.map_or(0, |h| h.len()) as f64 * (1.0 - q) >= 1.0;
-            if !needed(bh) || !needed(nh) {
-                row.change = Change::Unknown;
-                row.note = format!("fewer than {:.0} samples", 1.0 / (1.0 - q));
-            } else if n_lo > b_hi * (1.0 + tol.relative) {
-                row.change = Change::Worse;
-                row.note = format!(
-                    "99% intervals: {}–{} vs {}–{}",
-                    ms_tenths(b_lo),
-                    ms_tenths(b_hi),
-                    ms_tenths(n_lo),
-                    ms_tenths(n_hi)
-                );
-            } else if n_hi < b_lo * (1.0 - tol.relative) {
-                row.change = Change::Better;
-                row.note = format!(
-                    "99% intervals: {}–{} vs {}–{}",
-                    ms_tenths(b_lo),
-                    ms_tenths(b_hi),
-                    ms_tenths(n_lo),
-                    ms_tenths(n_hi)
-                );
-            }
-        }
-        _ => {
-            // Summaries alone: compare the values with the tolerance.
-            if nv > bv * (1.0 + tol.relative) {
-                row.change = Change::Worse;
-                row.note = "values only (give run folders for confidence intervals)".into();
-            } else if nv < bv * (1.0 - tol.relative) {
-                row.change = Change::Better;
-            }
-        }
+    let row = Row::new(
+        subject,
+        label,
+        shown(&bases.iter().map(value).collect::<Vec<_>>(), ms_tenths),
+        ms_tenths(value(new)),
+    );
+    let Some(nh) = distribution(new, tag) else {
+        return row.unjudged(
+            Change::Reported,
+            "values only: give run folders to judge latency",
+        );
+    };
+    let Some(bhs) = bases
+        .iter()
+        .map(|b| distribution(b, tag))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return row.unjudged(
+            Change::Reported,
+            "values only: give run folders to judge latency",
+        );
+    };
+    let evidence = bhs
+        .iter()
+        .map(|bh| noise::quantiles(bh, &nh, q, tol.relative, tol.min_delta_us))
+        .collect::<Option<Vec<_>>>()
+        .and_then(Evidence::against_all);
+    let needed = (noise::QUANTILE_TAIL / (1.0 - q)).round();
+    let fewest = bhs.iter().chain([&nh]).map(|h| h.len()).min().unwrap_or(0);
+    let mut row = row.judged(evidence, || {
+        format!("{fewest} samples; judged from {needed:.0}")
+    });
+    if row.change != Change::Unknown {
+        let (b_lo, b_hi) = noise::quantile_bounds(&bhs[0], q, Z_SHOWN);
+        let (n_lo, n_hi) = noise::quantile_bounds(&nh, q, Z_SHOWN);
+        row.note = format!(
+            "99% bounds {}–{} vs {}–{}",
+            ms_tenths(b_lo),
+            bound(b_hi),
+            ms_tenths(n_lo),
+            bound(n_hi)
+        );
     }
     row
 }
 
-/// A share that should not rise (error rate) or fall (goodput): worse when
-/// it moved the wrong way by more than the margin and a two-proportion
-/// z-test puts the move beyond noise.
-fn rate_row(
-    subject: &str,
-    metric: &str,
-    (b, bn): (f64, u64),
-    (n, nn): (f64, u64),
-    tol: Tolerance,
-    higher_is_worse: bool,
-) -> Row {
-    let pooled = (b * bn as f64 + n * nn as f64) / (bn + nn).max(1) as f64;
-    let se = (pooled * (1.0 - pooled) * (1.0 / bn.max(1) as f64 + 1.0 / nn.max(1) as f64)).sqrt();
-    let delta = if higher_is_worse { n - b } else { b - n };
-    let significant = se == 0.0 && delta != 0.0 || se > 0.0 && delta.abs() / se > Z;
-    let change = if bn == 0 || nn == 0 {
-        Change::Unknown
-    } else if delta > tol.absolute && significant {
-        Change::Worse
-    } else if delta < -tol.absolute && significant {
-        Change::Better
+fn bound(us: f64) -> String {
+    if us.is_finite() {
+        ms_tenths(us)
     } else {
-        Change::Same
-    };
-    Row {
-        subject: subject.to_string(),
-        metric: metric.to_string(),
-        base: format!("{:.2}% of {bn}", b * 100.0),
-        new: format!("{:.2}% of {nn}", n * 100.0),
-        change,
-        note: String::new(),
+        "∞".into()
     }
 }
 
-fn capacity(b: &CapacityReport, n: &CapacityReport, tol: Tolerance) -> Comparison {
-    let base_lo = b.capacity_per_s;
-    let new_hi = n.upper_per_s.unwrap_or(f64::INFINITY);
-    let change = if new_hi < base_lo * (1.0 - tol.relative) {
-        Change::Worse
-    } else if n.capacity_per_s > b.upper_per_s.unwrap_or(f64::INFINITY) * (1.0 + tol.relative) {
-        Change::Better
-    } else {
-        Change::Same
+fn error_row(m: &Matched<StepSummary>, tol: Tolerance) -> Row {
+    let share = |s: &StepSummary| Share {
+        hits: s.requests - s.ok.min(s.requests),
+        trials: s.requests,
     };
-    let show = |r: &CapacityReport| match r.upper_per_s {
-        Some(up) => format!("{:.1}/s (below {up:.1}/s)", r.capacity_per_s),
-        None => format!("{:.1}/s or more", r.capacity_per_s),
+    let pct = |s: &StepSummary| format!("{:.2}% of {}", share(s).value() * 100.0, s.requests);
+    let row = Row::new(
+        &m.new.name,
+        "error rate",
+        shown_text(m.bases.iter().map(|s| pct(s))),
+        pct(m.new),
+    );
+    let evidence = m
+        .bases
+        .iter()
+        .map(|b| noise::proportions(share(b), share(m.new), tol.absolute))
+        .collect::<Option<Vec<_>>>()
+        .and_then(Evidence::against_all);
+    row.judged(evidence, || {
+        format!("judged from {} requests on each side", noise::MIN_TRIALS)
+    })
+}
+
+/// Several baselines' texts: one when they agree, else the first and how
+/// many more.
+fn shown_text(mut texts: impl Iterator<Item = String>) -> String {
+    let first = texts.next().unwrap_or_default();
+    let more = texts.filter(|t| *t != first).count();
+    if more == 0 {
+        first
+    } else {
+        format!("{first} (+{more} other runs)")
+    }
+}
+
+/// Requests per started journey, for steps that poll or retry (more than
+/// one request per journey in some run): judged as an amplification change.
+fn amplification_row(
+    m: &Matched<StepSummary>,
+    bases: &[Source],
+    new: &Source,
+    tol: Tolerance,
+) -> Option<Row> {
+    let count = |s: &StepSummary, src: &Source| {
+        let started = summary_of(src)
+            .journeys
+            .iter()
+            .find(|j| j.name == s.journey)
+            .map_or(0, |j| j.started);
+        Count {
+            events: s.requests,
+            exposure: started as f64,
+        }
+    };
+    let base_counts: Vec<Count> = m
+        .bases
+        .iter()
+        .zip(bases)
+        .map(|(s, b)| count(s, b))
+        .collect();
+    let new_count = count(m.new, new);
+    let amplified = base_counts
+        .iter()
+        .chain([&new_count])
+        .any(|c| c.rate() > 1.0 + 1e-9);
+    if !amplified {
+        return None;
+    }
+    let fmt = |v: f64| format!("{v:.2}");
+    let row = Row::new(
+        &m.new.name,
+        "requests per journey",
+        shown(
+            &base_counts.iter().map(|c| c.rate()).collect::<Vec<_>>(),
+            fmt,
+        ),
+        fmt(new_count.rate()),
+    );
+    let evidence = base_counts
+        .iter()
+        .map(|b| noise::rates(*b, new_count, tol.relative, true))
+        .collect::<Option<Vec<_>>>()
+        .and_then(Evidence::against_all);
+    Some(row.judged(evidence, || {
+        format!("judged from {} requests in all", noise::MIN_EVENTS)
+    }))
+}
+
+fn goodput_row(m: &Matched<JourneySummary>, tol: Tolerance) -> Row {
+    // Goodput falls when the share not completed in time rises.
+    let missed = |j: &JourneySummary| Share {
+        hits: j.scheduled - j.outcomes.completed_in_time.min(j.scheduled),
+        trials: j.scheduled,
+    };
+    let pct = |j: &JourneySummary| format!("{:.2}% of {}", j.goodput * 100.0, j.scheduled);
+    let row = Row::new(
+        &m.new.name,
+        "goodput",
+        shown_text(m.bases.iter().map(|j| pct(j))),
+        pct(m.new),
+    );
+    let evidence = m
+        .bases
+        .iter()
+        .map(|b| noise::proportions(missed(b), missed(m.new), tol.absolute))
+        .collect::<Option<Vec<_>>>()
+        .and_then(Evidence::against_all);
+    row.judged(evidence, || {
+        format!("judged from {} arrivals on each side", noise::MIN_TRIALS)
+    })
+}
+
+/// Journeys completed per second of the schedule (before the deadline, or
+/// in all): the throughput that says something about capacity.
+fn completed_row(
+    m: &Matched<JourneySummary>,
+    bases: &[Source],
+    new: &Source,
+    in_time: bool,
+    same_schedule: bool,
+    tol: Tolerance,
+) -> Row {
+    let count = |j: &JourneySummary, src: &Source| Count {
+        events: j.outcomes.completed_in_time
+            + if in_time {
+                0
+            } else {
+                j.outcomes.completed_late
+            },
+        exposure: summary_of(src).run.planned_s,
+    };
+    let base_counts: Vec<Count> = m
+        .bases
+        .iter()
+        .zip(bases)
+        .map(|(j, b)| count(j, b))
+        .collect();
+    let new_count = count(m.new, new);
+    let row = Row::new(
+        &m.new.name,
+        if in_time {
+            "completed in time/s"
+        } else {
+            "completed/s"
+        },
+        shown(
+            &base_counts.iter().map(|c| c.rate()).collect::<Vec<_>>(),
+            per_s,
+        ),
+        per_s(new_count.rate()),
+    );
+    if !same_schedule {
+        return row.unjudged(
+            Change::NotComparable,
+            "the runs were offered different loads",
+        );
+    }
+    let evidence = base_counts
+        .iter()
+        .map(|b| noise::rates(*b, new_count, tol.relative, false))
+        .collect::<Option<Vec<_>>>()
+        .and_then(Evidence::against_all);
+    row.judged(evidence, || {
+        format!("judged from {} journeys in all", noise::MIN_EVENTS)
+    })
+}
+
+/// Capacity brackets: worse when the new upper bound lies below every
+/// baseline's lower bound, less the tolerance. A search that judged no
+/// trial says nothing.
+fn capacity(bases: &[&CapacityReport], n: &CapacityReport, tol: Tolerance) -> Comparison {
+    let show = |r: &CapacityReport| match (r.judged(), r.upper_per_s) {
+        (false, _) => "no trial judged".to_string(),
+        (true, Some(up)) => format!("{:.1}/s (below {up:.1}/s)", r.capacity_per_s),
+        (true, None) => format!("{:.1}/s or more", r.capacity_per_s),
+    };
+    let floor = bases
+        .iter()
+        .map(|b| b.capacity_per_s)
+        .fold(f64::INFINITY, f64::min)
+        * (1.0 - tol.relative);
+    let new_hi = n.upper_per_s.unwrap_or(f64::INFINITY);
+    let ceiling = bases
+        .iter()
+        .map(|b| b.upper_per_s.unwrap_or(f64::INFINITY))
+        .fold(f64::NEG_INFINITY, f64::max)
+        * (1.0 + tol.relative);
+    let (change, test) = if !n.judged() || bases.iter().any(|b| !b.judged()) {
+        (Change::Unknown, String::new())
+    } else if new_hi < floor {
+        (Change::Worse, "capacity brackets".to_string())
+    } else if n.capacity_per_s > ceiling {
+        (Change::Better, "capacity brackets".to_string())
+    } else {
+        (Change::Same, "capacity brackets".to_string())
+    };
+    let row = Row {
+        subject: n.scenario.clone(),
+        metric: "capacity".into(),
+        base: shown_text(bases.iter().map(|b| show(b))),
+        new: show(n),
+        change,
+        test,
+        note: format!("worse when the new upper bound is below {floor:.1}/s"),
+        evidence: None,
     };
     Comparison {
-        rows: vec![Row {
-            subject: b.scenario.clone(),
-            metric: "capacity".into(),
-            base: show(b),
-            new: show(n),
-            change,
-            note: format!(
-                "worse when the new upper bound is below {:.1}/s",
-                base_lo * (1.0 - tol.relative)
-            ),
-        }],
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spread(center: u64, n: u64) -> Histogram<u64> {
-        let mut h = crate::recorder::histogram();
-        for i in 0..n {
-            // A spread of ±20% around the center.
-            h.record(center * 80 / 100 + (center * 40 / 100) * i / n)
-                .unwrap();
-        }
-        h
-    }
-
-    #[test]
-    fn intervals_narrow_with_samples() {
-        let small = quantile_interval(&spread(10_000, 100), 0.9).unwrap();
-        let large = quantile_interval(&spread(10_000, 100_000), 0.9).unwrap();
-        assert!(large.1 - large.0 < small.1 - small.0);
-        // The true p90 of a uniform spread over 8,000..12,000 is 11,600.
-        assert!(large.0 <= 11_600.0 && large.1 >= 11_600.0, "{large:?}");
-    }
-
-    #[test]
-    fn a_slower_step_is_worse_and_the_same_one_is_not() {
-        let tol = Tolerance::default();
-        let base = spread(10_000, 5_000);
-        let same = spread(10_100, 5_000);
-        let slower = spread(14_000, 5_000);
-        let row = latency_row("s", "p90", 0.9, (0.0, 0.0), Some(&base), Some(&same), tol);
-        assert_eq!(row.change, Change::Same);
-        let row = latency_row("s", "p90", 0.9, (0.0, 0.0), Some(&base), Some(&slower), tol);
-        assert_eq!(row.change, Change::Worse);
-        let row = latency_row("s", "p90", 0.9, (0.0, 0.0), Some(&slower), Some(&base), tol);
-        assert_eq!(row.change, Change::Better);
-    }
-
-    #[test]
-    fn error_rates_must_rise_beyond_noise_and_margin() {
-        let tol = Tolerance::default();
-        assert_eq!(
-            rate_row("s", "e", (0.010, 1000), (0.015, 1000), tol, true).change,
-            Change::Same
-        );
-        assert_eq!(
-            rate_row("s", "e", (0.010, 10_000), (0.050, 10_000), tol, true).change,
-            Change::Worse
-        );
-        assert_eq!(
-            rate_row("s", "e", (0.0, 20), (0.10, 20), tol, true).change,
-            Change::Same,
-            "2 of 20 is noise"
-        );
-        assert_eq!(
-            rate_row("s", "g", (0.99, 1000), (0.80, 1000), tol, false).change,
-            Change::Worse
-        );
+        rows: vec![row],
+        schedule: String::new(),
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod capacity;
 pub mod compare;
+pub mod noise;
 
 use crate::Exit;
 use crate::recorder::Outcome;
@@ -180,7 +181,7 @@ impl Selector<'_> {
 
 /// The smallest sample that makes a percentile mean something: at least
 /// one sample beyond it.
-fn default_min_samples(p: f64) -> u64 {
+pub(crate) fn default_min_samples(p: f64) -> u64 {
     // The small subtraction keeps 1/(1-0.9) = 10.000000000000002 at 10.
     if p >= 100.0 {
         1

@@ -32,6 +32,18 @@ impl PhaseWindow {
     pub fn arrivals(&self) -> f64 {
         (self.from + self.to) / 2.0 * (self.end - self.start).as_secs_f64()
     }
+
+    /// Mean number of arrivals of the phase between `a` and `b` seconds
+    /// (the rate moves in a straight line from `from` to `to`).
+    pub fn arrivals_between(&self, a: f64, b: f64) -> f64 {
+        let (start, end) = (self.start.as_secs_f64(), self.end.as_secs_f64());
+        let (a, b) = (a.max(start), b.min(end));
+        if b <= a || end <= start {
+            return 0.0;
+        }
+        let rate = |t: f64| self.from + (self.to - self.from) * (t - start) / (end - start);
+        (rate(a) + rate(b)) / 2.0 * (b - a)
+    }
 }
 
 /// A fault placed on the run's clock.
@@ -59,6 +71,11 @@ pub struct Timeline {
 impl Timeline {
     pub fn expected_arrivals(&self) -> f64 {
         self.phases.iter().map(PhaseWindow::arrivals).sum()
+    }
+
+    /// Mean number of arrivals between `a` and `b` seconds, before `scale`.
+    pub fn arrivals_between(&self, a: f64, b: f64) -> f64 {
+        self.phases.iter().map(|p| p.arrivals_between(a, b)).sum()
     }
 
     pub fn phase(&self, name: &str) -> Option<&PhaseWindow> {

@@ -1,0 +1,367 @@
+//! The noise models `surge compare` judges with. Each judged metric has one
+//! stated test that gives a p-value for "the new run is worse by more than
+//! the practical margin" (and one for "better"), a minimum sample below
+//! which it says "too little data", and the whole table is one family whose
+//! false-alarm rate Holm's step-down procedure holds at `ALPHA`.
+//!
+//! - Latency quantiles: distribution-free confidence bounds from ranks
+//!   (n·q ± z·√(n·q·(1−q))). The p-value is twice the one-sided level at
+//!   which the new run's lower bound first clears the base's upper bound
+//!   raised by the margin; both bounds hold at that level, so a false alarm
+//!   needs one of them to fail.
+//! - Shares (error rate, goodput): a one-sided test of the difference of
+//!   two proportions beyond the margin, with Agresti and Caffo's added
+//!   successes and failures so that 0 of n is not a certainty.
+//! - Counts per exposure (journeys completed per second, requests per
+//!   journey): two Poisson rates, tested exactly by conditioning on their
+//!   sum (the split is binomial), beyond the relative tolerance.
+
+use hdrhistogram::Histogram;
+use statrs::distribution::{Binomial, ContinuousCDF, DiscreteCDF, Normal};
+
+/// The family-wise false-alarm rate of one comparison.
+pub const ALPHA: f64 = 0.01;
+
+/// A quantile is judged only with this many samples beyond it on each side
+/// (20 for p50, 100 for p90, 1,000 for p99).
+pub const QUANTILE_TAIL: f64 = 10.0;
+
+/// A share is judged only on this many trials on each side.
+pub const MIN_TRIALS: u64 = 20;
+
+/// A rate is judged only when both runs counted this many events together.
+pub const MIN_EVENTS: u64 = 20;
+
+/// Which test a judged row used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Test {
+    Quantile,
+    Proportions,
+    PoissonRates,
+}
+
+impl Test {
+    pub fn name(self) -> &'static str {
+        match self {
+            Test::Quantile => "quantile bounds",
+            Test::Proportions => "two proportions",
+            Test::PoissonRates => "Poisson rates",
+        }
+    }
+}
+
+/// What one test found: one-sided p-values for each direction.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evidence {
+    pub test: Test,
+    pub p_worse: f64,
+    pub p_better: f64,
+}
+
+impl Evidence {
+    /// Several baselines: the new run is worse only if it is worse than
+    /// each of them (an intersection-union test, valid at the same level
+    /// with no correction), so the largest p-value speaks.
+    pub fn against_all(each: impl IntoIterator<Item = Evidence>) -> Option<Evidence> {
+        each.into_iter().reduce(|a, b| Evidence {
+            test: a.test,
+            p_worse: a.p_worse.max(b.p_worse),
+            p_better: a.p_better.max(b.p_better),
+        })
+    }
+}
+
+/// The upper tail of the standard normal beyond `z`.
+fn upper_tail(z: f64) -> f64 {
+    1.0 - Normal::standard().cdf(z)
+}
+
+/// Whether a quantile has enough samples beyond it to be judged.
+pub fn quantile_judgeable(h: &Histogram<u64>, q: f64) -> bool {
+    h.len() as f64 * (1.0 - q) >= QUANTILE_TAIL
+}
+
+/// The distribution-free bounds of quantile `q` at normal score `z`: the
+/// values at ranks n·q ∓ z·√(n·q·(1−q)). A rank past the last sample has
+/// no bound (infinity); one before the first is bounded by zero.
+pub fn quantile_bounds(h: &Histogram<u64>, q: f64, z: f64) -> (f64, f64) {
+    let n = h.len() as f64;
+    if n < 1.0 {
+        return (0.0, f64::INFINITY);
+    }
+    let spread = z * (n * q * (1.0 - q)).sqrt();
+    let (lo, hi) = (n * q - spread, n * q + spread);
+    let lower = if lo < 0.0 {
+        0.0
+    } else {
+        h.value_at_quantile(lo / n) as f64
+    };
+    let upper = if hi > n {
+        f64::INFINITY
+    } else {
+        h.value_at_quantile(hi / n) as f64
+    };
+    (lower, upper)
+}
+
+/// How far above `base` a value must be to matter: the relative tolerance
+/// or the absolute floor, whichever is larger.
+fn raised(base: f64, relative: f64, floor: f64) -> f64 {
+    base + (base * relative).max(floor)
+}
+
+/// p-value that quantile `q` of `new` exceeds that of `base` by more than
+/// the margin (`relative` of the base, at least `floor`).
+fn quantile_worse(
+    base: &Histogram<u64>,
+    new: &Histogram<u64>,
+    q: f64,
+    relative: f64,
+    floor: f64,
+) -> f64 {
+    let clears = |z: f64| {
+        let (_, base_hi) = quantile_bounds(base, q, z);
+        let (new_lo, _) = quantile_bounds(new, q, z);
+        new_lo > raised(base_hi, relative, floor)
+    };
+    if !clears(0.0) {
+        return 1.0;
+    }
+    // The bounds widen as z grows, so the clearing z's form an interval.
+    let (mut ok, mut beyond) = (0.0, 9.0);
+    if clears(beyond) {
+        return (2.0 * upper_tail(beyond)).min(1.0);
+    }
+    for _ in 0..40 {
+        let mid = (ok + beyond) / 2.0;
+        if clears(mid) {
+            ok = mid;
+        } else {
+            beyond = mid;
+        }
+    }
+    (2.0 * upper_tail(ok)).min(1.0)
+}
+
+/// Quantile `q` of two runs; `None` when either has too few samples.
+pub fn quantiles(
+    base: &Histogram<u64>,
+    new: &Histogram<u64>,
+    q: f64,
+    relative: f64,
+    floor: f64,
+) -> Option<Evidence> {
+    if !quantile_judgeable(base, q) || !quantile_judgeable(new, q) {
+        return None;
+    }
+    Some(Evidence {
+        test: Test::Quantile,
+        p_worse: quantile_worse(base, new, q, relative, floor),
+        p_better: quantile_worse(new, base, q, relative, floor),
+    })
+}
+
+/// A share of trials, as counted.
+#[derive(Clone, Copy, Debug)]
+pub struct Share {
+    pub hits: u64,
+    pub trials: u64,
+}
+
+impl Share {
+    pub fn value(self) -> f64 {
+        if self.trials == 0 {
+            0.0
+        } else {
+            self.hits as f64 / self.trials as f64
+        }
+    }
+
+    /// Agresti and Caffo: one success and one failure added.
+    fn adjusted(self) -> (f64, f64) {
+        let n = self.trials as f64 + 2.0;
+        let p = (self.hits as f64 + 1.0) / n;
+        (p, p * (1.0 - p) / n)
+    }
+}
+
+/// Two shares where a higher one is worse (for goodput, pass the shares
+/// of journeys that did not complete in time). `margin` is absolute.
+pub fn proportions(base: Share, new: Share, margin: f64) -> Option<Evidence> {
+    if base.trials < MIN_TRIALS || new.trials < MIN_TRIALS {
+        return None;
+    }
+    let ((pb, vb), (pn, vn)) = (base.adjusted(), new.adjusted());
+    let se = (vb + vn).sqrt();
+    Some(Evidence {
+        test: Test::Proportions,
+        p_worse: upper_tail((pn - pb - margin) / se),
+        p_better: upper_tail((pb - pn - margin) / se),
+    })
+}
+
+/// Events counted over an exposure (seconds, journeys).
+#[derive(Clone, Copy, Debug)]
+pub struct Count {
+    pub events: u64,
+    pub exposure: f64,
+}
+
+impl Count {
+    pub fn rate(self) -> f64 {
+        if self.exposure > 0.0 {
+            self.events as f64 / self.exposure
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Two Poisson rates. Given the total, the new run's count is binomial with
+/// a share set by the exposures and the rates' ratio under the null.
+/// `higher_is_worse` picks the direction; `relative` is the tolerance.
+pub fn rates(base: Count, new: Count, relative: f64, higher_is_worse: bool) -> Option<Evidence> {
+    let total = base.events + new.events;
+    if total < MIN_EVENTS || base.exposure <= 0.0 || new.exposure <= 0.0 {
+        return None;
+    }
+    // P(new's count ≥ k) when the new rate is `ratio` times the base's.
+    let at_least = |ratio: f64| {
+        let share = ratio * new.exposure / (base.exposure + ratio * new.exposure);
+        let b = Binomial::new(share, total).expect("share within [0, 1]");
+        if new.events == 0 {
+            1.0
+        } else {
+            b.sf(new.events - 1)
+        }
+    };
+    let at_most = |ratio: f64| {
+        let share = ratio * new.exposure / (base.exposure + ratio * new.exposure);
+        Binomial::new(share, total)
+            .expect("share within [0, 1]")
+            .cdf(new.events)
+    };
+    let (higher, lower) = (at_least(1.0 + relative), at_most((1.0 - relative).max(0.0)));
+    let (p_worse, p_better) = if higher_is_worse {
+        (higher, lower)
+    } else {
+        (lower, higher)
+    };
+    Some(Evidence {
+        test: Test::PoissonRates,
+        p_worse,
+        p_better,
+    })
+}
+
+/// Holm's step-down adjustment: each p-value multiplied by the number of
+/// hypotheses not yet rejected, kept monotone, capped at 1.
+pub fn holm(p: &[f64]) -> Vec<f64> {
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    let mut adjusted = vec![1.0; m];
+    let mut running: f64 = 0.0;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p[i]).min(1.0));
+        adjusted[i] = running;
+    }
+    adjusted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spread(center: u64, n: u64) -> Histogram<u64> {
+        let mut h = crate::recorder::histogram();
+        for i in 0..n {
+            // A spread of ±20% around the center.
+            h.record(center * 80 / 100 + (center * 40 / 100) * i / n)
+                .unwrap();
+        }
+        h
+    }
+
+    #[test]
+    fn bounds_narrow_with_samples_and_hold_the_true_quantile() {
+        let small = quantile_bounds(&spread(10_000, 100), 0.9, 2.576);
+        let large = quantile_bounds(&spread(10_000, 100_000), 0.9, 2.576);
+        assert!(large.1 - large.0 < small.1 - small.0);
+        // The true p90 of a uniform spread over 8,000..12,000 is 11,600.
+        assert!(large.0 <= 11_600.0 && large.1 >= 11_600.0, "{large:?}");
+        // Ten samples have no upper bound on their p99.
+        assert_eq!(
+            quantile_bounds(&spread(10_000, 10), 0.99, 2.576).1,
+            f64::INFINITY
+        );
+    }
+
+    #[test]
+    fn a_slower_quantile_is_worse_and_the_same_one_is_not() {
+        let base = spread(10_000, 5_000);
+        let same = quantiles(&base, &spread(10_100, 5_000), 0.9, 0.1, 0.0).unwrap();
+        assert!(same.p_worse > 0.5 && same.p_better > 0.5, "{same:?}");
+        let slower = quantiles(&base, &spread(14_000, 5_000), 0.9, 0.1, 0.0).unwrap();
+        assert!(
+            slower.p_worse < 1e-6 && slower.p_better == 1.0,
+            "{slower:?}"
+        );
+        // The same shift is not worse when the floor is above it.
+        let floored = quantiles(&base, &spread(14_000, 5_000), 0.9, 0.1, 10_000.0).unwrap();
+        assert_eq!(floored.p_worse, 1.0);
+        // p99 of 500 samples is too little data.
+        assert!(quantiles(&base, &spread(10_000, 500), 0.99, 0.1, 0.0).is_none());
+    }
+
+    #[test]
+    fn shares_must_move_beyond_the_margin_and_the_noise() {
+        let s = |hits, trials| Share { hits, trials };
+        let small = proportions(s(10, 1000), s(15, 1000), 0.01).unwrap();
+        assert!(small.p_worse > 0.5, "{small:?}");
+        let large = proportions(s(100, 10_000), s(500, 10_000), 0.01).unwrap();
+        assert!(large.p_worse < 1e-9, "{large:?}");
+        // 2 of 20 against 0 of 20 is noise.
+        let few = proportions(s(0, 20), s(2, 20), 0.01).unwrap();
+        assert!(few.p_worse > 0.05, "{few:?}");
+        assert!(proportions(s(0, 19), s(5, 19), 0.01).is_none());
+    }
+
+    #[test]
+    fn poisson_rates_follow_the_counts() {
+        let c = |events, exposure| Count { events, exposure };
+        // 181 against 151 polls in the same time: within noise of 10%.
+        let polls = rates(c(151, 20.0), c(181, 20.0), 0.1, true).unwrap();
+        assert!(polls.p_worse > 0.01, "{polls:?}");
+        // Three times the polls per journey is not noise.
+        let slower = rates(c(100, 50.0), c(300, 50.0), 0.1, true).unwrap();
+        assert!(
+            slower.p_worse < 1e-9 && slower.p_better > 0.99,
+            "{slower:?}"
+        );
+        // Fewer journeys completed per second is worse when lower is worse.
+        let fewer = rates(c(1000, 60.0), c(700, 60.0), 0.1, false).unwrap();
+        assert!(fewer.p_worse < 1e-6, "{fewer:?}");
+        assert!(rates(c(5, 10.0), c(6, 10.0), 0.1, false).is_none());
+    }
+
+    #[test]
+    fn holm_multiplies_by_the_hypotheses_left() {
+        let adjusted = holm(&[0.01, 0.04, 0.03, 0.5]);
+        assert!((adjusted[0] - 0.04).abs() < 1e-12);
+        assert!((adjusted[2] - 0.09).abs() < 1e-12);
+        assert!((adjusted[1] - 0.09).abs() < 1e-12, "kept monotone");
+        assert!((adjusted[3] - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn several_baselines_need_the_new_run_worse_than_each() {
+        let e = |w, b| Evidence {
+            test: Test::Quantile,
+            p_worse: w,
+            p_better: b,
+        };
+        let all = Evidence::against_all([e(0.001, 0.9), e(0.2, 0.8)]).unwrap();
+        assert_eq!((all.p_worse, all.p_better), (0.2, 0.9));
+    }
+}
