@@ -52,17 +52,13 @@ fn capacity_with(
     extra: &[&str],
 ) -> (i32, String, serde_json::Value) {
     let mut cmd = surge();
-    cmd.args([
-        "capacity",
-        "--max-trials",
-        "6",
-        "--resolution",
-        "25%",
-        "--out",
-    ])
-    .arg(out)
-    .args(extra)
-    .arg(file);
+    cmd.args(["capacity", "--resolution", "25%", "--out"])
+        .arg(out)
+        .args(extra)
+        .arg(file);
+    if !extra.contains(&"--max-trials") {
+        cmd.args(["--max-trials", "6"]);
+    }
     if let Some(b) = baseline {
         cmd.arg("--baseline").arg(b);
     }
@@ -181,4 +177,35 @@ fn an_unjudged_trial_is_run_longer_never_at_a_lower_scale() {
     assert!(text.contains("trials lengthened to"), "{text}");
     let cap = report["capacity_per_s"].as_f64().unwrap();
     assert!((60.0..=100.0).contains(&cap), "capacity {cap}/s\n{text}");
+}
+
+#[test]
+fn no_passing_scale_is_no_capacity_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every request fails (no such route), at any scale: each trial fails
+    // on a judged objective, so the answer is "none found", exit 1.
+    let file = scenario_file(
+        dir.path(),
+        "broken",
+        "version: 1\nname: broken\ntarget: { twin: {} }\n\
+         load: { arrivals: uniform, phases: [{ name: steady, duration: 10s, rate: 20/s }] }\n\
+         journeys:\n  j: { channel: storefront, steps: [{ name: nope, path: /no/such/route }] }\n\
+         objectives:\n  - error_rate: { at_most: 1% }\n",
+    );
+    let (code, text, report) = capacity_with(
+        &file,
+        &dir.path().join("none"),
+        None,
+        &["--trial-duration", "1s", "--max-trials", "3"],
+    );
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("none found: objectives failed"), "{text}");
+    let trials = report["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 3, "{text}");
+    assert!(
+        trials
+            .iter()
+            .all(|t| t["judged"] == true && t["verdict"] == "fail")
+    );
+    assert_eq!(report["capacity_per_s"], 0.0);
 }

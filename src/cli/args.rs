@@ -19,14 +19,15 @@ pub const EXIT_CODES: &str = "\
 Exit codes:
   0  every objective met (validate: every file is valid; compare, capacity:
      no regression)
-  1  an objective missed or could not be judged (too few samples), or a
-     comparison found a regression
+  1  an objective missed or could not be judged (too few samples), a
+     comparison found a regression, or capacity found no passing scale
   2  the scenario or the command line is wrong (also: a target off loopback
-     that was not allowed)
+     that was not allowed, or capacity trials too short to judge)
   3  the run could not be carried out or cannot be trusted: target
      unreachable, I/O error, interrupted, or invalid (the generator did not
      deliver the schedule: arrivals dropped, started rate below the
-     schedule by more than --rate-tolerance, its CPU saturated)";
+     schedule by more than --rate-tolerance, its CPU saturated); capacity:
+     no trial could be judged";
 
 /// Rehearse a registration deadline before it happens.
 ///
@@ -79,12 +80,14 @@ pub enum Command {
     ///     beyond the quantile (20 for p50, 100 for p90, 1,000 for p99).
     ///   error rate (steps), goodput (journeys): two proportions (Agresti-
     ///     Caffo), worse beyond --margin. Judged from 20 on each side.
-    ///   journeys completed (in time, in all) per second: two Poisson rates
-    ///     (exact conditional test), worse beyond --tolerance; only between
-    ///     runs offered the same schedule (scenario sha256, seed, scale,
-    ///     duration), else "not comparable". Judged from 20 journeys.
-    ///   requests per journey of polled or retried steps: two Poisson rates,
-    ///     worse when amplification rises beyond --tolerance.
+    ///   journeys completed (in time, in all) per second: two rates, quasi-
+    ///     Poisson (log ratio; variance inflated by the dispersion of the
+    ///     per-second counts, since completions come in bursts), worse
+    ///     beyond --tolerance; only between runs offered the same schedule
+    ///     (scenario sha256, seed, scale, duration), else "not comparable".
+    ///     Judged from 20 journeys, run folders only.
+    ///   requests per journey of polled or retried steps: two rates, quasi-
+    ///     Poisson, worse when amplification rises beyond --tolerance.
     ///   requests/s of a step: reported, never judged (a polled step sends
     ///     fewer requests when the system is faster).
     ///   capacity: the new bracket's upper end below the base's lower end,
@@ -115,6 +118,14 @@ pub enum Command {
     /// under the output folder, with capacity.json beside them. With
     /// --baseline, exits 1 when the capacity fell more than --tolerance
     /// below the baseline's.
+    ///
+    /// A trial too short to judge an objective says nothing about load:
+    /// surge first checks that a trial of --trial-duration gives every
+    /// latency objective its samples at the --start scale (refused with
+    /// the length needed, exit 2, if not); a trial that still lacks them is
+    /// run again longer (up to 4x) or at a higher scale, never a lower one.
+    /// Exits 1 when no scale passed on judged objectives, 3 when no trial
+    /// could be judged.
     #[command(after_help = EXIT_CODES)]
     Capacity(CapacityArgs),
     /// Check scenario files and print every problem with file:line:column.

@@ -2,7 +2,7 @@
 //! judged row has a stated noise model (`noise`): latency quantiles by
 //! distribution-free confidence bounds, error rates and goodput by a test of
 //! two proportions, journeys completed per second and requests per journey
-//! by a test of two Poisson rates. A row is worse only when its test says
+//! by a quasi-Poisson test of two rates. A row is worse only when its test says
 //! the move is beyond the practical margin (relative tolerance, and for
 //! latency an absolute floor, so sub-millisecond wobble of a shared machine
 //! is never a verdict) after Holm's adjustment over the whole table, so an
@@ -21,6 +21,7 @@ use hdrhistogram::Histogram;
 use super::capacity::CapacityReport;
 use super::noise::{self, Count, Evidence, Share};
 use crate::human::ms_tenths;
+use crate::recorder::Outcome;
 use crate::rundata::{DataError, RunData, Window, read_summary};
 use crate::summary::{JourneySummary, StepSummary, Summary};
 
@@ -258,9 +259,7 @@ pub fn compare(bases: &[Source], new: &Source, tol: Tolerance) -> Result<Compari
                     _ => None,
                 })
                 .collect();
-            reports
-                .map(|b| capacity(&b, n, tol))
-                .ok_or_else(one_kind)
+            reports.map(|b| capacity(&b, n, tol)).ok_or_else(one_kind)
         }
         _ if bases.iter().any(|b| matches!(b, Source::Capacity(_))) => Err(one_kind()),
         _ => Ok(runs(bases, new, tol).decide()),
@@ -294,6 +293,43 @@ fn distribution(s: &Source, tag: &str) -> Option<Histogram<u64>> {
         Source::Run(d) => Some(d.histogram(|t| t == tag, &Window::all())),
         _ => None,
     }
+}
+
+/// How bursty a count is: the dispersion of its per-second values, zeros
+/// included, over every second the run recorded. Only run folders have
+/// per-second counts.
+fn burstiness(s: &Source, of: Counted) -> Option<f64> {
+    let Source::Run(d) = s else { return None };
+    let last = d
+        .steps
+        .iter()
+        .map(|(sec, _, _)| *sec)
+        .chain(d.journeys.iter().map(|(sec, _, _)| *sec))
+        .max()?;
+    let mut per_second = vec![0u64; last as usize + 1];
+    match of {
+        Counted::Requests(step) => {
+            for (sec, _, c) in d.steps.iter().filter(|(_, l, _)| l == step) {
+                per_second[*sec as usize] += c.requests;
+            }
+        }
+        Counted::Completed(journey, in_time) => {
+            let late = if in_time { 0 } else { 1 };
+            for (sec, _, c) in d.journeys.iter().filter(|(_, n, _)| n == journey) {
+                per_second[*sec as usize] += c.finished[Outcome::CompletedInTime.index()]
+                    + late * c.finished[Outcome::CompletedLate.index()];
+            }
+        }
+    }
+    Some(noise::dispersion(&per_second))
+}
+
+/// What a rate row counts.
+#[derive(Clone, Copy)]
+enum Counted<'a> {
+    Requests(&'a str),
+    /// A journey's completions; only those before the deadline when true.
+    Completed(&'a str, bool),
 }
 
 /// What makes two runs' loads the same: the schedule is seeded data.
@@ -344,6 +380,25 @@ fn runs(bases: &[Source], new: &Source, tol: Tolerance) -> Comparison {
             "Not the same schedule (base: {}; new: {}), so throughput is not compared.",
             plans[0],
             schedule(n)
+        )
+    };
+    let invalid: Vec<String> = bases
+        .iter()
+        .chain([new])
+        .map(summary_of)
+        .filter_map(|s| {
+            let g = s.gate.as_ref()?;
+            (!g.validity.valid)
+                .then(|| format!("{} ({})", s.run.started_at, g.validity.reasons.join("; ")))
+        })
+        .collect();
+    let schedule_note = if invalid.is_empty() {
+        schedule_note
+    } else {
+        format!(
+            "{schedule_note} ⚠ Invalid runs, whose figures measure the generator as much as the \
+             system: {}.",
+            invalid.join(", ")
         )
     };
     let mut rows = Vec::new();
@@ -546,6 +601,7 @@ fn amplification_row(
         Count {
             events: s.requests,
             exposure: started as f64,
+            dispersion: burstiness(src, Counted::Requests(&s.name)).unwrap_or(1.0),
         }
     };
     let base_counts: Vec<Count> = m
@@ -572,6 +628,9 @@ fn amplification_row(
         ),
         fmt(new_count.rate()),
     );
+    if !all_runs(bases, new) {
+        return Some(row.unjudged(Change::Reported, "counts only: give run folders to judge"));
+    }
     let evidence = base_counts
         .iter()
         .map(|b| noise::rates(*b, new_count, tol.relative, true))
@@ -580,6 +639,14 @@ fn amplification_row(
     Some(row.judged(evidence, || {
         format!("judged from {} requests in all", noise::MIN_EVENTS)
     }))
+}
+
+/// Whether every source is a run folder (with per-second counts).
+fn all_runs(bases: &[Source], new: &Source) -> bool {
+    bases
+        .iter()
+        .chain([new])
+        .all(|s| matches!(s, Source::Run(_)))
 }
 
 fn goodput_row(m: &Matched<JourneySummary>, tol: Tolerance) -> Row {
@@ -624,6 +691,7 @@ fn completed_row(
                 j.outcomes.completed_late
             },
         exposure: summary_of(src).run.planned_s,
+        dispersion: burstiness(src, Counted::Completed(&j.name, in_time)).unwrap_or(1.0),
     };
     let base_counts: Vec<Count> = m
         .bases
@@ -650,6 +718,9 @@ fn completed_row(
             Change::NotComparable,
             "the runs were offered different loads",
         );
+    }
+    if !all_runs(bases, new) {
+        return row.unjudged(Change::Reported, "counts only: give run folders to judge");
     }
     let evidence = base_counts
         .iter()
