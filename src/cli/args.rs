@@ -73,9 +73,10 @@ pub enum Command {
     /// the move beyond the tolerance, after Holm's adjustment over the whole
     /// table, so an unchanged system fails at most 1% of the time overall:
     ///
-    ///   latency p50/p90/p99 (steps) and journey time p50/p99: distribution-
-    ///     free confidence bounds of the quantile (run folders only); worse
-    ///     when the new lower bound clears the base's upper bound raised by
+    ///   latency p50/p90/p99 (steps) and journey time p50/p99: the
+    ///     difference of the quantiles over its standard error, read from
+    ///     each quantile's distribution-free 95% bounds (run folders only);
+    ///     worse when the new one exceeds the base's by more than
     ///     --tolerance and at least --min-delta. Judged from 10 samples
     ///     beyond the quantile (20 for p50, 100 for p90, 1,000 for p99).
     ///   error rate (steps), goodput (journeys): two proportions (Agresti-

@@ -1,17 +1,18 @@
 //! `surge compare BASE NEW`: did a change make the platform worse? Every
 //! judged row has a stated noise model (`noise`): latency quantiles by
-//! distribution-free confidence bounds, error rates and goodput by a test of
-//! two proportions, journeys completed per second and requests per journey
-//! by a quasi-Poisson test of two rates. A row is worse only when its test says
-//! the move is beyond the practical margin (relative tolerance, and for
-//! latency an absolute floor, so sub-millisecond wobble of a shared machine
-//! is never a verdict) after Holm's adjustment over the whole table, so an
-//! unchanged system fails at most `noise::ALPHA` of the time overall, not
-//! per row. Throughput is judged only between runs offered the same
-//! schedule; a step's request rate is reported, never judged (a polled
-//! step sends fewer requests when the system is faster). Several baselines
-//! make the new run worse only when it is worse than each of them. Two
-//! capacity reports regress when the new bracket lies below the base's.
+//! their difference over its standard error, error rates and goodput by a
+//! test of two proportions, journeys completed per second and requests per
+//! journey by a quasi-Poisson test of two rates. A row is worse only when
+//! its test says the move is beyond the practical margin (relative
+//! tolerance, and for latency an absolute floor, so sub-millisecond wobble
+//! of a shared machine is never a verdict) after Holm's adjustment over the
+//! whole table, so an unchanged system fails at most `noise::ALPHA` of the
+//! time overall, not per row. Throughput is judged only between runs
+//! offered the same schedule; a step's request rate is reported, never
+//! judged (a polled step sends fewer requests when the system is faster).
+//! Several baselines make the new run worse only when it is worse than
+//! each of them. Two capacity reports regress when the new bracket lies
+//! below the base's.
 
 use std::fmt::Write as _;
 use std::path::Path;
