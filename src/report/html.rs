@@ -223,7 +223,7 @@ fn header(out: &mut String, s: &Summary) {
     let _ = writeln!(
         out,
         "<dl><dt>scenario</dt><dd>{} (seed {}, scale {}{})</dd>\
-         <dt>target</dt><dd>{} ({})</dd>\
+         <dt>target</dt><dd>{} ({}){}</dd>\
          <dt>started</dt><dd>{}</dd>\
          <dt>duration</dt><dd>{} planned + {} drain; ran {}; status {:?}</dd>\
          <dt>generator</dt><dd>{}, {} cores, {}, {} users{}</dd></dl>",
@@ -233,6 +233,14 @@ fn header(out: &mut String, s: &Summary) {
         shard,
         esc(&s.target.base_url),
         esc(&s.target.kind),
+        if s.target.tls_unverified.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " <strong class=\"warn\">TLS certificates NOT verified: {}</strong>",
+                esc(&s.target.tls_unverified.join(", "))
+            )
+        },
         esc(&s.run.started_at),
         clock(s.run.planned_s),
         clock(s.run.drain_s),

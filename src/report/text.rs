@@ -28,6 +28,13 @@ impl Format for Text {
             run.dir.display()
         );
         let _ = writeln!(out, "  target: {}", s.target.base_url);
+        if !s.target.tls_unverified.is_empty() {
+            let _ = writeln!(
+                out,
+                "  WARNING: TLS certificates were not verified ({})",
+                s.target.tls_unverified.join(", ")
+            );
+        }
         load(&mut out, run);
         journeys(&mut out, run);
         steps(&mut out, run);

@@ -158,14 +158,18 @@ impl RunData {
     /// not written its own yet).
     pub fn load_with(dir: &Path, summary: Summary) -> Result<RunData, DataError> {
         let series = read_hlog(&dir.join("latency.hlog"))?;
-        let steps = read_rows(&dir.join("steps.csv"), |cols| {
+        let steps_csv = dir.join("steps.csv");
+        // Error columns by name: folders written before a class existed
+        // lack its column, and count none of it.
+        let classes = error_columns(&steps_csv)?;
+        let steps = read_rows(&steps_csv, |cols| {
             let mut c = StepCounts {
                 requests: cols.num(2)?,
                 ok: cols.num(3)?,
                 ..StepCounts::default()
             };
-            for (i, f) in c.failures.iter_mut().enumerate() {
-                *f = cols.num(4 + i)?;
+            for (class, column) in &classes {
+                c.failures[class.index()] = cols.num(*column)?;
             }
             Ok(c)
         })?;
@@ -288,6 +292,23 @@ pub fn read_hlog(path: &Path) -> Result<Series, DataError> {
         }
     }
     Ok(out)
+}
+
+/// Which column of `steps.csv` counts each error class, from its header.
+fn error_columns(path: &Path) -> Result<Vec<(ErrorClass, usize)>, DataError> {
+    let text = read(path)?;
+    let header = text.lines().next().unwrap_or_default();
+    Ok(header
+        .split(',')
+        .enumerate()
+        .filter_map(|(i, name)| {
+            let class = name.strip_prefix("err_")?;
+            ErrorClass::ALL
+                .iter()
+                .find(|c| c.name() == class)
+                .map(|c| (*c, i))
+        })
+        .collect())
 }
 
 /// Columns of a CSV row, for the reader functions.

@@ -439,17 +439,34 @@ pub fn transport_class(e: &reqwest::Error) -> ErrorClass {
         }
         _ => {}
     }
-    let closed_early = std::iter::successors(std::error::Error::source(e), |s| s.source())
+    let causes = || std::iter::successors(std::error::Error::source(e), |s| s.source());
+    if causes().any(is_tls) {
+        return ErrorClass::Tls;
+    }
+    // hyper-util's connector names a failed lookup `dns error`.
+    if e.is_connect() && causes().any(|s| s.to_string().starts_with("dns error")) {
+        return ErrorClass::Dns;
+    }
+    let closed_early = causes()
         .filter_map(|s| s.downcast_ref::<hyper::Error>())
         .any(|h| h.is_incomplete_message() || h.is_closed() || h.is_canceled());
     if closed_early {
         return ErrorClass::Reset;
     }
-    if e.is_connect() {
-        ErrorClass::ConnectRefused
-    } else {
-        ErrorClass::Other
+    // A connection that failed for a cause not named above was not
+    // refused: `connect_refused` means exactly that.
+    ErrorClass::Other
+}
+
+/// Whether `e` is rustls's error, bare or wrapped in I/O errors (whose
+/// `source` skips the error they wrap, so they are opened one by one).
+fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
+    if e.is::<rustls::Error>() {
+        return true;
     }
+    e.downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+        .is_some_and(|inner| is_tls(inner))
 }
 
 fn io_kind(e: &reqwest::Error) -> Option<std::io::ErrorKind> {
@@ -469,6 +486,11 @@ async fn send(
     applicant: &Applicant,
     timeout: Duration,
 ) -> Result<Answer, ErrorClass> {
+    if let Some(client) = &step.client {
+        // goose sends with the user's client: the channel's (with its TLS
+        // settings) takes its place for this request.
+        user.client = client.clone();
+    }
     let mut rb = match &step.url {
         Some(url) => user.client.request(step.method.clone(), url.clone()),
         None => {
@@ -703,5 +725,56 @@ mod tests {
             a.cookies,
             vec![("sid".into(), "def".into()), ("lang".into(), "id".into())]
         );
+    }
+}
+
+/// Transport failures classed from real failed exchanges on loopback.
+#[cfg(test)]
+mod transport_tests {
+    use super::*;
+
+    async fn class_of(url: &str) -> ErrorClass {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let e = client.get(url).send().await.expect_err("the request fails");
+        transport_class(&e)
+    }
+
+    #[tokio::test]
+    async fn a_name_that_does_not_resolve_is_dns() {
+        // `.invalid` never resolves (RFC 2606).
+        assert_eq!(
+            class_of("http://surge-test.invalid/").await,
+            ErrorClass::Dns
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_refused() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let url = format!("http://127.0.0.1:{port}/");
+        assert_eq!(class_of(&url).await, ErrorClass::ConnectRefused);
+    }
+
+    #[tokio::test]
+    async fn plain_http_spoken_to_https_is_tls() {
+        // A server that answers the client's hello with plain HTTP.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).await;
+            let _ = s
+                .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        });
+        assert_eq!(class_of(&format!("https://{addr}/")).await, ErrorClass::Tls);
     }
 }

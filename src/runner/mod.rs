@@ -7,11 +7,13 @@
 //! judge or report: the caller hands the folder to [`crate::finish`].
 //!
 //! Its rooms: `overrides` (the command line's changes to the scenario),
-//! `target`, `plan`, `run_folder`, `fault_runtime`, `pool` (goose users
+//! `target` (with `client`, the HTTP clients of a target with TLS
+//! settings), `plan`, `run_folder`, `fault_runtime`, `pool` (goose users
 //! and their transaction), `dispatch`, `journey` (one applicant's steps),
 //! `flush` (the clock), `control` (stopping), `progress`, `quiet`
 //! (goose's output) and `summary` (what the runner says of its run).
 
+mod client;
 pub mod control;
 mod dispatch;
 mod fault_runtime;
@@ -181,10 +183,18 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
     quiet::install_logger();
     let mut target = target::resolve(&scenario.file.target, opts.allow_remote_target)?;
     let faults = fault_runtime::start(&scenario, &mut target, opts.shard)?;
+    target::secure(&mut target, &scenario.file.target, &scenario.base_dir)?;
+    for place in &target.unverified {
+        eprintln!(
+            "surge: WARNING: TLS certificates of the {place} are NOT verified (insecure_skip_verify): \
+             anyone between surge and the target can read and change its traffic"
+        );
+    }
     let plan = Arc::new(Plan::new(
         &scenario,
         &target.bases,
         Some(&target.default_base),
+        &target.clients,
     )?);
     let dir = run_folder::create(&scenario, opts)?;
     let users = pool::users_of(&scenario, opts.shard);
@@ -221,6 +231,7 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         time_factor,
         target_kind: target.kind,
         target_shown: target.shown.clone(),
+        tls_unverified: target.unverified.clone(),
         users,
         names: plan.names(),
         expected,

@@ -73,6 +73,9 @@ pub struct StepPlan {
     pub channel: String,
     /// The channel's base URL, without a trailing `/`.
     pub base: String,
+    /// The channel's own client when the target has TLS settings; goose's
+    /// user client otherwise.
+    pub client: Option<reqwest::Client>,
     pub method: reqwest::Method,
     pub goose_method: GooseMethod,
     pub path: Template,
@@ -246,6 +249,7 @@ impl Plan {
         scenario: &Scenario,
         bases: &HashMap<String, String>,
         default_base: Option<&str>,
+        clients: &super::target::Clients,
     ) -> Result<Plan, PlanError> {
         let mut steps = Vec::new();
         let mut journeys = Vec::new();
@@ -303,6 +307,7 @@ impl Plan {
                     captured_headers,
                     label,
                     journey: j,
+                    client: clients.of(&channel).cloned(),
                     channel,
                     base,
                     method: reqwest_method(step.method),

@@ -22,6 +22,7 @@ pub struct Context<'a> {
     pub time_factor: f64,
     pub target_kind: &'static str,
     pub target_shown: String,
+    pub tls_unverified: Vec<String>,
     pub users: Vec<usize>,
     pub names: Names,
     pub expected: f64,
@@ -77,6 +78,7 @@ pub fn initial(ctx: &Context, started: SystemTime) -> Summary {
         target: TargetInfo {
             kind: ctx.target_kind.into(),
             base_url: ctx.target_shown.clone(),
+            tls_unverified: ctx.tls_unverified.clone(),
         },
         timeline: TimelineInfo {
             phases: s

@@ -4,14 +4,17 @@
 //! be on loopback (127.0.0.0/8 or ::1, or a name that resolves only there)
 //! unless its host is listed in `target.allow_hosts` or the user passed
 //! `--allow-remote-target`; it must also accept a connection before any
-//! load starts.
+//! load starts. When the target has TLS settings, every channel gets a
+//! client of its own, built from the scenario's checked TLS material.
 
 use std::collections::{BTreeSet, HashMap};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
 use std::time::Duration;
 
 use crate::net::{host_port, resolves_to_loopback};
 use crate::recorder::cpu::TWIN_THREAD;
-use crate::scenario::model::{Target, TwinConfig};
+use crate::scenario::model::{Target, Tls, TwinConfig};
 use crate::twin::{self, Running};
 
 /// Why the target cannot be used.
@@ -28,6 +31,8 @@ pub enum TargetError {
     Twin(std::io::Error),
     #[error("the target's URL {shown} is not usable: {reason}")]
     BadUrl { shown: String, reason: String },
+    #[error("the TLS settings of {what} cannot be used: {reason}")]
+    Tls { what: String, reason: String },
 }
 
 /// The target, ready to be loaded.
@@ -41,6 +46,25 @@ pub struct Resolved {
     pub kind: &'static str,
     /// The in-process twin and its runtime, when the target is the twin.
     pub twin: Option<(tokio::runtime::Runtime, Running)>,
+    /// A client per channel (and one for the others) when the target has
+    /// TLS settings; empty otherwise, and goose's own client serves.
+    pub clients: Clients,
+    /// Where certificates are not checked (`target`, or channels).
+    pub unverified: Vec<String>,
+}
+
+/// The HTTP clients of a target with TLS settings.
+#[derive(Default)]
+pub struct Clients {
+    pub channels: HashMap<String, reqwest::Client>,
+    pub default: Option<reqwest::Client>,
+}
+
+impl Clients {
+    /// The client of `channel`, when the target has TLS settings.
+    pub fn of(&self, channel: &str) -> Option<&reqwest::Client> {
+        self.channels.get(channel).or(self.default.as_ref())
+    }
 }
 
 impl Resolved {
@@ -85,6 +109,8 @@ fn start_twin(config: TwinConfig) -> Result<Resolved, TargetError> {
         shown: format!("{base} (built-in twin)"),
         kind: "twin",
         twin: Some((runtime, running)),
+        clients: Clients::default(),
+        unverified: Vec::new(),
     })
 }
 
@@ -103,7 +129,8 @@ fn external(target: &Target, allow_remote: bool) -> Result<Resolved, TargetError
     };
     let mut urls = vec![(render(base), shown(base))];
     let mut bases = HashMap::new();
-    for (channel, url) in &target.channels {
+    for (channel, spec) in &target.channels {
+        let url = spec.base_url();
         bases.insert(channel.clone(), render(url));
         urls.push((render(url), shown(url)));
     }
@@ -150,11 +177,89 @@ fn external(target: &Target, allow_remote: bool) -> Result<Resolved, TargetError
         },
         kind: "external",
         twin: None,
+        clients: Clients::default(),
+        unverified: Vec::new(),
     })
 }
 
+/// Builds the clients of a target with TLS settings, once the base URLs
+/// are final (a proxied channel's goes through its proxy). A channel's
+/// `tls` overrides the target's field by field; a `server_name` becomes
+/// the host of the channel's URLs, resolved to the address the URL named,
+/// so it is both sent (SNI) and checked.
+pub fn secure(
+    resolved: &mut Resolved,
+    target: &Target,
+    base_dir: &Path,
+) -> Result<(), TargetError> {
+    let has_tls = target.tls.is_some() || target.channels.values().any(|c| c.tls().is_some());
+    if resolved.twin.is_some() || !has_tls {
+        return Ok(());
+    }
+    let none = Tls::default();
+    let base_tls = target.tls.as_ref().unwrap_or(&none);
+    let (default, base) = client_for(&resolved.default_base, base_tls, base_dir, "target")?;
+    if base_tls.insecure_skip_verify == Some(true) {
+        resolved.unverified.push("target".into());
+    }
+    resolved.default_base = base;
+    resolved.clients.default = Some(default);
+    for (channel, spec) in &target.channels {
+        let tls = spec
+            .tls()
+            .map_or_else(|| base_tls.clone(), |own| base_tls.overridden_by(own));
+        let url = resolved
+            .bases
+            .get(channel)
+            .cloned()
+            .unwrap_or_else(|| resolved.default_base.clone());
+        let (client, base) = client_for(&url, &tls, base_dir, &format!("channel {channel}"))?;
+        if tls.insecure_skip_verify == Some(true) {
+            resolved.unverified.push(format!("channel {channel}"));
+        }
+        resolved.bases.insert(channel.clone(), base);
+        resolved.clients.channels.insert(channel.clone(), client);
+    }
+    Ok(())
+}
+
+/// A client for `url` with `tls`, and the URL its requests go to.
+fn client_for(
+    url: &str,
+    tls: &Tls,
+    base_dir: &Path,
+    what: &str,
+) -> Result<(reqwest::Client, String), TargetError> {
+    let bad = |reason: String| TargetError::Tls {
+        what: what.to_string(),
+        reason,
+    };
+    let material = crate::scenario::tls::load(tls, base_dir).map_err(|problems| {
+        bad(problems
+            .iter()
+            .map(|p| format!("{}: {}", p.field, p.message))
+            .collect::<Vec<_>>()
+            .join("; "))
+    })?;
+    let mut base = url.to_string();
+    let mut resolve = None;
+    if let Some(name) = &material.server_name {
+        let mut parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+        let (host, port) = host_port(&parsed).map_err(bad)?;
+        let addrs: Vec<SocketAddr> = (host, port)
+            .to_socket_addrs()
+            .map_err(|e| bad(format!("cannot resolve `{host}`: {e}")))?
+            .collect();
+        parsed
+            .set_host(Some(name))
+            .map_err(|e| bad(format!("`{name}` cannot be a host: {e}")))?;
+        base = parsed.as_str().trim_end_matches('/').to_string();
+        resolve = Some((name.clone(), addrs));
+    }
+    Ok((super::client::build(&material, resolve).map_err(bad)?, base))
+}
+
 fn reachable(host: &str, port: u16) -> Result<(), String> {
-    use std::net::ToSocketAddrs;
     let addrs: Vec<_> = (host, port)
         .to_socket_addrs()
         .map_err(|e| e.to_string())?

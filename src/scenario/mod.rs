@@ -21,6 +21,7 @@ mod semantic;
 pub mod source;
 pub mod structure;
 pub mod template;
+pub mod tls;
 pub mod units;
 
 use std::path::{Path as FsPath, PathBuf};

@@ -76,10 +76,16 @@ pub struct Target {
     /// twin` started apart, or a staging environment).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<Template>,
-    /// Per-channel base URLs (`storefront`, `stamping`, `partner/NAME`);
-    /// channels not listed use `base_url`.
+    /// TLS towards `base_url` (and every channel without its own): CAs
+    /// to trust, a client certificate, the name to check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
+    /// Per-channel base URLs (`storefront`, `stamping`, `partner/NAME`):
+    /// a URL, or `{ base_url, tls }` when the channel needs TLS settings
+    /// of its own (a partner API that wants a client certificate).
+    /// Channels not listed use `base_url`.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub channels: IndexMap<String, Template>,
+    pub channels: IndexMap<String, ChannelTarget>,
     /// Hosts off loopback that this scenario may load. Without them (or
     /// `--allow-remote-target`) surge refuses any host but 127.0.0.0/8 and
     /// ::1.
@@ -89,6 +95,89 @@ pub struct Target {
     /// be switched through its API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin: Option<Template>,
+}
+
+/// One channel's target: a base URL, or a base URL with TLS settings.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ChannelTarget {
+    Url(Template),
+    WithTls(ChannelWithTls),
+}
+
+/// A channel's base URL with TLS settings of its own.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelWithTls {
+    pub base_url: Template,
+    /// Overrides the target's `tls`, field by field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
+}
+
+impl ChannelTarget {
+    pub fn base_url(&self) -> &Template {
+        match self {
+            ChannelTarget::Url(u) => u,
+            ChannelTarget::WithTls(c) => &c.base_url,
+        }
+    }
+
+    pub fn tls(&self) -> Option<&Tls> {
+        match self {
+            ChannelTarget::Url(_) => None,
+            ChannelTarget::WithTls(c) => c.tls.as_ref(),
+        }
+    }
+}
+
+/// TLS towards an external target. Paths are relative to the scenario
+/// file; files are read and checked when the scenario is loaded, and never
+/// copied into the run folder.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// PEM bundle of CA certificates to trust, besides the system's roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
+    /// Trust only `ca`, not the system's roots. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_only: Option<bool>,
+    /// Mutual TLS: the client's certificate chain (PEM), leaf first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<String>,
+    /// Mutual TLS: the client's private key (PEM: PKCS#8, RSA or EC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<String>,
+    /// The name sent (SNI) and checked in the server's certificate, when
+    /// the URL's host is an address or another name. Requests go to the
+    /// URL's address with this name as their host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// Accept any certificate, unchecked. Warned at start, recorded in
+    /// summary.json and shown in the report. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure_skip_verify: Option<bool>,
+}
+
+impl Tls {
+    /// These settings, with `over`'s fields replacing those it sets.
+    pub fn overridden_by(&self, over: &Tls) -> Tls {
+        Tls {
+            ca: over.ca.clone().or_else(|| self.ca.clone()),
+            ca_only: over.ca_only.or(self.ca_only),
+            client_cert: over
+                .client_cert
+                .clone()
+                .or_else(|| self.client_cert.clone()),
+            client_key: over.client_key.clone().or_else(|| self.client_key.clone()),
+            server_name: over
+                .server_name
+                .clone()
+                .or_else(|| self.server_name.clone()),
+            insecure_skip_verify: over.insecure_skip_verify.or(self.insecure_skip_verify),
+        }
+    }
 }
 
 /// Capacity knobs of the built-in twin. Every section is optional; the
@@ -809,6 +898,11 @@ pub enum ErrorClass {
     ConnectRefused,
     /// The connection could not be made in time.
     ConnectTimeout,
+    /// The target's name did not resolve.
+    Dns,
+    /// The TLS handshake failed: unknown CA, name mismatch, expired,
+    /// client certificate refused.
+    Tls,
     /// The response did not arrive within the step's timeout.
     Timeout,
     /// The connection was reset or closed mid-request.
@@ -835,9 +929,11 @@ pub enum ErrorClass {
 
 impl ErrorClass {
     /// Every class, in the order reports list them.
-    pub const ALL: [ErrorClass; 11] = [
+    pub const ALL: [ErrorClass; 13] = [
         ErrorClass::ConnectRefused,
         ErrorClass::ConnectTimeout,
+        ErrorClass::Dns,
+        ErrorClass::Tls,
         ErrorClass::Timeout,
         ErrorClass::Reset,
         ErrorClass::QueueFull,
@@ -859,6 +955,8 @@ impl ErrorClass {
         match self {
             ErrorClass::ConnectRefused => "connect_refused",
             ErrorClass::ConnectTimeout => "connect_timeout",
+            ErrorClass::Dns => "dns",
+            ErrorClass::Tls => "tls",
             ErrorClass::Timeout => "timeout",
             ErrorClass::Reset => "reset",
             ErrorClass::QueueFull => "queue_full",

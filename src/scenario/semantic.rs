@@ -179,6 +179,7 @@ impl Checker<'_> {
                 ("channels", !t.channels.is_empty()),
                 ("allow_hosts", !t.allow_hosts.is_empty()),
                 ("admin", t.admin.is_some()),
+                ("tls", t.tls.is_some()),
             ] {
                 if given {
                     self.error(
@@ -194,9 +195,11 @@ impl Checker<'_> {
         }
         if let Some(url) = &t.base_url {
             self.base_url(url, &path.key("base_url"));
+            self.tls(url, t.tls.as_ref(), &path.key("tls"));
         }
-        for (name, url) in &t.channels {
+        for (name, channel) in &t.channels {
             let p = path.key("channels").key(name);
+            let url = channel.base_url();
             match super::refs::parse_channel(name) {
                 Ok(Channel::Core) => {
                     self.error(
@@ -209,10 +212,33 @@ impl Checker<'_> {
                     self.error(p.clone(), e).anchor = super::diagnostic::Anchor::Key;
                 }
             }
-            self.base_url(url, &p);
+            let (url_path, tls_path) = match channel {
+                ChannelTarget::Url(_) => (p.clone(), p.key("tls")),
+                ChannelTarget::WithTls(_) => (p.key("base_url"), p.key("tls")),
+            };
+            self.base_url(url, &url_path);
+            // Each section is checked where it is written; the runner
+            // merges a channel's over the target's.
+            self.tls(url, channel.tls(), &tls_path);
         }
         if let Some(url) = &t.admin {
             self.base_url(url, &path.key("admin"));
+        }
+    }
+
+    /// TLS settings for `url`: only for https, files read and checked.
+    fn tls(&mut self, url: &Template, tls: Option<&Tls>, path: &Path) {
+        let Some(tls) = tls else { return };
+        let text = url.render(&|_| None).unwrap_or_default();
+        if url::Url::parse(&text).is_ok_and(|u| u.scheme() == "http") {
+            self.error(path.clone(), "TLS settings for an `http://` URL do nothing")
+                .hint = Some("use an `https://` URL, or drop `tls`".into());
+            return;
+        }
+        if let Err(problems) = super::tls::load(tls, self.base_dir) {
+            for p in problems {
+                self.error(path.key(p.field), p.message).hint = p.hint;
+            }
         }
     }
 

@@ -228,6 +228,10 @@ pub struct TargetInfo {
     pub kind: String,
     /// The base URL, or `(from the environment)` when it is a secret.
     pub base_url: String,
+    /// Where TLS certificates were not checked (`insecure_skip_verify`):
+    /// `target`, or `channel NAME`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls_unverified: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
