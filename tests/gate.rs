@@ -333,8 +333,9 @@ fn unchanged_smoke_runs_pass_every_pair_and_three_times_slower_signing_fails() {
     );
     assert!(text.contains("median: 120ms"));
     let slow = scenario_file(dir.path(), "slow-signing", &text);
-    // Three times smoke's rate over ten seconds: ~160 journeys a run.
-    let short = ["--scale", "3", "--duration", "10s"];
+    // Three times smoke's rate over its twenty seconds: ~320 journeys a
+    // run, enough for a 3x slower signer to show beyond noise.
+    let short = ["--scale", "3"];
     let runs: Vec<_> = (0..4)
         .map(|i| dir.path().join(format!("same-{i}")))
         .collect();

@@ -82,8 +82,8 @@ pub enum Command {
     ///   error rate (steps), goodput (journeys): two proportions (Agresti-
     ///     Caffo), worse beyond --margin. Judged from 20 on each side.
     ///   journeys completed (in time, in all) per second: two rates, quasi-
-    ///     Poisson (log ratio; variance inflated by the dispersion of the
-    ///     per-second counts, since completions come in bursts), worse
+    ///     Poisson (log ratio; variance inflated by the dispersion of its
+    ///     counts binned by 1 to 10 s, since completions come in bursts), worse
     ///     beyond --tolerance; only between runs offered the same schedule
     ///     (scenario sha256, seed, scale, duration), else "not comparable".
     ///     Judged from 20 journeys, run folders only.

@@ -502,27 +502,22 @@ fn latency_row(
         shown(&bases.iter().map(value).collect::<Vec<_>>(), ms_tenths),
         ms_tenths(value(new)),
     );
-    let Some(nh) = distribution(new, tag) else {
+    let histograms = distribution(new, tag).zip(
+        bases
+            .iter()
+            .map(|b| distribution(b, tag))
+            .collect::<Option<Vec<_>>>(),
+    );
+    let Some((nh, bhs)) = histograms else {
         return row.unjudged(
             Change::Reported,
             "values only: give run folders to judge latency",
         );
     };
-    let Some(bhs) = bases
-        .iter()
-        .map(|b| distribution(b, tag))
-        .collect::<Option<Vec<_>>>()
-    else {
-        return row.unjudged(
-            Change::Reported,
-            "values only: give run folders to judge latency",
-        );
-    };
-    let evidence = bhs
-        .iter()
-        .map(|bh| noise::quantiles(bh, &nh, q, tol.relative, tol.min_delta_us))
-        .collect::<Option<Vec<_>>>()
-        .and_then(Evidence::against_all);
+    let evidence = Evidence::against_all(
+        bhs.iter()
+            .map(|bh| noise::quantiles(bh, &nh, q, tol.relative, tol.min_delta_us)),
+    );
     let needed = (noise::QUANTILE_TAIL / (1.0 - q)).round();
     let fewest = bhs.iter().chain([&nh]).map(|h| h.len()).min().unwrap_or(0);
     let mut row = row.judged(evidence, || {
@@ -562,12 +557,11 @@ fn error_row(m: &Matched<StepSummary>, tol: Tolerance) -> Row {
         shown_text(m.bases.iter().map(|s| pct(s))),
         pct(m.new),
     );
-    let evidence = m
-        .bases
-        .iter()
-        .map(|b| noise::proportions(share(b), share(m.new), tol.absolute))
-        .collect::<Option<Vec<_>>>()
-        .and_then(Evidence::against_all);
+    let evidence = Evidence::against_all(
+        m.bases
+            .iter()
+            .map(|b| noise::proportions(share(b), share(m.new), tol.absolute)),
+    );
     row.judged(evidence, || {
         format!("judged from {} requests on each side", noise::MIN_TRIALS)
     })
@@ -632,11 +626,11 @@ fn amplification_row(
     if !all_runs(bases, new) {
         return Some(row.unjudged(Change::Reported, "counts only: give run folders to judge"));
     }
-    let evidence = base_counts
-        .iter()
-        .map(|b| noise::rates(*b, new_count, tol.relative, true))
-        .collect::<Option<Vec<_>>>()
-        .and_then(Evidence::against_all);
+    let evidence = Evidence::against_all(
+        base_counts
+            .iter()
+            .map(|b| noise::rates(*b, new_count, tol.relative, true)),
+    );
     Some(row.judged(evidence, || {
         format!("judged from {} requests in all", noise::MIN_EVENTS)
     }))
@@ -663,12 +657,11 @@ fn goodput_row(m: &Matched<JourneySummary>, tol: Tolerance) -> Row {
         shown_text(m.bases.iter().map(|j| pct(j))),
         pct(m.new),
     );
-    let evidence = m
-        .bases
-        .iter()
-        .map(|b| noise::proportions(missed(b), missed(m.new), tol.absolute))
-        .collect::<Option<Vec<_>>>()
-        .and_then(Evidence::against_all);
+    let evidence = Evidence::against_all(
+        m.bases
+            .iter()
+            .map(|b| noise::proportions(missed(b), missed(m.new), tol.absolute)),
+    );
     row.judged(evidence, || {
         format!("judged from {} arrivals on each side", noise::MIN_TRIALS)
     })
@@ -723,11 +716,11 @@ fn completed_row(
     if !all_runs(bases, new) {
         return row.unjudged(Change::Reported, "counts only: give run folders to judge");
     }
-    let evidence = base_counts
-        .iter()
-        .map(|b| noise::rates(*b, new_count, tol.relative, false))
-        .collect::<Option<Vec<_>>>()
-        .and_then(Evidence::against_all);
+    let evidence = Evidence::against_all(
+        base_counts
+            .iter()
+            .map(|b| noise::rates(*b, new_count, tol.relative, false)),
+    );
     row.judged(evidence, || {
         format!("judged from {} journeys in all", noise::MIN_EVENTS)
     })

@@ -63,12 +63,16 @@ impl Evidence {
     /// Several baselines: the new run is worse only if it is worse than
     /// each of them (an intersection-union test, valid at the same level
     /// with no correction), so the largest p-value speaks.
-    pub fn against_all(each: impl IntoIterator<Item = Evidence>) -> Option<Evidence> {
-        each.into_iter().reduce(|a, b| Evidence {
-            test: a.test,
-            p_worse: a.p_worse.max(b.p_worse),
-            p_better: a.p_better.max(b.p_better),
-        })
+    /// `None` when any comparison lacked data.
+    pub fn against_all(each: impl IntoIterator<Item = Option<Evidence>>) -> Option<Evidence> {
+        each.into_iter()
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .reduce(|a, b| Evidence {
+                test: a.test,
+                p_worse: a.p_worse.max(b.p_worse),
+                p_better: a.p_better.max(b.p_better),
+            })
     }
 }
 
@@ -211,10 +215,20 @@ impl Count {
     }
 }
 
-/// Variance over mean of per-second counts, at least 1 (Poisson), over
-/// the seconds from the first count to the last. The variance is taken
-/// from successive differences (von Neumann), so a ramp or a phase change
-/// of the schedule does not pass for noise; bursts do.
+/// Widths (seconds) at which counts are binned to measure their bursts.
+const SCALES: [usize; 4] = [1, 2, 5, 10];
+
+/// A wider binning counts only with at least this many bins.
+const MIN_BINS: usize = 8;
+
+/// Variance over mean of a count's per-second values, at least 1
+/// (Poisson), over the seconds from its first count to its last. The
+/// variance is taken from second differences, so a ramp of the schedule
+/// does not pass for noise; bursts do.
+/// Bursts that last longer than a second (polls piling up behind an outage)
+/// show only in wider bins, so the counts are also binned by 2, 5 and 10
+/// seconds (where at least eight bins remain) and the largest dispersion
+/// is kept.
 pub fn dispersion(per_second: &[u64]) -> f64 {
     let first = per_second.iter().position(|&c| c > 0);
     let last = per_second.iter().rposition(|&c| c > 0);
@@ -222,17 +236,31 @@ pub fn dispersion(per_second: &[u64]) -> f64 {
         return 1.0;
     };
     let active = &per_second[first..=last];
-    let n = active.len() as f64;
-    if n < 3.0 {
+    SCALES
+        .iter()
+        .filter_map(|&width| {
+            let bins: Vec<u64> = active.chunks_exact(width).map(|c| c.iter().sum()).collect();
+            // Fewer bins estimate a variance too poorly to count.
+            (bins.len() >= MIN_BINS || width == 1).then(|| burst_index(&bins))
+        })
+        .fold(1.0, f64::max)
+}
+
+/// Variance over mean of `bins`, the variance from second differences
+/// (x[i+1] − 2x[i] + x[i−1] has six times the variance of independent
+/// counts, and a straight-line trend, a ramp, cancels out).
+fn burst_index(bins: &[u64]) -> f64 {
+    let n = bins.len() as f64;
+    let mean = bins.iter().sum::<u64>() as f64 / n;
+    if mean <= 0.0 || bins.len() < 3 {
         return 1.0;
     }
-    let mean = active.iter().sum::<u64>() as f64 / n;
-    let var = active
-        .windows(2)
-        .map(|w| (w[1] as f64 - w[0] as f64).powi(2))
+    let var = bins
+        .windows(3)
+        .map(|w| (w[2] as f64 - 2.0 * w[1] as f64 + w[0] as f64).powi(2))
         .sum::<f64>()
-        / (2.0 * (n - 1.0));
-    (var / mean).max(1.0)
+        / (6.0 * (n - 2.0));
+    var / mean
 }
 
 /// Two rates, quasi-Poisson: the log of their ratio against the tolerance,
@@ -375,6 +403,13 @@ mod tests {
         assert_eq!(dispersion(&ramp), 1.0);
         let bursts = dispersion(&[0, 0, 40, 0, 0, 40, 0, 0, 40]);
         assert!(bursts > 20.0, "{bursts}");
+        // Ten-second waves of 20/s and 40/s: smooth second to second,
+        // bursty at ten seconds.
+        let waves: Vec<u64> = (0..80)
+            .map(|s| if (s / 10) % 2 == 0 { 20 } else { 40 })
+            .collect();
+        let slow = dispersion(&waves);
+        assert!(slow > 10.0, "{slow}");
     }
 
     #[test]
@@ -393,7 +428,8 @@ mod tests {
             p_worse: w,
             p_better: b,
         };
-        let all = Evidence::against_all([e(0.001, 0.9), e(0.2, 0.8)]).unwrap();
+        let all = Evidence::against_all([Some(e(0.001, 0.9)), Some(e(0.2, 0.8))]).unwrap();
+        assert!(Evidence::against_all([Some(e(0.001, 0.9)), None]).is_none());
         assert_eq!((all.p_worse, all.p_better), (0.2, 0.9));
     }
 }
