@@ -219,7 +219,7 @@ fn compare_ignores_noise_and_catches_a_regression() {
         .find(|l| l.starts_with("| j.s | p50 |"))
         .unwrap_or_else(|| panic!("{table}"));
     assert!(
-        p50.contains("**worse**") && p50.contains("quantile bounds, p "),
+        p50.contains("**worse**") && p50.contains("quantile difference, p "),
         "{table}"
     );
     assert_eq!(std::fs::read_to_string(&md).unwrap(), table);
@@ -362,7 +362,7 @@ fn unchanged_smoke_runs_pass_every_pair_and_three_times_slower_signing_fails() {
     assert!(!worse.is_empty(), "{table}");
     for row in &worse {
         assert!(
-            row.contains("quantile bounds, p ")
+            row.contains("quantile difference, p ")
                 || row.contains("Poisson rates, p ")
                 || row.contains("two proportions, p "),
             "a worse row names its test: {row}"

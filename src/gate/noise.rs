@@ -14,8 +14,8 @@
 //! - Counts per exposure (journeys completed per second, requests per
 //!   journey): two rates, quasi-Poisson: the log of their ratio beyond the
 //!   relative tolerance, with each count's variance inflated by its
-//!   dispersion (variance over mean of its per-second counts), because
-//!   polls and completions come in bursts.
+//!   dispersion (variance over mean of its counts binned by 1 to 10
+//!   seconds, the largest), because polls and completions come in bursts.
 
 use hdrhistogram::Histogram;
 use statrs::distribution::{ContinuousCDF, Normal};
@@ -44,7 +44,7 @@ pub enum Test {
 impl Test {
     pub fn name(self) -> &'static str {
         match self {
-            Test::Quantile => "quantile bounds",
+            Test::Quantile => "quantile difference",
             Test::Proportions => "two proportions",
             Test::Rates => "quasi-Poisson rates",
         }

@@ -738,7 +738,10 @@ mod tests {
         let rows: Vec<&str> = steps.lines().collect();
         assert_eq!(rows[0], steps_header());
         assert!(rows[1].starts_with("0,buy.login,3,3,"), "{steps}");
-        assert!(rows[2].starts_with("0,buy.pay,1,0,0,0,0,0,0,0,1,"), "{steps}");
+        assert!(
+            rows[2].starts_with("0,buy.pay,1,0,0,0,0,0,0,0,1,"),
+            "{steps}"
+        );
         assert!(rows[3].starts_with("1,buy.pay,1,1,"), "{steps}");
         let journeys = std::fs::read_to_string(dir.path().join("journeys.csv")).unwrap();
         let rows: Vec<&str> = journeys.lines().collect();
