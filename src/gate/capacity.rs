@@ -219,19 +219,18 @@ pub fn needs(scenario: &Scenario, scale: f64, trial: Duration) -> Vec<Need> {
             .sum();
         let full = arrivals.max(0.0) * scale * per_arrival;
         let expected = full * trial.as_secs_f64() / total;
-        let min_samples = l
-            .min_samples
-            .unwrap_or_else(|| super::default_min_samples(l.p));
+        let min_samples = super::min_samples(l);
         let safe = safe_expected(min_samples);
         let shortest = if full > 0.0 {
             Duration::from_secs_f64((total * safe / full).ceil().min(1e9))
         } else {
             Duration::MAX
         };
-        let what = l.name.as_ref().map_or_else(
-            || format!("p{} of {}", l.p, describe_selector(l)),
-            |n| format!("{n} (p{} of {})", l.p, describe_selector(l)),
-        );
+        let measured = super::latency_what(l);
+        let what = l
+            .name
+            .as_ref()
+            .map_or_else(|| measured.clone(), |n| format!("{n} ({measured})"));
         out.push(Need {
             objective: what,
             min_samples,
@@ -240,19 +239,6 @@ pub fn needs(scenario: &Scenario, scale: f64, trial: Duration) -> Vec<Need> {
         });
     }
     out
-}
-
-fn describe_selector(l: &crate::scenario::model::LatencyObjective) -> String {
-    let what = match (&l.step, &l.journey, &l.channel) {
-        (Some(s), _, _) => s.to_string(),
-        (_, Some(j), _) => format!("journey {j}"),
-        (_, _, Some(c)) => format!("channel {c}"),
-        _ => "all requests".into(),
-    };
-    match &l.during {
-        Some(d) => format!("{what} during {d}"),
-        None => what,
-    }
 }
 
 /// How a trial bears on the capacity.
@@ -287,10 +273,7 @@ fn outcome(gate: Option<&Gate>) -> Outcome {
         .filter(|o| o.judgement == Judgement::Unjudged)
         .map(|o| match &o.spec {
             Objective::Latency(l) => {
-                let min = l
-                    .min_samples
-                    .unwrap_or_else(|| super::default_min_samples(l.p));
-                safe_expected(min) / o.samples.unwrap_or(0).max(1) as f64
+                safe_expected(super::min_samples(l)) / o.samples.unwrap_or(0).max(1) as f64
             }
             _ => 2.0,
         })

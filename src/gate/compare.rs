@@ -24,7 +24,7 @@ use super::noise::{self, Count, Evidence, Share};
 use crate::human::ms_tenths;
 use crate::recorder::Outcome;
 use crate::rundata::{DataError, RunData, Window, read_summary};
-use crate::summary::{JourneySummary, StepSummary, Summary};
+use crate::summary::{JourneySummary, Latency, StepSummary, Summary};
 
 /// z of the 99% bounds shown beside latency rows.
 const Z_SHOWN: f64 = 2.576;
@@ -373,14 +373,14 @@ fn runs(bases: &[Source], new: &Source, tol: Tolerance) -> Comparison {
     let n = summary_of(new);
     let first = summary_of(&bases[0]);
     let plans: Vec<String> = bases.iter().map(|b| schedule(summary_of(b))).collect();
-    let same_schedule = plans.iter().all(|p| *p == schedule(n));
+    let plan = schedule(n);
+    let same_schedule = plans.iter().all(|p| *p == plan);
     let schedule_note = if same_schedule {
-        format!("Same schedule ({}).", schedule(n))
+        format!("Same schedule ({plan}).")
     } else {
         format!(
-            "Not the same schedule (base: {}; new: {}), so throughput is not compared.",
-            plans[0],
-            schedule(n)
+            "Not the same schedule (base: {}; new: {plan}), so throughput is not compared.",
+            plans[0]
         )
     };
     let invalid: Vec<String> = bases
@@ -417,8 +417,20 @@ fn runs(bases: &[Source], new: &Source, tol: Tolerance) -> Comparison {
             new: ns,
         };
         let tag = format!("step:{}", bs.name);
+        let latency = Matched {
+            bases: m.bases.iter().map(|s| &s.latency).collect(),
+            new: &ns.latency,
+        };
         for (q, label) in [(0.50, "p50"), (0.90, "p90"), (0.99, "p99")] {
-            rows.push(latency_row(&bs.name, label, q, &tag, bases, new, tol));
+            rows.push(latency_row(
+                &bs.name,
+                label,
+                q,
+                &tag,
+                &latency,
+                (bases, new),
+                tol,
+            ));
         }
         rows.push(error_row(&m, tol));
         if let Some(row) = amplification_row(&m, bases, new, tol) {
@@ -457,8 +469,20 @@ fn runs(bases: &[Source], new: &Source, tol: Tolerance) -> Comparison {
             rows.push(completed_row(&m, bases, new, in_time, same_schedule, tol));
         }
         let tag = format!("journey:{}", bj.name);
+        let time = Matched {
+            bases: m.bases.iter().map(|j| &j.time).collect(),
+            new: &nj.time,
+        };
         for (q, label) in [(0.50, "time p50"), (0.99, "time p99")] {
-            rows.push(latency_row(&bj.name, label, q, &tag, bases, new, tol));
+            rows.push(latency_row(
+                &bj.name,
+                label,
+                q,
+                &tag,
+                &time,
+                (bases, new),
+                tol,
+            ));
         }
     }
     Comparison {
@@ -467,40 +491,40 @@ fn runs(bases: &[Source], new: &Source, tol: Tolerance) -> Comparison {
     }
 }
 
+/// Quantile `q` (p50, p90 or p99) of a latency summary.
+fn summarised(l: &Latency, q: f64) -> f64 {
+    (if q <= 0.5 {
+        l.p50_us
+    } else if q <= 0.9 {
+        l.p90_us
+    } else {
+        l.p99_us
+    }) as f64
+}
+
+/// Quantile `q` of one latency (`tag`'s histograms in run folders, the
+/// matched summaries' values otherwise) in the baselines and the new run.
 fn latency_row(
     subject: &str,
     label: &str,
     q: f64,
     tag: &str,
-    bases: &[Source],
-    new: &Source,
+    latency: &Matched<Latency>,
+    (bases, new): (&[Source], &Source),
     tol: Tolerance,
 ) -> Row {
-    let value = |s: &Source| -> f64 {
-        let sum = summary_of(s);
-        let latency = match tag.split_once(':') {
-            Some(("journey", name)) => sum
-                .journeys
-                .iter()
-                .find(|j| j.name == name)
-                .map(|j| &j.time),
-            _ => sum
-                .steps
-                .iter()
-                .find(|st| format!("step:{}", st.name) == tag)
-                .map(|st| &st.latency),
-        };
-        latency.map_or(0.0, |l| match label.trim_start_matches("time ") {
-            "p50" => l.p50_us as f64,
-            "p90" => l.p90_us as f64,
-            _ => l.p99_us as f64,
-        })
-    };
     let row = Row::new(
         subject,
         label,
-        shown(&bases.iter().map(value).collect::<Vec<_>>(), ms_tenths),
-        ms_tenths(value(new)),
+        shown(
+            &latency
+                .bases
+                .iter()
+                .map(|l| summarised(l, q))
+                .collect::<Vec<_>>(),
+            ms_tenths,
+        ),
+        ms_tenths(summarised(latency.new, q)),
     );
     let histograms = distribution(new, tag).zip(
         bases
@@ -546,24 +570,41 @@ fn bound(us: f64) -> String {
 }
 
 fn error_row(m: &Matched<StepSummary>, tol: Tolerance) -> Row {
-    let share = |s: &StepSummary| Share {
+    let failed = |s: &StepSummary| Share {
         hits: s.requests - s.ok.min(s.requests),
         trials: s.requests,
     };
-    let pct = |s: &StepSummary| format!("{:.2}% of {}", share(s).value() * 100.0, s.requests);
-    let row = Row::new(
-        &m.new.name,
-        "error rate",
-        shown_text(m.bases.iter().map(|s| pct(s))),
-        pct(m.new),
-    );
+    let pct = |s: &StepSummary| format!("{:.2}% of {}", failed(s).value() * 100.0, s.requests);
+    share_row(
+        Row::new(
+            &m.new.name,
+            "error rate",
+            shown_text(m.bases.iter().map(|s| pct(s))),
+            pct(m.new),
+        ),
+        m,
+        failed,
+        tol,
+        "requests",
+    )
+}
+
+/// A share that must not rise (`share` counts the bad outcomes), judged by
+/// two proportions against every baseline.
+fn share_row<T>(
+    row: Row,
+    m: &Matched<T>,
+    share: impl Fn(&T) -> Share,
+    tol: Tolerance,
+    trials: &str,
+) -> Row {
     let evidence = Evidence::against_all(
         m.bases
             .iter()
             .map(|b| noise::proportions(share(b), share(m.new), tol.absolute)),
     );
     row.judged(evidence, || {
-        format!("judged from {} requests on each side", noise::MIN_TRIALS)
+        format!("judged from {} {trials} on each side", noise::MIN_TRIALS)
     })
 }
 
@@ -587,53 +628,29 @@ fn amplification_row(
     new: &Source,
     tol: Tolerance,
 ) -> Option<Row> {
-    let count = |s: &StepSummary, src: &Source| {
-        let started = summary_of(src)
-            .journeys
-            .iter()
-            .find(|j| j.name == s.journey)
-            .map_or(0, |j| j.started);
-        Count {
-            events: s.requests,
-            exposure: started as f64,
-            dispersion: burstiness(src, Counted::Requests(&s.name)).unwrap_or(1.0),
-        }
+    let count = |s: &StepSummary, src: &Source| Count {
+        events: s.requests,
+        exposure: journey_of(src, &s.journey).map_or(0, |j| j.started) as f64,
+        dispersion: burstiness(src, Counted::Requests(&s.name)).unwrap_or(1.0),
     };
-    let base_counts: Vec<Count> = m
+    let counts = counts(m, (bases, new), count);
+    let amplified = counts
         .bases
         .iter()
-        .zip(bases)
-        .map(|(s, b)| count(s, b))
-        .collect();
-    let new_count = count(m.new, new);
-    let amplified = base_counts
-        .iter()
-        .chain([&new_count])
+        .chain([&counts.new])
         .any(|c| c.rate() > 1.0 + 1e-9);
     if !amplified {
         return None;
     }
-    let fmt = |v: f64| format!("{v:.2}");
-    let row = Row::new(
+    Some(rate_row(
         &m.new.name,
         "requests per journey",
-        shown(
-            &base_counts.iter().map(|c| c.rate()).collect::<Vec<_>>(),
-            fmt,
-        ),
-        fmt(new_count.rate()),
-    );
-    if !all_runs(bases, new) {
-        return Some(row.unjudged(Change::Reported, "counts only: give run folders to judge"));
-    }
-    let evidence = Evidence::against_all(
-        base_counts
-            .iter()
-            .map(|b| noise::rates(*b, new_count, tol.relative, true)),
-    );
-    Some(row.judged(evidence, || {
-        format!("judged from {} requests in all", noise::MIN_EVENTS)
-    }))
+        |v| format!("{v:.2}"),
+        &counts,
+        (bases, new),
+        (tol, true),
+        "requests",
+    ))
 }
 
 /// Whether every source is a run folder (with per-second counts).
@@ -651,20 +668,18 @@ fn goodput_row(m: &Matched<JourneySummary>, tol: Tolerance) -> Row {
         trials: j.scheduled,
     };
     let pct = |j: &JourneySummary| format!("{:.2}% of {}", j.goodput * 100.0, j.scheduled);
-    let row = Row::new(
-        &m.new.name,
-        "goodput",
-        shown_text(m.bases.iter().map(|j| pct(j))),
-        pct(m.new),
-    );
-    let evidence = Evidence::against_all(
-        m.bases
-            .iter()
-            .map(|b| noise::proportions(missed(b), missed(m.new), tol.absolute)),
-    );
-    row.judged(evidence, || {
-        format!("judged from {} arrivals on each side", noise::MIN_TRIALS)
-    })
+    share_row(
+        Row::new(
+            &m.new.name,
+            "goodput",
+            shown_text(m.bases.iter().map(|j| pct(j))),
+            pct(m.new),
+        ),
+        m,
+        missed,
+        tol,
+        "arrivals",
+    )
 }
 
 /// Journeys completed per second of the schedule (before the deadline, or
@@ -687,42 +702,81 @@ fn completed_row(
         exposure: summary_of(src).run.planned_s,
         dispersion: burstiness(src, Counted::Completed(&j.name, in_time)).unwrap_or(1.0),
     };
-    let base_counts: Vec<Count> = m
-        .bases
-        .iter()
-        .zip(bases)
-        .map(|(j, b)| count(j, b))
-        .collect();
-    let new_count = count(m.new, new);
-    let row = Row::new(
-        &m.new.name,
-        if in_time {
-            "completed in time/s"
-        } else {
-            "completed/s"
-        },
-        shown(
-            &base_counts.iter().map(|c| c.rate()).collect::<Vec<_>>(),
-            per_s,
-        ),
-        per_s(new_count.rate()),
-    );
+    let counts = counts(m, (bases, new), count);
+    let metric = if in_time {
+        "completed in time/s"
+    } else {
+        "completed/s"
+    };
     if !same_schedule {
-        return row.unjudged(
+        return rate_shown(&m.new.name, metric, per_s, &counts).unjudged(
             Change::NotComparable,
             "the runs were offered different loads",
         );
     }
+    rate_row(
+        &m.new.name,
+        metric,
+        per_s,
+        &counts,
+        (bases, new),
+        (tol, false),
+        "journeys",
+    )
+}
+
+/// A rate's counts in the baselines and the new run.
+struct Counts {
+    bases: Vec<Count>,
+    new: Count,
+}
+
+/// The counts of matched entries, each from its own run.
+fn counts<T>(
+    m: &Matched<T>,
+    (bases, new): (&[Source], &Source),
+    count: impl Fn(&T, &Source) -> Count,
+) -> Counts {
+    Counts {
+        bases: m
+            .bases
+            .iter()
+            .zip(bases)
+            .map(|(t, b)| count(t, b))
+            .collect(),
+        new: count(m.new, new),
+    }
+}
+
+/// A rate row before judgement: the rates, shown.
+fn rate_shown(subject: &str, metric: &str, fmt: impl Fn(f64) -> String, counts: &Counts) -> Row {
+    let rates: Vec<f64> = counts.bases.iter().map(|c| c.rate()).collect();
+    Row::new(subject, metric, shown(&rates, &fmt), fmt(counts.new.rate()))
+}
+
+/// A rate judged by the quasi-Poisson test against every baseline (run
+/// folders only: the test needs per-second counts).
+fn rate_row(
+    subject: &str,
+    metric: &str,
+    fmt: impl Fn(f64) -> String,
+    counts: &Counts,
+    (bases, new): (&[Source], &Source),
+    (tol, higher_is_worse): (Tolerance, bool),
+    events: &str,
+) -> Row {
+    let row = rate_shown(subject, metric, fmt, counts);
     if !all_runs(bases, new) {
         return row.unjudged(Change::Reported, "counts only: give run folders to judge");
     }
     let evidence = Evidence::against_all(
-        base_counts
+        counts
+            .bases
             .iter()
-            .map(|b| noise::rates(*b, new_count, tol.relative, false)),
+            .map(|b| noise::rates(*b, counts.new, tol.relative, higher_is_worse)),
     );
     row.judged(evidence, || {
-        format!("judged from {} journeys in all", noise::MIN_EVENTS)
+        format!("judged from {} {events} in all", noise::MIN_EVENTS)
     })
 }
 

@@ -181,7 +181,7 @@ impl Selector<'_> {
 
 /// The smallest sample that makes a percentile mean something: at least
 /// one sample beyond it.
-pub(crate) fn default_min_samples(p: f64) -> u64 {
+fn default_min_samples(p: f64) -> u64 {
     // The small subtraction keeps 1/(1-0.9) = 10.000000000000002 at 10.
     if p >= 100.0 {
         1
@@ -311,21 +311,33 @@ fn judge_one(objective: &Objective, data: &RunData) -> ObjectiveResult {
     }
 }
 
+/// What a latency objective measures, as verdicts name it: `p99 of STEP
+/// during PHASE`.
+pub(crate) fn latency_what(o: &crate::scenario::model::LatencyObjective) -> String {
+    let sel = Selector::of(o.step.as_ref(), o.journey.as_deref(), o.channel.as_ref());
+    format!(
+        "p{} of {}{}",
+        o.p,
+        sel.describe(),
+        window_label(o.during.as_deref(), o.outside_faults)
+    )
+}
+
+/// The samples a latency objective needs to be judged.
+pub(crate) fn min_samples(o: &crate::scenario::model::LatencyObjective) -> u64 {
+    o.min_samples.unwrap_or_else(|| default_min_samples(o.p))
+}
+
 fn latency(o: &crate::scenario::model::LatencyObjective, data: &RunData) -> Judged {
     let s = &data.summary;
     let sel = Selector::of(o.step.as_ref(), o.journey.as_deref(), o.channel.as_ref());
     let w = window(s, o.during.as_deref(), o.outside_faults);
     let h = data.histogram(|tag| sel.latency_tag(tag, s), &w);
     let bound = o.at_most.0.as_micros() as f64;
-    let what = format!(
-        "p{} of {}{}",
-        o.p,
-        sel.describe(),
-        window_label(o.during.as_deref(), o.outside_faults)
-    );
+    let what = latency_what(o);
     let judging = Judging::new(bound, "us", format!("{what} ≤ {}", o.at_most));
     let n = h.len();
-    let min = o.min_samples.unwrap_or_else(|| default_min_samples(o.p));
+    let min = min_samples(o);
     if n < min {
         return judging.unjudged(
             (n > 0).then(|| percentile(&h, o.p)),
