@@ -66,6 +66,11 @@ fn leaf(
     params.distinguished_name.push(DnType::CommonName, name);
     params.extended_key_usages = vec![usage];
     let cert = params.signed_by(&key, issuer).unwrap();
+    write_pair(dir, name, &cert, &key)
+}
+
+/// Writes `NAME.pem` and `NAME.key` into `dir`.
+fn write_pair(dir: &Path, name: &str, cert: &rcgen::Certificate, key: &KeyPair) -> Pair {
     let pair = Pair {
         cert: dir.join(format!("{name}.pem")),
         key: dir.join(format!("{name}.key")),
@@ -73,6 +78,14 @@ fn leaf(
     std::fs::write(&pair.cert, cert.pem()).unwrap();
     std::fs::write(&pair.key, key.serialize_pem()).unwrap();
     pair
+}
+
+/// A target at `addr` trusting `ca`, with more `tls` fields after it.
+fn ca_target(addr: SocketAddr, ca: &Path, more: &str) -> String {
+    format!(
+        "target:\n  base_url: https://{addr}\n  tls: {{ ca: {}{more} }}\n",
+        yaml_path(ca)
+    )
 }
 
 fn pki(dir: &Path) -> Pki {
@@ -216,10 +229,7 @@ fn a_private_ca_is_trusted_when_given_and_its_absence_is_a_tls_error() {
     let dir = tempfile::tempdir().unwrap();
     let pki = pki(dir.path());
     let addr = https_server(&pki.server, None);
-    let with_ca = format!(
-        "target:\n  base_url: https://{addr}\n  tls: {{ ca: {} }}\n",
-        yaml_path(&pki.ca)
-    );
+    let with_ca = ca_target(addr, &pki.ca, "");
     let file = scenario(dir.path(), "ca", &with_ca, &["storefront"]);
     let (summary, text) = run(dir.path(), &file, "ca");
     let (requests, _, failed) = outcome(&summary);
@@ -251,19 +261,9 @@ fn a_self_signed_certificate_marked_as_a_ca_is_trusted_when_given() {
         .distinguished_name
         .push(DnType::CommonName, "staging");
     let cert = params.self_signed(&key).unwrap();
-    let pair = Pair {
-        cert: dir.path().join("self.pem"),
-        key: dir.path().join("self.key"),
-    };
-    std::fs::write(&pair.cert, cert.pem()).unwrap();
-    std::fs::write(&pair.key, key.serialize_pem()).unwrap();
+    let pair = write_pair(dir.path(), "self", &cert, &key);
     let addr = https_server(&pair, None);
-    let target = |name: &str| {
-        format!(
-            "target:\n  base_url: https://{addr}\n  tls: {{ ca: {}{name} }}\n",
-            yaml_path(&pair.cert)
-        )
-    };
+    let target = |more: &str| ca_target(addr, &pair.cert, more);
     let file = scenario(dir.path(), "self", &target(""), &["storefront"]);
     let (summary, text) = run(dir.path(), &file, "self");
     let (requests, _, failed) = outcome(&summary);
@@ -330,12 +330,7 @@ fn server_name_checks_the_name_the_certificate_carries() {
     let dir = tempfile::tempdir().unwrap();
     let pki = pki(dir.path());
     let addr = https_server(&pki.other, None);
-    let target = |name: &str| {
-        format!(
-            "target:\n  base_url: https://{addr}\n  tls: {{ ca: {}{name} }}\n",
-            yaml_path(&pki.ca)
-        )
-    };
+    let target = |more: &str| ca_target(addr, &pki.ca, more);
     let file = scenario(dir.path(), "mismatch", &target(""), &["storefront"]);
     let (summary, text) = run(dir.path(), &file, "mismatch");
     let (requests, tls, _) = outcome(&summary);

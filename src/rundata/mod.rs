@@ -161,8 +161,9 @@ impl RunData {
         let steps_csv = dir.join("steps.csv");
         // Error columns by name: folders written before a class existed
         // lack its column, and count none of it.
-        let classes = error_columns(&steps_csv)?;
-        let steps = read_rows(&steps_csv, |cols| {
+        let steps_text = read(&steps_csv)?;
+        let classes = error_columns(&steps_text);
+        let steps = read_rows(&steps_csv, &steps_text, |cols| {
             let mut c = StepCounts {
                 requests: cols.num(2)?,
                 ok: cols.num(3)?,
@@ -173,7 +174,8 @@ impl RunData {
             }
             Ok(c)
         })?;
-        let journeys = read_rows(&dir.join("journeys.csv"), |cols| {
+        let journeys_csv = dir.join("journeys.csv");
+        let journeys = read_rows(&journeys_csv, &read(&journeys_csv)?, |cols| {
             let mut c = JourneyCounts {
                 scheduled: cols.num(2)?,
                 late: cols.num(3)?,
@@ -295,10 +297,9 @@ pub fn read_hlog(path: &Path) -> Result<Series, DataError> {
 }
 
 /// Which column of `steps.csv` counts each error class, from its header.
-fn error_columns(path: &Path) -> Result<Vec<(ErrorClass, usize)>, DataError> {
-    let text = read(path)?;
+fn error_columns(text: &str) -> Vec<(ErrorClass, usize)> {
     let header = text.lines().next().unwrap_or_default();
-    Ok(header
+    header
         .split(',')
         .enumerate()
         .filter_map(|(i, name)| {
@@ -308,7 +309,7 @@ fn error_columns(path: &Path) -> Result<Vec<(ErrorClass, usize)>, DataError> {
                 .find(|c| c.name() == class)
                 .map(|c| (*c, i))
         })
-        .collect())
+        .collect()
 }
 
 /// Columns of a CSV row, for the reader functions.
@@ -327,11 +328,12 @@ impl Cols<'_> {
     }
 }
 
+/// The rows of a per-second CSV file (`path`'s `text`), after its header.
 fn read_rows<T>(
     path: &Path,
+    text: &str,
     parse: impl Fn(&Cols) -> Result<T, String>,
 ) -> Result<Vec<(u64, String, T)>, DataError> {
-    let text = read(path)?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1) {
         if line.is_empty() {

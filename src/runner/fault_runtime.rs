@@ -60,11 +60,7 @@ pub fn start(
         .build()
         .map_err(io("cannot start the fault runtime"))?;
     for (channel, fault) in channels {
-        let base = target
-            .bases
-            .get(&channel)
-            .cloned()
-            .unwrap_or_else(|| target.default_base.clone());
+        let base = target.base_of(&channel);
         let upstream = upstream_of(&base).map_err(|reason| FaultsError::NoUpstream {
             fault,
             channel: channel.clone(),

@@ -68,6 +68,14 @@ impl Clients {
 }
 
 impl Resolved {
+    /// The base URL of `channel`: its own, or the target's.
+    pub fn base_of(&self, channel: &str) -> String {
+        self.bases
+            .get(channel)
+            .cloned()
+            .unwrap_or_else(|| self.default_base.clone())
+    }
+
     /// Stops an in-process twin, returning its ledger first.
     pub fn stop(self) -> Option<crate::summary::Snapshot> {
         let (runtime, running) = self.twin?;
@@ -198,27 +206,30 @@ pub fn secure(
     }
     let none = Tls::default();
     let base_tls = target.tls.as_ref().unwrap_or(&none);
-    let (default, base) = client_for(&resolved.default_base, base_tls, base_dir, "target")?;
-    if base_tls.insecure_skip_verify == Some(true) {
-        resolved.unverified.push("target".into());
-    }
-    resolved.default_base = base;
-    resolved.clients.default = Some(default);
+    // Every place's URL is read before any is rewritten for its server name.
+    let mut places = vec![(None, resolved.default_base.clone(), base_tls.clone())];
     for (channel, spec) in &target.channels {
         let tls = spec
             .tls()
             .map_or_else(|| base_tls.clone(), |own| base_tls.overridden_by(own));
-        let url = resolved
-            .bases
-            .get(channel)
-            .cloned()
-            .unwrap_or_else(|| resolved.default_base.clone());
-        let (client, base) = client_for(&url, &tls, base_dir, &format!("channel {channel}"))?;
+        places.push((Some(channel), resolved.base_of(channel), tls));
+    }
+    for (channel, url, tls) in places {
+        let what = channel.map_or("target".to_string(), |c| format!("channel {c}"));
+        let (client, base) = client_for(&url, &tls, base_dir, &what)?;
         if tls.insecure_skip_verify == Some(true) {
-            resolved.unverified.push(format!("channel {channel}"));
+            resolved.unverified.push(what);
         }
-        resolved.bases.insert(channel.clone(), base);
-        resolved.clients.channels.insert(channel.clone(), client);
+        match channel {
+            None => {
+                resolved.default_base = base;
+                resolved.clients.default = Some(client);
+            }
+            Some(c) => {
+                resolved.bases.insert(c.clone(), base);
+                resolved.clients.channels.insert(c.clone(), client);
+            }
+        }
     }
     Ok(())
 }

@@ -41,6 +41,27 @@ pub const MAX_FILE_BYTES: usize = 1 << 20;
 /// refused before serde_yaml expands them.
 pub const MAX_NODES: u64 = 100_000;
 
+/// A file the scenario names (a `file:` body, TLS material), relative to
+/// the scenario's folder: its path and size, or what is wrong with it and a
+/// hint. A FIFO or a device would be read forever, a folder not at all.
+pub(crate) fn named_file(
+    base_dir: &FsPath,
+    file: &str,
+) -> Result<(PathBuf, u64), (String, String)> {
+    let full = base_dir.join(file);
+    match std::fs::metadata(&full) {
+        Ok(m) if m.is_file() => Ok((full, m.len())),
+        Ok(_) => Err((
+            format!("`{file}` is not a regular file"),
+            "give a file, not a pipe, a device or a folder".into(),
+        )),
+        Err(_) => Err((
+            format!("no file at `{}`", full.display()),
+            "paths are relative to the scenario file".into(),
+        )),
+    }
+}
+
 /// A scenario that passed every check.
 #[derive(Clone, Debug)]
 pub struct Scenario {

@@ -691,21 +691,10 @@ impl Checker<'_> {
                 "`content_type` is for `text` and `file` bodies; JSON and PDF bodies set their own",
             );
         }
-        if let Some(file) = &step.file {
-            let full = self.base_dir.join(file);
-            match std::fs::metadata(&full) {
-                Err(_) => {
-                    self.error(path.key("file"), format!("no file at `{}`", full.display()))
-                        .hint = Some("paths are relative to the scenario file".into());
-                }
-                // A FIFO or a device would be read forever, a folder not
-                // at all: a body is read once, whole, before the run.
-                Ok(m) if !m.is_file() => {
-                    self.error(path.key("file"), format!("`{file}` is not a regular file"))
-                        .hint = Some("give a file, not a pipe, a device or a folder".into());
-                }
-                Ok(_) => {}
-            }
+        if let Some(file) = &step.file
+            && let Err((message, hint)) = super::named_file(self.base_dir, file)
+        {
+            self.error(path.key("file"), message).hint = Some(hint);
         }
         if step.pdf.is_some_and(|s| s.0 < 1024) {
             self.error(path.key("pdf"), "a generated PDF needs at least 1KiB");

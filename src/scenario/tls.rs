@@ -108,30 +108,17 @@ pub fn load(tls: &Tls, base_dir: &Path) -> Result<Material, Vec<Problem>> {
 
 /// The bytes of a file named in the scenario.
 fn read(field: &'static str, file: &str, base_dir: &Path) -> Result<Vec<u8>, Problem> {
-    let full = base_dir.join(file);
-    match std::fs::metadata(&full) {
-        Ok(m) if m.is_file() && m.len() <= super::MAX_FILE_BYTES as u64 => {}
-        Ok(m) if m.is_file() => {
-            return Err(Problem::new(
-                field,
-                format!("`{file}` is {} bytes: too large for PEM material", m.len()),
-                "give the PEM file itself",
-            ));
-        }
-        Ok(_) => {
-            return Err(Problem::new(
-                field,
-                format!("`{file}` is not a regular file"),
-                "give a PEM file",
-            ));
-        }
-        Err(_) => {
-            return Err(Problem::new(
-                field,
-                format!("no file at `{}`", full.display()),
-                "paths are relative to the scenario file",
-            ));
-        }
+    let (full, size) = super::named_file(base_dir, file).map_err(|(message, hint)| Problem {
+        field,
+        message,
+        hint: Some(hint),
+    })?;
+    if size > super::MAX_FILE_BYTES as u64 {
+        return Err(Problem::new(
+            field,
+            format!("`{file}` is {size} bytes: too large for PEM material"),
+            "give the PEM file itself",
+        ));
     }
     std::fs::read(&full).map_err(|e| Problem::new(field, format!("cannot read `{file}`: {e}"), ""))
 }
