@@ -416,24 +416,12 @@ impl Merged {
         self.write_hlog().map_err(wrap(dir.join("latency.hlog")))?;
         let mut text = steps_header() + "\n";
         for (s, name, c) in &self.data.steps {
-            let _ = write!(text, "{s},{name},{},{}", c.requests, c.ok);
-            for f in c.failures {
-                let _ = write!(text, ",{f}");
-            }
-            text.push('\n');
+            let _ = writeln!(text, "{}", c.csv_row(*s, name));
         }
         std::fs::write(dir.join("steps.csv"), text).map_err(wrap(dir.join("steps.csv")))?;
         let mut text = journeys_header() + "\n";
         for (s, name, c) in &self.data.journeys {
-            let _ = write!(
-                text,
-                "{s},{name},{},{},{},{}",
-                c.scheduled, c.late, c.started, c.dropped
-            );
-            for f in c.finished {
-                let _ = write!(text, ",{f}");
-            }
-            let _ = writeln!(text, ",{}", c.retries);
+            let _ = writeln!(text, "{}", c.csv_row(*s, name));
         }
         std::fs::write(dir.join("journeys.csv"), text).map_err(wrap(dir.join("journeys.csv")))?;
         let mut text = self.timeline_header.clone() + "\n";

@@ -664,10 +664,10 @@ fn all_runs(bases: &[Source], new: &Source) -> bool {
 fn goodput_row(m: &Matched<JourneySummary>, tol: Tolerance) -> Row {
     // Goodput falls when the share not completed in time rises.
     let missed = |j: &JourneySummary| Share {
-        hits: j.scheduled - j.outcomes.completed_in_time.min(j.scheduled),
-        trials: j.scheduled,
+        hits: j.servable() - j.outcomes.completed_in_time.min(j.servable()),
+        trials: j.servable(),
     };
-    let pct = |j: &JourneySummary| format!("{:.2}% of {}", j.goodput * 100.0, j.scheduled);
+    let pct = |j: &JourneySummary| format!("{:.2}% of {}", j.goodput * 100.0, j.servable());
     share_row(
         Row::new(
             &m.new.name,

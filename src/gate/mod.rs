@@ -62,18 +62,26 @@ pub fn validity(s: &Summary, rate_tolerance: f64) -> Validity {
         reasons.push("the run did not finish (it was killed, or is still running)".to_string());
     }
     let l = &s.load;
-    if l.dropped > 0 {
+    let waited_out = l.dropped.saturating_sub(l.data_exhausted);
+    if waited_out > 0 {
         reasons.push(format!(
-            "{} arrivals were dropped: no free user within max_lateness; raise load.max_in_flight",
-            l.dropped
+            "{waited_out} arrivals were dropped: no free user within max_lateness; raise load.max_in_flight"
         ));
     }
-    let expected_started = l.scheduled as f64 * (1.0 - rate_tolerance);
+    if l.data_exhausted > 0 && l.data_must_last {
+        reasons.push(format!(
+            "{} arrivals found no unused row of their test data (`on_exhausted: fail`); add rows or lower the load",
+            l.data_exhausted
+        ));
+    }
+    // Arrivals the test data could not serve were never meant to start.
+    let servable = l.scheduled.saturating_sub(l.data_exhausted);
+    let expected_started = servable as f64 * (1.0 - rate_tolerance);
     if (l.started as f64) < expected_started {
         reasons.push(format!(
             "only {} of {} scheduled arrivals started (more than {:.1}% short)",
             l.started,
-            l.scheduled,
+            servable,
             rate_tolerance * 100.0
         ));
     }
@@ -417,20 +425,20 @@ fn goodput(o: &crate::scenario::model::GoodputObjective, data: &RunData) -> Judg
             .map_or("every journey".to_string(), |j| format!("journey {j}"))
     );
     let judging = Judging::new(bound, "ratio", format!("{what} ≥ {}", o.at_least));
-    if c.scheduled == 0 {
+    let servable = c.servable();
+    if servable == 0 {
         return judging.unjudged(None, Some(0), format!("{what}: no arrivals were scheduled"));
     }
     let done = c.finished[Outcome::CompletedInTime.index()];
-    let ratio = done as f64 / c.scheduled as f64;
+    let ratio = done as f64 / servable as f64;
     let met = ratio >= bound;
     let detail = format!(
-        "{what}: {} ({done} of {} completed before the deadline) {} {}",
+        "{what}: {} ({done} of {servable} completed before the deadline) {} {}",
         pct(ratio),
-        c.scheduled,
         relation(met, false),
         o.at_least
     );
-    judging.verdict(met, Some(ratio), Some(c.scheduled), detail)
+    judging.verdict(met, Some(ratio), Some(servable), detail)
 }
 
 fn throughput(o: &crate::scenario::model::ThroughputObjective, data: &RunData) -> Judged {

@@ -71,6 +71,8 @@ pub enum Event {
     },
     /// An applicant that waited past `max_lateness` for a free user.
     Dropped { journey: u32 },
+    /// An applicant dropped because its test data ran out (`pick: unique`).
+    Exhausted { journey: u32 },
 }
 
 /// A user's pair of event lists.

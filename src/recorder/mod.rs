@@ -169,11 +169,22 @@ pub struct JourneyCounts {
     pub dropped: u64,
     pub finished: [u64; Outcome::ALL.len()],
     pub retries: u64,
+    /// Of `dropped`: arrivals that found no unused row of their test data.
+    pub data_exhausted: u64,
 }
 
 impl StepCounts {
     pub fn is_empty(&self) -> bool {
         *self == StepCounts::default()
+    }
+
+    /// Its row of `steps.csv` (columns as `steps_header`).
+    pub fn csv_row(&self, second: u64, label: &str) -> String {
+        let mut row = format!("{second},{label},{},{}", self.requests, self.ok);
+        for f in self.failures {
+            row += &format!(",{f}");
+        }
+        row
     }
 
     /// Adds `other`'s counts: counts of seconds, of shards, of steps add.
@@ -191,12 +202,31 @@ impl JourneyCounts {
         *self == JourneyCounts::default()
     }
 
+    /// Arrivals the run could serve: scheduled, less those its test data
+    /// could not (goodput is a share of these).
+    pub fn servable(&self) -> u64 {
+        self.scheduled.saturating_sub(self.data_exhausted)
+    }
+
+    /// Its row of `journeys.csv` (columns as `journeys_header`).
+    pub fn csv_row(&self, second: u64, name: &str) -> String {
+        let mut row = format!(
+            "{second},{name},{},{},{},{}",
+            self.scheduled, self.late, self.started, self.dropped
+        );
+        for f in self.finished {
+            row += &format!(",{f}");
+        }
+        row + &format!(",{},{}", self.retries, self.data_exhausted)
+    }
+
     /// Adds `other`'s counts.
     pub fn add(&mut self, other: &JourneyCounts) {
         self.scheduled += other.scheduled;
         self.late += other.late;
         self.started += other.started;
         self.dropped += other.dropped;
+        self.data_exhausted += other.data_exhausted;
         self.retries += other.retries;
         for (a, b) in self.finished.iter_mut().zip(other.finished) {
             *a += b;
@@ -231,6 +261,7 @@ pub fn journeys_header() -> String {
     .collect();
     cols.extend(Outcome::ALL.iter().map(|o| o.name().to_string()));
     cols.push("retries".into());
+    cols.push("data_exhausted".into());
     cols.join(",")
 }
 
@@ -460,6 +491,12 @@ impl Flusher {
                 self.counts.dropped += 1;
                 self.journey_counts[journey as usize].dropped += 1;
             }
+            Event::Exhausted { journey } => {
+                self.counts.dropped += 1;
+                let c = &mut self.journey_counts[journey as usize];
+                c.dropped += 1;
+                c.data_exhausted += 1;
+            }
         }
     }
 
@@ -562,29 +599,22 @@ impl Flusher {
             if c.is_empty() {
                 continue;
             }
-            let mut row = format!(
-                "{second},{},{},{}",
-                self.names.steps[i].label, c.requests, c.ok
-            );
-            for f in c.failures {
-                row += &format!(",{f}");
-            }
-            writeln!(self.steps_csv, "{row}")?;
+            writeln!(
+                self.steps_csv,
+                "{}",
+                c.csv_row(second, &self.names.steps[i].label)
+            )?;
             *c = StepCounts::default();
         }
         for (j, c) in self.journey_counts.iter_mut().enumerate() {
             if c.is_empty() {
                 continue;
             }
-            let mut row = format!(
-                "{second},{},{},{},{},{}",
-                self.names.journeys[j].name, c.scheduled, c.late, c.started, c.dropped
-            );
-            for f in c.finished {
-                row += &format!(",{f}");
-            }
-            row += &format!(",{}", c.retries);
-            writeln!(self.journeys_csv, "{row}")?;
+            writeln!(
+                self.journeys_csv,
+                "{}",
+                c.csv_row(second, &self.names.journeys[j].name)
+            )?;
             *c = JourneyCounts::default();
         }
         self.steps_csv.flush()?;
@@ -745,8 +775,8 @@ mod tests {
         assert!(rows[3].starts_with("1,buy.pay,1,1,"), "{steps}");
         let journeys = std::fs::read_to_string(dir.path().join("journeys.csv")).unwrap();
         let rows: Vec<&str> = journeys.lines().collect();
-        assert_eq!(rows[1], "0,buy,2,1,1,0,0,0,0,0,0,1");
-        assert_eq!(rows[2], "1,buy,0,0,0,1,1,0,0,0,0,0");
+        assert_eq!(rows[1], "0,buy,2,1,1,0,0,0,0,0,0,1,0");
+        assert_eq!(rows[2], "1,buy,0,0,0,1,1,0,0,0,0,0,0");
 
         // The log reads back: per tag, per second, exact counts.
         let log = std::fs::read(dir.path().join("latency.hlog")).unwrap();

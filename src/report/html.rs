@@ -660,13 +660,13 @@ fn journeys(out: &mut String, s: &Summary) {
             out,
             &esc(&j.name),
             &j.channel,
-            j.scheduled,
+            j.servable(),
             v,
             Some(&j.time),
             Some(j.retry_amplification),
         );
         let e = by_channel.entry(&j.channel).or_default();
-        e.0 += j.scheduled;
+        e.0 += j.servable();
         for (a, b) in e.1.iter_mut().zip(v) {
             *a += b;
         }
@@ -688,13 +688,13 @@ fn generator(out: &mut String, run: &RunData, axis: &Axis, frame: &Frame) {
     let _ = writeln!(
         out,
         "<h2>6. Did the generator keep up?</h2><p>{} arrivals scheduled ({:.0} expected from \
-         the rates), {} started, <b>{}</b> waited for a free user (late), <b>{}</b> dropped. \
+         the rates), {} started, <b>{}</b> waited for a free user (late), {}. \
          Start lag (intended start to first request): p50 {}, p99 {}, max {}.{}</p>",
         l.scheduled,
         l.expected,
         l.started,
         l.late,
-        l.dropped,
+        super::rows::dropped(l),
         ms(l.lag.p50_us),
         ms(l.lag.p99_us),
         ms(l.lag.max_us),

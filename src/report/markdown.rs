@@ -73,12 +73,12 @@ fn tables(out: &mut String, s: &Summary) {
     let l = &s.load;
     let _ = writeln!(
         out,
-        "**Load:** {} arrivals scheduled ({:.0} expected), {} started, {} late, {} dropped; start lag p99 {}.\n",
+        "**Load:** {} arrivals scheduled ({:.0} expected), {} started, {} late, {}; start lag p99 {}.\n",
         l.scheduled,
         l.expected,
         l.started,
         l.late,
-        l.dropped,
+        super::rows::dropped(l),
         ms(l.lag.p99_us)
     );
     let _ = writeln!(

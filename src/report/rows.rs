@@ -5,6 +5,19 @@
 use crate::human::ms;
 use crate::summary::{ErrorSummary, JourneySummary, Snapshot, StepSummary};
 
+/// How many arrivals were dropped, and how many of those for want of test
+/// data: `12 dropped` or `12 dropped (10 ran out of test data)`.
+pub fn dropped(l: &crate::summary::LoadInfo) -> String {
+    if l.data_exhausted == 0 {
+        format!("{} dropped", l.dropped)
+    } else {
+        format!(
+            "{} dropped ({} ran out of test data)",
+            l.dropped, l.data_exhausted
+        )
+    }
+}
+
 /// A journey's line: how its arrivals ended.
 pub struct JourneyCells {
     pub arrivals: u64,
@@ -54,7 +67,7 @@ pub const JOURNEY_HEADER: [&str; 10] = [
 pub fn journey(j: &JourneySummary) -> JourneyCells {
     let o = &j.outcomes;
     JourneyCells {
-        arrivals: j.scheduled,
+        arrivals: j.servable(),
         in_time: o.completed_in_time,
         late: o.completed_late,
         abandoned: o.abandoned,

@@ -55,12 +55,12 @@ fn load(out: &mut String, run: &RunData) {
     let l = &run.summary.load;
     let _ = writeln!(
         out,
-        "  arrivals: {} scheduled ({:.0} expected), {} started, {} late, {} dropped; start lag p50 {} p99 {}",
+        "  arrivals: {} scheduled ({:.0} expected), {} started, {} late, {}; start lag p50 {} p99 {}",
         l.scheduled,
         l.expected,
         l.started,
         l.late,
-        l.dropped,
+        super::rows::dropped(l),
         ms(l.lag.p50_us),
         ms(l.lag.p99_us)
     );

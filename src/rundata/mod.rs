@@ -187,6 +187,8 @@ impl RunData {
                 *f = cols.num(6 + i)?;
             }
             c.retries = cols.num(6 + c.finished.len())?;
+            // Folders written before the column existed have none.
+            c.data_exhausted = cols.num_or_zero(7 + c.finished.len())?;
             Ok(c)
         })?;
         Ok(RunData {
@@ -318,6 +320,15 @@ pub struct Cols<'a> {
 }
 
 impl Cols<'_> {
+    /// A count in a column that older files do not have.
+    pub fn num_or_zero(&self, i: usize) -> Result<u64, String> {
+        if i < self.fields.len() {
+            self.num(i)
+        } else {
+            Ok(0)
+        }
+    }
+
     pub fn num(&self, i: usize) -> Result<u64, String> {
         let text = self
             .fields

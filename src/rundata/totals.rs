@@ -64,6 +64,7 @@ impl RunData {
         s.load.started = journeys.iter().map(|j| j.started).sum();
         s.load.late = journeys.iter().map(|j| j.late).sum();
         s.load.dropped = journeys.iter().map(|j| j.dropped).sum();
+        s.load.data_exhausted = journeys.iter().map(|j| j.data_exhausted).sum();
         s.load.lag = Latency::of(&lag);
         s.channels = channels;
         s.journeys = journeys;
@@ -114,7 +115,8 @@ impl RunData {
             late: c.late,
             dropped: c.dropped,
             outcomes: outcomes(&c, ended),
-            goodput: ratio(fin(Outcome::CompletedInTime), c.scheduled),
+            goodput: ratio(fin(Outcome::CompletedInTime), c.servable()),
+            data_exhausted: c.data_exhausted,
             requests,
             retries: c.retries,
             retry_amplification: ratio(requests, c.started),

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use super::control::Control;
 use super::dispatch::Dispatched;
+use super::feed::Feed;
 use super::plan::{Body, JourneyPlan, Plan, StepPlan};
 use crate::recorder::{Event, Outcome, UserBuffer};
 use crate::scenario::model::{Condition, ErrorClass};
@@ -35,6 +36,8 @@ pub struct Shared {
     pub deadline: Duration,
     pub max_lateness: Duration,
     pub seed: u64,
+    /// Each journey's test data, in the plan's journey order.
+    pub feeds: Vec<Vec<Feed>>,
 }
 
 /// One user's state between arrivals.
@@ -62,8 +65,12 @@ impl UserCtx {
     }
 }
 
-/// The applicant's own state: its variables and cookies.
-struct Applicant {
+/// The applicant's own state: its variables, its rows of test data and
+/// its cookies.
+struct Applicant<'f> {
+    feeds: &'f [Feed],
+    /// The row of each feed, in `feeds`' order.
+    rows: Vec<usize>,
     arrival: u64,
     random: u64,
     journey: Arc<str>,
@@ -73,9 +80,24 @@ struct Applicant {
     cookies: Vec<(String, String)>,
 }
 
-impl Applicant {
+impl Applicant<'_> {
+    /// The cell `{DATA.COLUMN}` names, from this applicant's row.
+    fn cell(&self, name: &str) -> Option<&str> {
+        let (data, column) = name.split_once('.')?;
+        let (i, feed) = self
+            .feeds
+            .iter()
+            .enumerate()
+            .find(|(_, f)| &*f.name == data)?;
+        let column = feed.table.column(column)?;
+        Some(feed.table.cell(self.rows[i], column))
+    }
+
     /// A variable's value: built-ins are answered without being stored.
     fn get(&self, name: &str) -> Option<Value> {
+        if name.contains('.') {
+            return self.cell(name).map(|c| Value::String(c.to_string()));
+        }
         match name {
             "arrival" => Some(Value::from(self.arrival)),
             "random" => Some(Value::from(self.random)),
@@ -87,12 +109,18 @@ impl Applicant {
     }
 
     fn has(&self, name: &str) -> bool {
+        if name.contains('.') {
+            return self.cell(name).is_some();
+        }
         matches!(name, "arrival" | "random" | "journey" | "channel")
             || (name == "partner" && self.partner.is_some())
             || self.vars.contains_key(name)
     }
 
     fn text(&self, name: &str) -> Option<Cow<'_, str>> {
+        if name.contains('.') {
+            return self.cell(name).map(Cow::Borrowed);
+        }
         match name {
             "arrival" => Some(Cow::Owned(self.arrival.to_string())),
             "random" => Some(Cow::Owned(self.random.to_string())),
@@ -163,6 +191,11 @@ pub async fn serve(user: &mut GooseUser, ctx: &mut UserCtx, d: Dispatched) {
         ctx.buffer.push(Event::Dropped { journey });
         return;
     }
+    let feeds = &shared.feeds[ctx.journey];
+    let Some(rows) = feeds.iter().map(|f| f.row(&d.arrival)).collect() else {
+        ctx.buffer.push(Event::Exhausted { journey });
+        return;
+    };
     ctx.buffer.push(Event::Started {
         journey,
         lag_micros: micros(lag),
@@ -170,6 +203,8 @@ pub async fn serve(user: &mut GooseUser, ctx: &mut UserCtx, d: Dispatched) {
     let plan = &shared.plan;
     let jp = &plan.journeys[ctx.journey];
     let mut applicant = Applicant {
+        feeds,
+        rows,
         arrival: d.arrival.id,
         random: ctx.rng.random(),
         journey: jp.name.clone(),
@@ -219,7 +254,7 @@ fn micros(d: Duration) -> u64 {
 async fn run_step(
     user: &mut GooseUser,
     ctx: &mut UserCtx,
-    applicant: &mut Applicant,
+    applicant: &mut Applicant<'_>,
     index: usize,
     give_up: Option<Instant>,
 ) -> StepEnd {
@@ -270,7 +305,7 @@ async fn run_step(
 async fn try_step(
     user: &mut GooseUser,
     ctx: &mut UserCtx,
-    applicant: &mut Applicant,
+    applicant: &mut Applicant<'_>,
     step: &StepPlan,
     index: u32,
     give_up: Option<Instant>,
@@ -330,7 +365,11 @@ enum Judged {
 
 /// Checks a response against the step: status, `until`, expectations,
 /// captures (which it stores).
-fn judge(step: &StepPlan, applicant: &mut Applicant, answer: Result<Answer, ErrorClass>) -> Judged {
+fn judge(
+    step: &StepPlan,
+    applicant: &mut Applicant<'_>,
+    answer: Result<Answer, ErrorClass>,
+) -> Judged {
     let answer = match answer {
         Ok(a) => a,
         Err(class) => return Judged::Failed(class),
@@ -483,7 +522,7 @@ async fn send(
     user: &mut GooseUser,
     jp: &JourneyPlan,
     step: &StepPlan,
-    applicant: &Applicant,
+    applicant: &Applicant<'_>,
     timeout: Duration,
 ) -> Result<Answer, ErrorClass> {
     if let Some(client) = &step.client {
@@ -694,8 +733,10 @@ mod tests {
         assert_eq!(status_class(200), ErrorClass::Expectation);
     }
 
-    fn applicant() -> Applicant {
+    fn applicant() -> Applicant<'static> {
         Applicant {
+            feeds: &[],
+            rows: Vec::new(),
             arrival: 7,
             random: 9,
             journey: "buy".into(),

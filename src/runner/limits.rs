@@ -22,7 +22,9 @@ pub fn check(scenario: &Scenario, shard: Shard) -> Result<(), RunError> {
             shards: shard.count,
         });
     }
-    let problems = crate::scenario::limits::load(&scenario.file, &scenario.timeline, shard.count);
+    let mut problems =
+        crate::scenario::limits::load(&scenario.file, &scenario.timeline, shard.count);
+    problems.extend(scenario.data_shortfalls());
     if !problems.is_empty() {
         return Err(RunError::Limits(problems));
     }

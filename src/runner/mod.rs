@@ -17,6 +17,7 @@ mod client;
 pub mod control;
 mod dispatch;
 mod fault_runtime;
+mod feed;
 mod flush;
 pub mod journey;
 pub mod limits;
@@ -208,6 +209,7 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         deadline: scenario.timeline.deadline,
         max_lateness: scenario.file.load.max_lateness.0,
         seed: scenario.file.seed,
+        feeds: feed::feeds(&scenario, opts.shard),
     });
     let capacities = pool::queue_capacities(&scenario, opts.shard, &users);
     let (pool, queues) = Pool::new(users.clone(), &capacities, shared);

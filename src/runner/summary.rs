@@ -119,6 +119,11 @@ pub fn initial(ctx: &Context, started: SystemTime) -> Summary {
             started: 0,
             late: 0,
             dropped: 0,
+            data_exhausted: 0,
+            data_must_last: file
+                .data
+                .values()
+                .any(|d| d.on_exhausted == Some(crate::scenario::model::OnExhausted::Fail)),
             max_in_flight: file.load.max_in_flight,
             lag: Latency::default(),
         },

@@ -12,6 +12,7 @@
 //!
 //! It never touches the network and never starts anything.
 
+pub mod data;
 pub mod diagnostic;
 pub mod limits;
 pub mod model;
@@ -70,6 +71,8 @@ pub struct Scenario {
     /// Each journey's share of arrivals, normalised to sum to 1, in file
     /// order.
     pub mix: Vec<(String, f64)>,
+    /// The `data` files, read and checked, by name.
+    pub data: semantic::Tables,
     /// The folder relative paths (`file:` bodies) are read from.
     pub base_dir: PathBuf,
 }
@@ -90,6 +93,40 @@ impl Scenario {
 
     pub fn total(&self) -> StdDuration {
         self.timeline.total
+    }
+
+    /// `pick: unique` data with `on_exhausted: fail` that the schedule
+    /// (at its scale, all shards together) expects to run out of.
+    pub fn data_shortfalls(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        for (name, source) in &self.file.data {
+            let (Some(table), Some(model::OnExhausted::Fail)) =
+                (self.data.get(name), source.on_exhausted)
+            else {
+                continue;
+            };
+            let feeding = self
+                .file
+                .journeys
+                .iter()
+                .filter(|(_, j)| j.feed.names().contains(name));
+            let expected: f64 = feeding
+                .map(|(j, _)| self.expected_arrivals() * self.share(j))
+                .sum();
+            if expected > table.rows() as f64 {
+                out.push(
+                    Problem::error(
+                        Path::at(&["data"]).key(name).key("on_exhausted"),
+                        format!(
+                            "the schedule expects about {expected:.0} arrivals to take a row of `{name}`, which has {} rows",
+                            table.rows()
+                        ),
+                    )
+                    .with_hint("add rows, lower the load (`scale`), or write `on_exhausted: stop` to drop the arrivals beyond the data"),
+                );
+            }
+        }
+        out
     }
 }
 
@@ -187,22 +224,25 @@ fn check_text_split(text: &str, base_dir: &FsPath, processes: Option<u64>) -> Ch
         Ok(parsed) => parsed,
         Err(problems) => return Checked::failed(problems),
     };
-    let (timeline, mix, mut problems) = semantic::check(&file, base_dir);
+    let (timeline, mix, data, mut problems) = semantic::check(&file, base_dir);
+    let scenario = Scenario {
+        file,
+        timeline,
+        mix,
+        data,
+        base_dir: base_dir.to_path_buf(),
+    };
     if problems.iter().all(|p| !p.is_error()) {
-        problems.extend(limits::check(&file, &timeline, base_dir));
+        problems.extend(limits::check(&scenario.file, &scenario.timeline, base_dir));
         if let Some(n) = processes {
-            problems.extend(limits::load(&file, &timeline, n));
+            problems.extend(limits::load(&scenario.file, &scenario.timeline, n));
+            problems.extend(scenario.data_shortfalls());
         }
     }
     let problems = locate(problems, &map);
     let ok = !problems.iter().any(Problem::is_error);
     Checked {
-        scenario: ok.then(|| Scenario {
-            file,
-            timeline,
-            mix,
-            base_dir: base_dir.to_path_buf(),
-        }),
+        scenario: ok.then_some(scenario),
         problems,
     }
 }

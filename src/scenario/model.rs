@@ -44,6 +44,11 @@ pub struct ScenarioFile {
     pub target: Target,
     /// How many applicants arrive, and when.
     pub load: Load,
+    /// Test data read from files, by name: each arrival of a journey that
+    /// `feed`s on it takes one row, and its templates read the row's
+    /// columns as `{NAME.COLUMN}`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub data: IndexMap<String, DataSource>,
     /// Share of arrivals per journey, as weights (normalised). Default:
     /// every journey alike.
     #[serde(default)]
@@ -657,6 +662,77 @@ pub struct Phase {
     pub to: Option<Rate>,
 }
 
+// ---------------------------------------------------------------- data
+
+/// A file of test data (accounts, partner ids, OTP bypass codes).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DataSource {
+    /// CSV with a header row (`.csv`), or one JSON object a line
+    /// (`.jsonl`, `.ndjson`), relative to the scenario file. Read once,
+    /// when the scenario is loaded.
+    pub file: String,
+    /// Which row an arrival takes: `sequential` (round robin, the default),
+    /// `random` (seeded: the same seed picks the same rows) or `unique`
+    /// (each row at most once in the whole run, shards included).
+    #[serde(default)]
+    pub pick: Pick,
+    /// With `pick: unique`, what happens when the rows run out: `stop`
+    /// (the default: later arrivals are dropped as `data_exhausted`, the
+    /// run stays valid and says so) or `fail` (validation refuses a
+    /// schedule expecting more arrivals than rows; running out anyway
+    /// makes the run invalid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_exhausted: Option<OnExhausted>,
+    /// Columns never printed (in error examples and reports): one-time
+    /// codes, passwords.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_columns: Vec<String>,
+}
+
+/// How an arrival picks its row.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Pick {
+    #[default]
+    Sequential,
+    Random,
+    Unique,
+}
+
+/// What `pick: unique` does when every row has been used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnExhausted {
+    #[default]
+    Stop,
+    Fail,
+}
+
+/// The data a journey feeds on: one name, or a list.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Feed {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Feed {
+    pub fn names(&self) -> &[String] {
+        match self {
+            Feed::None => &[],
+            Feed::One(name) => std::slice::from_ref(name),
+            Feed::Many(names) => names,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names().is_empty()
+    }
+}
+
 // ---------------------------------------------------------------- journeys
 
 /// What one applicant does, step by step, through one channel.
@@ -672,8 +748,12 @@ pub struct Journey {
     /// How long the applicant keeps trying.
     #[serde(default)]
     pub patience: Patience,
+    /// The `data` this journey reads: each arrival takes one row of each
+    /// (`feed: accounts`, or `feed: [accounts, partners]`).
+    #[serde(default, skip_serializing_if = "Feed::is_empty")]
+    pub feed: Feed,
     /// Variables set at the start of each journey (templates may use
-    /// built-ins and `${ENV}`).
+    /// built-ins, `{DATA.COLUMN}` and `${ENV}`).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub vars: IndexMap<String, Template>,
     /// Headers sent with every step of the journey.

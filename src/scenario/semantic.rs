@@ -14,6 +14,9 @@ use super::model::*;
 use super::refs::{At, Channel, Edge, FaultOn, StepRef, check_name};
 use super::template::Template;
 
+/// The `data` tables a scenario reads, by name.
+pub type Tables = indexmap::IndexMap<String, std::sync::Arc<super::data::Table>>;
+
 /// Variables every journey has without capturing them.
 pub const BUILTIN_VARS: [&str; 5] = ["arrival", "journey", "channel", "partner", "random"];
 
@@ -101,13 +104,14 @@ impl Timeline {
     }
 }
 
-type Checked = (Timeline, Vec<(String, f64)>, Vec<Problem>);
+type Checked = (Timeline, Vec<(String, f64)>, Tables, Vec<Problem>);
 
 /// Checks the meaning of a structurally valid file.
 pub(super) fn check(file: &ScenarioFile, base_dir: &FsPath) -> Checked {
     let mut c = Checker {
         file,
         base_dir,
+        tables: Tables::new(),
         out: Vec::new(),
     };
     if file.version != FORMAT_VERSION {
@@ -124,6 +128,7 @@ pub(super) fn check(file: &ScenarioFile, base_dir: &FsPath) -> Checked {
     }
     c.target();
     let phases = c.phases();
+    c.data();
     c.journeys();
     let mix = c.mix();
     let total = phases.last().map_or(StdDuration::ZERO, |p| p.end);
@@ -136,12 +141,14 @@ pub(super) fn check(file: &ScenarioFile, base_dir: &FsPath) -> Checked {
         deadline,
     };
     c.objectives(&timeline);
-    (timeline, mix, c.out)
+    (timeline, mix, c.tables, c.out)
 }
 
 struct Checker<'a> {
     file: &'a ScenarioFile,
     base_dir: &'a FsPath,
+    /// The `data` files read so far, by name.
+    tables: Tables,
     out: Vec<Problem>,
 }
 
@@ -458,6 +465,136 @@ impl Checker<'_> {
         mix.iter().map(|(k, w)| (k.clone(), w / total)).collect()
     }
 
+    // ------------------------------------------------------------ data
+
+    /// Reads every `data` file (once: the run uses these tables) and checks
+    /// its settings against its columns.
+    fn data(&mut self) {
+        for (name, source) in &self.file.data {
+            let path = Path::at(&["data"]).key(name);
+            if let Err(e) = check_name(name).and_then(|_| {
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    .then_some(())
+                    .ok_or_else(|| {
+                        format!("`{name}` is not a data name; use letters, digits and `_`")
+                    })
+            }) {
+                self.error(path.clone(), e).anchor = super::diagnostic::Anchor::Key;
+            }
+            if source.on_exhausted.is_some() && source.pick != Pick::Unique {
+                self.error(
+                    path.key("on_exhausted"),
+                    "`on_exhausted` applies to `pick: unique` only: other picks never run out",
+                )
+                .hint = Some("drop `on_exhausted`, or write `pick: unique`".into());
+            }
+            let file_path = path.key("file");
+            let full = match super::named_file(self.base_dir, &source.file) {
+                Ok((full, _)) => full,
+                Err((message, hint)) => {
+                    self.error(file_path, message).hint = Some(hint);
+                    continue;
+                }
+            };
+            let table = match super::data::load(&full, &source.file) {
+                Ok(table) => table,
+                Err(e) => {
+                    let hint = match e {
+                        super::data::DataError::Row { .. } => {
+                            "fix the row; CSV fields with commas, quotes or newlines are quoted (`\"a, b\"`)"
+                        }
+                        super::data::DataError::UnknownFormat { .. } => {
+                            "name it `.csv` (a header row, then rows) or `.jsonl` (one JSON object a line)"
+                        }
+                        _ => "",
+                    };
+                    let problem = self.error(file_path, e.to_string());
+                    if !hint.is_empty() {
+                        problem.hint = Some(hint.into());
+                    }
+                    continue;
+                }
+            };
+            for (i, column) in source.secret_columns.iter().enumerate() {
+                if table.column(column).is_none() {
+                    self.no_column(name, column, &table, &path.key("secret_columns").index(i));
+                }
+            }
+            self.tables.insert(name.clone(), std::sync::Arc::new(table));
+        }
+        for (name, _) in &self.file.data {
+            let fed = self
+                .file
+                .journeys
+                .values()
+                .any(|j| j.feed.names().contains(name));
+            if !fed {
+                self.warn(
+                    Path::at(&["data"]).key(name),
+                    format!("no journey feeds on `{name}`; add `feed: {name}` to a journey, or remove it"),
+                );
+            }
+        }
+    }
+
+    fn no_column(&mut self, data: &str, column: &str, table: &super::data::Table, path: &Path) {
+        let hint = suggestion(column, table.columns().iter().map(String::as_str))
+            .unwrap_or_else(|| format!("its columns are {}", one_of(table.columns())));
+        self.error(path.clone(), format!("`{data}` has no column `{column}`"))
+            .hint = Some(hint);
+    }
+
+    /// A journey's `feed`: each name is a `data` entry, once.
+    fn feed(&mut self, journey: &Journey, path: &Path) {
+        for (i, name) in journey.feed.names().iter().enumerate() {
+            let p = match &journey.feed {
+                Feed::Many(_) => path.key("feed").index(i),
+                _ => path.key("feed"),
+            };
+            if journey.feed.names()[..i].contains(name) {
+                self.error(p, format!("`{name}` is fed twice"));
+            } else if !self.file.data.contains_key(name) {
+                let hint = suggestion(name, self.file.data.keys().map(String::as_str))
+                    .unwrap_or_else(|| {
+                        format!("declare it under `data:` (`{name}: {{ file: data/{name}.csv }}`)")
+                    });
+                self.error(p, format!("no data named `{name}`")).hint = Some(hint);
+            }
+        }
+    }
+
+    /// Checks `{DATA.COLUMN}` in a journey's templates; true when `var` is
+    /// such a reference (checked here), false for a plain variable.
+    fn data_ref(&mut self, var: &str, journey: &Journey, path: &Path) -> bool {
+        let Some((data, column)) = var.split_once('.') else {
+            return false;
+        };
+        if !journey.feed.names().iter().any(|n| n == data) {
+            let hint = if self.file.data.contains_key(data) {
+                format!("add `feed: {data}` to the journey: each arrival then takes a row")
+            } else {
+                suggestion(data, journey.feed.names().iter().map(String::as_str)).unwrap_or_else(
+                    || {
+                        format!(
+                            "declare `{data}` under `data:` and add `feed: {data}` to the journey"
+                        )
+                    },
+                )
+            };
+            self.error(
+                path.clone(),
+                format!("`{{{var}}}` reads data `{data}`, which this journey does not feed on"),
+            )
+            .hint = Some(hint);
+        } else if let Some(table) = self.tables.get(data).cloned()
+            && table.column(column).is_none()
+        {
+            self.no_column(data, column, &table, path);
+        }
+        true
+    }
+
     // ------------------------------------------------------------ journeys
 
     fn journeys(&mut self) {
@@ -535,11 +672,12 @@ impl Checker<'_> {
             .filter(|v| partner || **v != "partner")
             .map(|v| v.to_string())
             .collect();
+        self.feed(journey, path);
         for (name, value) in &journey.vars {
             let p = path.key("vars").key(name);
             self.var_name(name, &p);
             for var in value.vars() {
-                if !bound.contains(var) {
+                if !self.data_ref(var, journey, &p) && !bound.contains(var) {
                     self.unbound(var, &bound, None, &p);
                 }
             }
@@ -559,7 +697,10 @@ impl Checker<'_> {
             let p = path.key("headers").key(name);
             self.header_name(name, &p);
             for var in value.vars() {
-                if !bound.contains(var) && !captured_by.contains_key(var) {
+                if !self.data_ref(var, journey, &p)
+                    && !bound.contains(var)
+                    && !captured_by.contains_key(var)
+                {
                     self.unbound(var, &bound, None, &p);
                 }
             }
@@ -579,7 +720,7 @@ impl Checker<'_> {
             self.step(step, &p);
             let uses = step_vars(step);
             for (var, field) in uses {
-                if !bound.contains(var) {
+                if !self.data_ref(var, journey, &p.key(field)) && !bound.contains(var) {
                     let later = captured_by.get(var).copied().filter(|j| *j >= i);
                     self.unbound(
                         var,

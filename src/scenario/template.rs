@@ -178,9 +178,14 @@ fn close<'t>(after: &'t str, whole: &str) -> Result<(&'t str, &'t str), Template
         ))
     })?;
     let name = &after[..end];
-    if !is_ident(name) {
+    // `{accounts.phone}`: a column of a data row.
+    let valid = match name.split_once('.') {
+        Some((data, column)) => is_ident(data) && is_ident(column),
+        None => is_ident(name),
+    };
+    if !valid {
         return Err(TemplateError(format!(
-            "`{{{name}}}` in `{whole}` is not a variable name (letters, digits and `_`); \
+            "`{{{name}}}` in `{whole}` is not a variable name (letters, digits and `_`, or DATA.COLUMN); \
              write `{{{{` for a literal brace, or use `json:` for a JSON body"
         )));
     }

@@ -288,13 +288,33 @@ pub struct LoadInfo {
     pub started: u64,
     /// Arrivals that found no free user at their instant.
     pub late: u64,
-    /// Arrivals dropped after waiting longer than `max_lateness`.
+    /// Arrivals dropped: after waiting longer than `max_lateness`, or for
+    /// want of test data (`data_exhausted`).
     pub dropped: u64,
+    /// Of `dropped`: arrivals that found no unused row of their test data.
+    #[serde(default)]
+    pub data_exhausted: u64,
+    /// Running out of test data invalidates the run (some `data` has
+    /// `on_exhausted: fail`).
+    #[serde(default)]
+    pub data_must_last: bool,
     /// The concurrency cap.
     pub max_in_flight: u32,
     /// Time from each arrival's intended start to its first request going
     /// out: the generator's own lag, and any wait for a free user.
     pub lag: Latency,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl JourneySummary {
+    /// Arrivals the run could serve: scheduled, less those its test data
+    /// could not (goodput is a share of these).
+    pub fn servable(&self) -> u64 {
+        self.scheduled.saturating_sub(self.data_exhausted)
+    }
 }
 
 /// A latency distribution from an HDR histogram (3 significant digits).
@@ -352,6 +372,10 @@ pub struct JourneySummary {
     pub started: u64,
     pub late: u64,
     pub dropped: u64,
+    /// Of `dropped`: arrivals that found no unused row of their test data
+    /// (`pick: unique`); goodput leaves them out. Absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub data_exhausted: u64,
     pub outcomes: Outcomes,
     /// Share of scheduled arrivals completed before the deadline.
     pub goodput: f64,
