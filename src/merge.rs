@@ -94,6 +94,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
             .into_iter()
             .map(|((s, n), c)| (s, n, c))
             .collect(),
+        examples: seconds.examples,
     };
     let (timeline_header, timeline) = merge_timelines(&shards, earliest, &data)?;
     Ok(Merged {
@@ -130,6 +131,7 @@ struct Seconds {
     series: crate::rundata::Series,
     steps: BTreeMap<(u64, String), StepCounts>,
     journeys: BTreeMap<(u64, String), JourneyCounts>,
+    examples: Vec<crate::summary::ErrorExample>,
 }
 
 fn add_seconds(shards: &[Shard], earliest: f64) -> Seconds {
@@ -137,6 +139,7 @@ fn add_seconds(shards: &[Shard], earliest: f64) -> Seconds {
         series: BTreeMap::new(),
         steps: BTreeMap::new(),
         journeys: BTreeMap::new(),
+        examples: Vec::new(),
     };
     for shard in shards {
         let shift = ((shard.start - earliest).round()) as u64;
@@ -158,7 +161,18 @@ fn add_seconds(shards: &[Shard], earliest: f64) -> Seconds {
                 .or_default()
                 .add(c);
         }
+        sum.examples.extend(
+            shard
+                .data
+                .examples
+                .iter()
+                .map(|e| crate::summary::ErrorExample {
+                    second: e.second + shift,
+                    ..e.clone()
+                }),
+        );
     }
+    sum.examples.sort_by_key(|e| e.second);
     sum
 }
 
@@ -424,6 +438,15 @@ impl Merged {
             let _ = writeln!(text, "{}", c.csv_row(*s, name));
         }
         std::fs::write(dir.join("journeys.csv"), text).map_err(wrap(dir.join("journeys.csv")))?;
+        if !self.data.examples.is_empty() {
+            let path = dir.join(crate::recorder::EXAMPLES_FILE);
+            let mut text = String::new();
+            for e in &self.data.examples {
+                text += &serde_json::to_string(e).expect("examples serialize");
+                text.push('\n');
+            }
+            std::fs::write(&path, text).map_err(wrap(path))?;
+        }
         let mut text = self.timeline_header.clone() + "\n";
         for (_, row) in &self.timeline {
             text += &row.join(",");

@@ -246,6 +246,16 @@ fn a_private_ca_is_trusted_when_given_and_its_absence_is_a_tls_error() {
         (requests, requests),
         "an unknown CA is a TLS failure, not a refused connection:\n{text}"
     );
+    // The first message of the kind is kept, and says why.
+    let tls_errors = summary["errors"].as_array().unwrap();
+    let what = tls_errors[0]["examples"][0]["what"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(what.contains("UnknownIssuer"), "{what}");
+    assert!(
+        text.contains("e.g. tls: j."),
+        "the terminal shows it:\n{text}"
+    );
 }
 
 #[test]

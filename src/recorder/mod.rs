@@ -10,6 +10,7 @@
 
 pub mod buffer;
 pub mod cpu;
+pub mod examples;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -25,6 +26,7 @@ use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use crate::scenario::model::ErrorClass;
 pub use buffer::{Event, Outcome, UserBuffer};
 use cpu::CpuMeter;
+pub use examples::{EXAMPLES_FILE, Example, Examples};
 
 /// HDR histograms of microseconds, 3 significant digits, growing as needed.
 pub fn histogram() -> Histogram<u64> {
@@ -72,11 +74,14 @@ pub struct Recorder {
     /// Arrivals the dispatcher dropped at once: their queue already held
     /// more than could start within `max_lateness`.
     dropped: Vec<AtomicU64>,
+    /// The first few examples of each error.
+    pub examples: Examples,
 }
 
 impl Recorder {
-    pub fn new(journeys: usize) -> Arc<Recorder> {
+    pub fn new(journeys: usize, steps: usize) -> Arc<Recorder> {
         Arc::new(Recorder {
+            examples: Examples::new(steps),
             users: Mutex::new(Vec::new()),
             scheduled: (0..journeys).map(|_| AtomicU64::new(0)).collect(),
             late: (0..journeys).map(|_| AtomicU64::new(0)).collect(),
@@ -338,6 +343,9 @@ pub struct Flusher {
     timeline: BufWriter<File>,
     steps_csv: BufWriter<File>,
     journeys_csv: BufWriter<File>,
+    /// `errors.jsonl`, created with its first example.
+    examples: Option<BufWriter<File>>,
+    dir: std::path::PathBuf,
     cpu: CpuMeter,
 }
 
@@ -393,6 +401,8 @@ impl Flusher {
             timeline,
             steps_csv,
             journeys_csv,
+            examples: None,
+            dir: dir.to_path_buf(),
             cpu: CpuMeter::default(),
         })
     }
@@ -418,6 +428,7 @@ impl Flusher {
         }
         self.write_histograms(second)?;
         self.write_row(second, phase, faults, cpu)?;
+        self.write_examples(second)?;
         self.write_counts(second)?;
         let view = IntervalView {
             second,
@@ -594,6 +605,32 @@ impl Flusher {
         self.timeline.flush()
     }
 
+    /// Appends the examples kept during `second` to `errors.jsonl`.
+    fn write_examples(&mut self, second: u64) -> io::Result<()> {
+        let new = self.recorder.examples.take();
+        if new.is_empty() {
+            return Ok(());
+        }
+        if self.examples.is_none() {
+            let file = File::create(self.dir.join(EXAMPLES_FILE))?;
+            self.examples = Some(BufWriter::new(file));
+        }
+        let out = self.examples.as_mut().expect("just opened");
+        for e in new {
+            let line = crate::summary::ErrorExample {
+                step: self.names.steps[e.step as usize].label.clone(),
+                class: e.class.name().to_string(),
+                second,
+                request: e.request,
+                what: e.what,
+                body: e.body,
+            };
+            serde_json::to_writer(&mut *out, &line)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    }
+
     fn write_counts(&mut self, second: u64) -> io::Result<()> {
         for (i, c) in self.step_counts.iter_mut().enumerate() {
             if c.is_empty() {
@@ -679,7 +716,7 @@ mod tests {
     // long because each file is checked against the same two seconds.
     fn a_second_of_events_becomes_histograms_rows_and_totals() {
         let dir = tempfile::tempdir().unwrap();
-        let recorder = Recorder::new(1);
+        let recorder = Recorder::new(1, 2);
         let user = recorder.register();
         let mut flusher = Flusher::new(
             dir.path(),

@@ -507,7 +507,8 @@ fn errors(out: &mut String, run: &RunData, axis: &Axis, frame: &Frame) {
     legend(out, &line_legend(&layers));
     let _ = writeln!(
         out,
-        "<table><tr><th>class</th><th>count</th><th>first seen</th><th>last seen</th></tr>"
+        "<table><tr><th>class</th><th>count</th><th>first seen</th><th>last seen</th>\
+         <th class=\"l\">examples (first distinct, per step)</th></tr>"
     );
     for e in &s.errors {
         let swatch =
@@ -522,11 +523,18 @@ fn errors(out: &mut String, run: &RunData, axis: &Axis, frame: &Frame) {
                 });
         let _ = writeln!(
             out,
-            "<tr><td>{swatch}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{swatch}{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td></tr>",
             esc(&e.class),
             e.count,
             clock(e.first_s),
-            clock(e.last_s)
+            clock(e.last_s),
+            e.examples
+                .iter()
+                .map(|x| format!(
+                    "<div class=\"ex\"><code>{}</code></div>",
+                    esc(&super::rows::example(x))
+                ))
+                .collect::<String>()
         );
     }
     let _ = writeln!(out, "</table>");

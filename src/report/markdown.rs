@@ -108,6 +108,9 @@ fn tables(out: &mut String, s: &Summary) {
     }
     if let Some(errors) = rows::errors(&s.errors) {
         let _ = writeln!(out, "\n**Errors:** {errors}.");
+        for line in rows::first_examples(&s.errors, 5) {
+            let _ = writeln!(out, "- `{}`", line.replace('`', "'"));
+        }
     }
     if let Some(ledger) = &s.ledger {
         let _ = writeln!(out, "\n**Twin ledger:** {}.", rows::ledger(ledger));

@@ -3,7 +3,7 @@
 //! the same figures the same way. Formats only lay the cells out.
 
 use crate::human::ms;
-use crate::summary::{ErrorSummary, JourneySummary, Snapshot, StepSummary};
+use crate::summary::{ErrorExample, ErrorSummary, JourneySummary, Snapshot, StepSummary};
 
 /// How many arrivals were dropped, and how many of those for want of test
 /// data: `12 dropped` or `12 dropped (10 ran out of test data)`.
@@ -139,6 +139,34 @@ pub fn errors(errors: &[ErrorSummary]) -> Option<String> {
         .map(|e| format!("{} {}", e.class, e.count))
         .collect();
     (!list.is_empty()).then(|| list.join(", "))
+}
+
+/// An error example in one line: `stamp.upload at 12s: POST /upload:
+/// expected status 201, got 413; body: {"error":"too large"}`.
+pub fn example(e: &ErrorExample) -> String {
+    let mut line = format!("{} at {}s: {}: {}", e.step, e.second, e.request, e.what);
+    if let Some(body) = &e.body {
+        line += "; body: ";
+        line += &body.split_whitespace().collect::<Vec<_>>().join(" ");
+    }
+    line
+}
+
+/// The first example of each error class and step, most frequent class
+/// first, at most `limit` (the terminal's and Markdown's short list).
+pub fn first_examples(errors: &[ErrorSummary], limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in errors {
+        let mut steps: Vec<&str> = Vec::new();
+        for x in &e.examples {
+            if !steps.contains(&x.step.as_str()) {
+                steps.push(&x.step);
+                out.push(format!("{}: {}", e.class, example(x)));
+            }
+        }
+    }
+    out.truncate(limit);
+    out
 }
 
 /// The ledger in one sentence: payments, credits, and the invariants.

@@ -40,6 +40,9 @@ impl Format for Text {
         steps(&mut out, run);
         let errors = rows::errors(&s.errors);
         let _ = writeln!(out, "  errors: {}", errors.as_deref().unwrap_or("none"));
+        for line in rows::first_examples(&s.errors, EXAMPLE_LINES) {
+            let _ = writeln!(out, "    e.g. {line}");
+        }
         verdicts(&mut out, run);
         if let Some(ledger) = &s.ledger {
             let _ = writeln!(out, "  ledger: {}", rows::ledger(ledger));
@@ -50,6 +53,10 @@ impl Format for Text {
         out.into_bytes()
     }
 }
+
+/// Error examples the terminal shows (the report and summary.json keep up
+/// to five per step and class).
+const EXAMPLE_LINES: usize = 8;
 
 fn load(out: &mut String, run: &RunData) {
     let l = &run.summary.load;

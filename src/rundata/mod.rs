@@ -13,9 +13,10 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
+use crate::recorder::EXAMPLES_FILE;
 use crate::recorder::{JourneyCounts, StepCounts, histogram};
 use crate::scenario::model::ErrorClass;
-use crate::summary::Summary;
+use crate::summary::{ErrorExample, Summary};
 
 mod totals;
 
@@ -96,6 +97,18 @@ pub struct RunData {
     pub steps: Vec<(u64, String, StepCounts)>,
     /// (second, journey name, counts).
     pub journeys: Vec<(u64, String, JourneyCounts)>,
+    /// Examples of errors (`errors.jsonl`; none in folders without it).
+    pub examples: Vec<ErrorExample>,
+}
+
+/// Reads `errors.jsonl`: absent, none; a line cut short by a kill is
+/// skipped, the lines before it kept.
+fn read_examples(path: &Path) -> Vec<ErrorExample> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
 }
 
 /// A set of seconds of the run: those overlapping any of `include` (all
@@ -197,6 +210,7 @@ impl RunData {
             series,
             steps,
             journeys,
+            examples: read_examples(&dir.join(EXAMPLES_FILE)),
         })
     }
 

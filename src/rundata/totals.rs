@@ -10,13 +10,14 @@ use std::collections::{BTreeMap, HashMap};
 use hdrhistogram::Histogram;
 
 use super::{RunData, Window};
+use crate::recorder::examples::PER_SLOT;
 use crate::recorder::{
     JourneyCounts, Outcome, StepCounts, histogram, journey_tag, lag_tag, step_tag,
 };
 use crate::scenario::model::ErrorClass;
 use crate::summary::{
-    ChannelSummary, ErrorSummary, JourneySummary, Latency, Outcomes, Status, StepSummary, ratio,
-    round,
+    ChannelSummary, ErrorExample, ErrorSummary, JourneySummary, Latency, Outcomes, Status,
+    StepSummary, ratio, round,
 };
 
 /// Per error class: first second, last second, count.
@@ -178,6 +179,23 @@ impl RunData {
 
     /// Failures by class over the run, with the first and last second each
     /// was seen, most frequent first.
+    /// A class's examples: per step, the first `PER_SLOT` distinct ones
+    /// (a merge brings each shard's).
+    fn examples_of(&self, class: &str) -> Vec<ErrorExample> {
+        let mut out: Vec<ErrorExample> = Vec::new();
+        for e in self.examples.iter().filter(|e| e.class == class) {
+            let same_step = out.iter().filter(|o| o.step == e.step);
+            if same_step.clone().count() < PER_SLOT as usize
+                && !same_step
+                    .clone()
+                    .any(|o| o.what == e.what && o.body == e.body)
+            {
+                out.push(e.clone());
+            }
+        }
+        out
+    }
+
     fn error_totals(&self) -> Vec<ErrorSummary> {
         let mut seen: FirstLast = [None; ErrorClass::ALL.len()];
         for (second, _, row) in &self.steps {
@@ -198,6 +216,7 @@ impl RunData {
                     count,
                     first_s: first as f64,
                     last_s: last as f64,
+                    examples: self.examples_of(k.name()),
                 })
             })
             .collect();

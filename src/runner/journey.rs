@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use super::control::Control;
 use super::dispatch::Dispatched;
+use super::example::{Context, Why, example, shown_path};
 use super::feed::Feed;
 use super::plan::{Body, JourneyPlan, Plan, StepPlan};
 use crate::recorder::{Event, Outcome, UserBuffer};
@@ -134,6 +135,55 @@ impl Applicant<'_> {
         }
     }
 
+    /// Whether `{DATA.COLUMN}` names a secret column.
+    fn is_secret(&self, name: &str) -> bool {
+        let Some((data, column)) = name.split_once('.') else {
+            return false;
+        };
+        self.feeds.iter().any(|f| {
+            &*f.name == data
+                && f.table
+                    .column(column)
+                    .is_some_and(|c| f.secret.contains(&c))
+        })
+    }
+
+    /// What an example of a failure of `step` is built with: the path as
+    /// sent but for secrets, and every secret value to mask.
+    fn context<'s>(
+        &'s self,
+        step: &'s StepPlan,
+        jp: &'s JourneyPlan,
+        index: u32,
+        class: ErrorClass,
+    ) -> Context<'s> {
+        let path = shown_path(&step.path, &|name| {
+            (!self.is_secret(name))
+                .then(|| self.text(name).map(Cow::into_owned))
+                .flatten()
+        });
+        let templates = jp.headers.iter().chain(&step.headers).map(|(_, t)| t);
+        let mut secrets: Vec<&str> = templates
+            .chain([&step.path])
+            .flat_map(Template::secrets)
+            .collect();
+        match &step.body {
+            Body::Json(t) => secrets.extend(t.secrets()),
+            Body::Text(t, _) => secrets.extend(t.secrets()),
+            _ => {}
+        }
+        for (feed, row) in self.feeds.iter().zip(&self.rows) {
+            secrets.extend(feed.secret.iter().map(|c| feed.table.cell(*row, *c)));
+        }
+        Context {
+            step,
+            index,
+            class,
+            path,
+            secrets,
+        }
+    }
+
     fn render(&self, t: &Template) -> Option<String> {
         t.render(&|name: &str| self.text(name)).ok()
     }
@@ -158,7 +208,7 @@ impl Applicant<'_> {
 /// How one try of a step ended.
 enum Try {
     Ok,
-    Failed(ErrorClass),
+    Failed(ErrorClass, Why),
     /// The run was cut.
     Cut,
 }
@@ -274,15 +324,22 @@ async fn run_step(
         if give_up.is_some_and(|g| Instant::now() >= g) {
             return StepEnd::Abandoned;
         }
-        let class = match try_step(user, ctx, applicant, step, index as u32, give_up).await {
+        let (class, why) = match try_step(user, ctx, applicant, step, index as u32, give_up).await {
             Try::Ok => return StepEnd::Ok,
             Try::Cut => return StepEnd::Cut,
-            Try::Failed(class) => class,
+            Try::Failed(class, why) => (class, why),
         };
         ctx.buffer.push(Event::Failure {
             step: index as u32,
             class,
         });
+        let examples = &shared.recorder.examples;
+        if examples.wants(index as u32, class) {
+            examples.offer(example(
+                &why,
+                &applicant.context(step, jp, index as u32, class),
+            ));
+        }
         if !jp.retry_on.contains(&class) {
             return StepEnd::Failed;
         }
@@ -331,20 +388,20 @@ async fn try_step(
         ctx.buffer.push(Event::Request {
             step: index,
             micros: elapsed,
-            ok: matches!(verdict, Judged::Ok | Judged::Again),
+            ok: matches!(verdict, Judged::Ok | Judged::Again(_)),
         });
-        match verdict {
+        let body = match verdict {
             Judged::Ok => return Try::Ok,
-            Judged::Failed(class) => return Try::Failed(class),
-            Judged::Again => {}
-        }
+            Judged::Failed(class, why) => return Try::Failed(class, why),
+            Judged::Again(body) => body,
+        };
         let poll = step.poll.as_ref().expect("`until` comes with `poll`");
         let next = sent + poll.every.0;
         if next.saturating_duration_since(polling_since) > poll.timeout.0
             || give_up.is_some_and(|g| next >= g)
         {
             // The condition never held in time.
-            return Try::Failed(ErrorClass::Expectation);
+            return Try::Failed(ErrorClass::Expectation, Why::Until { body });
         }
         if control
             .unless_cut(tokio::time::sleep_until(next))
@@ -358,9 +415,9 @@ async fn try_step(
 
 enum Judged {
     Ok,
-    /// A successful poll whose `until` does not hold yet.
-    Again,
-    Failed(ErrorClass),
+    /// A successful poll whose `until` does not hold yet (its body).
+    Again(axum::body::Bytes),
+    Failed(ErrorClass, Why),
 }
 
 /// Checks a response against the step: status, `until`, expectations,
@@ -368,20 +425,22 @@ enum Judged {
 fn judge(
     step: &StepPlan,
     applicant: &mut Applicant<'_>,
-    answer: Result<Answer, ErrorClass>,
+    answer: Result<Answer, (ErrorClass, Why)>,
 ) -> Judged {
     let answer = match answer {
         Ok(a) => a,
-        Err(class) => return Judged::Failed(class),
+        Err((class, why)) => return Judged::Failed(class, why),
     };
     applicant.remember_cookies(&answer.cookies);
+    let body = answer.body;
     if !step.expect.status.contains(answer.status) {
-        return Judged::Failed(status_class(answer.status));
+        let got = answer.status;
+        return Judged::Failed(status_class(got), Why::Status { got, body });
     }
     let json = if step.needs_json {
-        match serde_json::from_slice::<Value>(&answer.body) {
+        match serde_json::from_slice::<Value>(&body) {
             Ok(v) => Some(v),
-            Err(_) => return Judged::Failed(ErrorClass::InvalidResponse),
+            Err(_) => return Judged::Failed(ErrorClass::InvalidResponse, Why::NotJson { body }),
         }
     } else {
         None
@@ -390,10 +449,10 @@ fn judge(
     if let Some(until) = &step.until
         && !holds(until, doc)
     {
-        return Judged::Again;
+        return Judged::Again(body);
     }
-    if !step.expect.json.iter().all(|c| holds(c, doc)) {
-        return Judged::Failed(ErrorClass::Expectation);
+    if let Some(index) = step.expect.json.iter().position(|c| !holds(c, doc)) {
+        return Judged::Failed(ErrorClass::Expectation, Why::Expect { index, body });
     }
     for (name, source) in &step.captures {
         let value = match source {
@@ -409,7 +468,10 @@ fn judge(
             Some(v) if !v.is_null() => {
                 applicant.vars.insert(name.clone(), v);
             }
-            _ => return Judged::Failed(ErrorClass::Capture),
+            _ => {
+                let name = name.clone();
+                return Judged::Failed(ErrorClass::Capture, Why::Capture { name, body });
+            }
         }
     }
     Judged::Ok
@@ -524,7 +586,9 @@ async fn send(
     step: &StepPlan,
     applicant: &Applicant<'_>,
     timeout: Duration,
-) -> Result<Answer, ErrorClass> {
+) -> Result<Answer, (ErrorClass, Why)> {
+    let unbuilt = |reason| (ErrorClass::Other, Why::Request(reason));
+    let transport = |e: reqwest::Error| (transport_class(&e), Why::Transport(e));
     if let Some(client) = &step.client {
         // goose sends with the user's client: the channel's (with its TLS
         // settings) takes its place for this request.
@@ -533,7 +597,9 @@ async fn send(
     let mut rb = match &step.url {
         Some(url) => user.client.request(step.method.clone(), url.clone()),
         None => {
-            let path = applicant.render(&step.path).ok_or(ErrorClass::Other)?;
+            let path = applicant
+                .render(&step.path)
+                .ok_or_else(|| unbuilt("a variable of the path has no value"))?;
             user.client
                 .request(step.method.clone(), format!("{}{path}", step.base))
         }
@@ -575,13 +641,15 @@ async fn send(
         Body::Json(t) => {
             let value = t
                 .render(&|name| applicant.get(name))
-                .map_err(|_| ErrorClass::Other)?;
+                .map_err(|_| unbuilt("a variable of the JSON body has no value"))?;
             rb.header(CONTENT_TYPE, "application/json")
                 .body(value.to_string())
         }
-        Body::Text(t, ct) => rb
-            .header(CONTENT_TYPE, ct.clone())
-            .body(applicant.render(t).ok_or(ErrorClass::Other)?),
+        Body::Text(t, ct) => rb.header(CONTENT_TYPE, ct.clone()).body(
+            applicant
+                .render(t)
+                .ok_or_else(|| unbuilt("a variable of the body has no value"))?,
+        ),
         Body::Bytes(bytes, ct) => rb.header(CONTENT_TYPE, ct.clone()).body(bytes.clone()),
         Body::Pdf(template) => rb
             .header(CONTENT_TYPE, "application/pdf")
@@ -595,9 +663,9 @@ async fn send(
     let response = user
         .request(request)
         .await
-        .map_err(|_| ErrorClass::Other)?
+        .map_err(|_| unbuilt("goose could not send the request"))?
         .response;
-    let response = response.map_err(|e| transport_class(&e))?;
+    let response = response.map_err(transport)?;
     let status = response.status().as_u16();
     let found = response.headers();
     let cookies = found
@@ -615,7 +683,7 @@ async fn send(
                 .map(|v| (h.clone(), v.to_string()))
         })
         .collect();
-    let body = response.bytes().await.map_err(|e| transport_class(&e))?;
+    let body = response.bytes().await.map_err(transport)?;
     Ok(Answer {
         status,
         cookies,

@@ -16,6 +16,7 @@
 mod client;
 pub mod control;
 mod dispatch;
+mod example;
 mod fault_runtime;
 mod feed;
 mod flush;
@@ -201,7 +202,7 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
     let users = pool::users_of(&scenario, opts.shard);
     let control = Control::new();
     control::route_signals(&control);
-    let recorder = Recorder::new(plan.journeys.len());
+    let recorder = Recorder::new(plan.journeys.len(), plan.steps.len());
     let shared = Arc::new(Shared {
         plan: plan.clone(),
         recorder: recorder.clone(),

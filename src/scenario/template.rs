@@ -130,6 +130,14 @@ impl Template {
         })
     }
 
+    /// The values read from the environment: what a report must mask.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Env { value, .. } => Some(value.as_str()),
+            _ => None,
+        })
+    }
+
     /// Whether any part came from the environment (and must not be shown).
     pub fn has_secret(&self) -> bool {
         self.segments
@@ -307,10 +315,22 @@ impl JsonTemplate {
     }
 
     fn collect_vars<'a>(&'a self, out: &mut Vec<&'a str>) {
+        self.strings(&mut |t| out.extend(t.vars()));
+    }
+
+    /// The values read from the environment: what a report must mask.
+    pub fn secrets(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        self.strings(&mut |t| out.extend(t.secrets()));
+        out
+    }
+
+    /// Calls `f` on every string template of the body.
+    fn strings<'a>(&'a self, f: &mut dyn FnMut(&'a Template)) {
         match self {
-            JsonTemplate::String(t) => out.extend(t.vars()),
-            JsonTemplate::Array(items) => items.iter().for_each(|i| i.collect_vars(out)),
-            JsonTemplate::Object(fields) => fields.iter().for_each(|(_, v)| v.collect_vars(out)),
+            JsonTemplate::String(t) => f(t),
+            JsonTemplate::Array(items) => items.iter().for_each(|i| i.strings(f)),
+            JsonTemplate::Object(fields) => fields.iter().for_each(|(_, v)| v.strings(f)),
             _ => {}
         }
     }

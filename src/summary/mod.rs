@@ -450,6 +450,28 @@ pub struct ErrorSummary {
     /// Seconds from the start of the first and the last.
     pub first_s: f64,
     pub last_s: f64,
+    /// The first few distinct examples of this class, per step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<ErrorExample>,
+}
+
+/// One failed request, in words (a line of `errors.jsonl`): secrets are
+/// shown as `${NAME}`, secret data columns as `{DATA.COLUMN}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorExample {
+    /// `JOURNEY.STEP`.
+    pub step: String,
+    pub class: String,
+    /// The second of the run it was seen in.
+    pub second: u64,
+    /// Method and path, as `POST /otp/{phone}`.
+    pub request: String,
+    /// What was wrong: `expected status 200, got 404`.
+    pub what: String,
+    /// The start of the response body (200 bytes at most).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
 }
 
 impl Summary {
