@@ -37,6 +37,8 @@ struct Pki {
     client: Pair,
     /// A client certificate of another CA's, which servers refuse.
     stranger: Pair,
+    /// A client certificate that expired in 2021.
+    expired: Pair,
 }
 
 fn ca(name: &str) -> (CertificateParams, KeyPair, String) {
@@ -102,6 +104,15 @@ fn pki(dir: &Path) -> Pki {
         other: leaf(dir, "other", &["other.example.test"], ServerAuth, &issuer),
         client: leaf(dir, "client", &["surge-client"], ClientAuth, &issuer),
         stranger: leaf(dir, "stranger", &["stranger"], ClientAuth, &other_issuer),
+        expired: {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(vec!["old-client".to_string()]).unwrap();
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+            params.extended_key_usages = vec![ClientAuth];
+            let cert = params.signed_by(&key, &issuer).unwrap();
+            write_pair(dir, "expired", &cert, &key)
+        },
     }
 }
 
@@ -408,6 +419,15 @@ fn tls_mistakes_are_found_by_validate_at_their_line() {
             "needs its key",
         ),
         ("ca-only", "{ ca_only: true }".to_string(), "trusts nothing"),
+        (
+            "expired",
+            format!(
+                "{{ client_cert: {}, client_key: {} }}",
+                yaml_path(&pki.expired.cert),
+                yaml_path(&pki.expired.key)
+            ),
+            "expired on Fri, 01 Jan 2021",
+        ),
     ];
     for (name, tls, expected) in &cases {
         let (code, text) = validate(name, tls, url);

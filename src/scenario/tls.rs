@@ -190,5 +190,44 @@ fn identity(cert: &str, key: &str, base_dir: &Path) -> Result<Option<Identity>, 
             other => Problem::new("client_key", format!("`{key}` cannot be used: {other}"), ""),
         },
     )?;
+    in_date(cert, &certs[0])?;
     Ok(Some((certs, private)))
+}
+
+/// Refuses a client certificate outside its validity: a server would
+/// refuse it at every handshake, and the run would measure only that.
+fn in_date(file: &str, der: &CertificateDer<'_>) -> Result<(), Problem> {
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+        return Err(Problem::new(
+            "client_cert",
+            format!("the first certificate in `{file}` is not valid X.509"),
+            "give the client certificate first, then its issuers",
+        ));
+    };
+    let validity = cert.validity();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let date = |t: x509_parser::time::ASN1Time| t.to_rfc2822().unwrap_or_else(|_| t.to_string());
+    if validity.not_after.timestamp() < now {
+        return Err(Problem::new(
+            "client_cert",
+            format!(
+                "the certificate in `{file}` expired on {}",
+                date(validity.not_after)
+            ),
+            "renew it (or point `client_cert` and `client_key` at a current pair)",
+        ));
+    }
+    if validity.not_before.timestamp() > now {
+        return Err(Problem::new(
+            "client_cert",
+            format!(
+                "the certificate in `{file}` is not valid before {}",
+                date(validity.not_before)
+            ),
+            "check the machine's clock, or use a certificate valid today",
+        ));
+    }
+    Ok(())
 }
