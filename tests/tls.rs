@@ -452,3 +452,38 @@ fn tls_mistakes_are_found_by_validate_at_their_line() {
     let (code, text) = validate("fine", &format!("{{ ca: {} }}", yaml_path(&pki.ca)), url);
     assert_eq!(code, Some(0), "{text}");
 }
+
+#[test]
+fn the_own_platform_example_validates_with_its_material_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = common::repo("scenarios/examples");
+    let file = dir.path().join("own-platform.yaml");
+    std::fs::copy(examples.join("own-platform.yaml"), &file).unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    for name in ["accounts.csv", "partners.jsonl"] {
+        std::fs::copy(
+            examples.join("data").join(name),
+            dir.path().join("data").join(name),
+        )
+        .unwrap();
+    }
+    let validate = || {
+        let o = surge().arg("validate").arg(&file).output().unwrap();
+        let text =
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        (o.status.code(), text)
+    };
+    // Without its certificates the example says which file is missing.
+    let (code, text) = validate();
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("target.tls.ca: no file at"), "{text}");
+
+    let certs = dir.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    let pki = pki(&certs);
+    std::fs::rename(&pki.ca, certs.join("staging-ca.pem")).unwrap();
+    std::fs::rename(&pki.client.cert, certs.join("pos.pem")).unwrap();
+    std::fs::rename(&pki.client.key, certs.join("pos.key")).unwrap();
+    let (code, text) = validate();
+    assert_eq!(code, Some(0), "{text}");
+}

@@ -80,17 +80,25 @@ pub struct Estimate {
     /// Histograms while recording, and the per-second series when the
     /// folder is read back.
     pub recorder: u64,
+    /// The `data` tables, held whole.
+    pub data: u64,
 }
 
 impl Estimate {
     pub fn total(&self) -> u64 {
-        self.process + self.users + self.bodies + self.queues + self.recorder
+        self.process + self.users + self.bodies + self.queues + self.recorder + self.data
     }
 
-    /// `412 MB (users 160, bodies 200, queues 4, recorder 24, process 24)`.
+    /// `412 MB (users 160, bodies 200, queues 4, recorder 24, process 24)`,
+    /// and `data N` when the scenario reads test data.
     pub fn describe(&self) -> String {
+        let data = if self.data > 0 {
+            format!(", data {}", self.data.div_ceil(MB))
+        } else {
+            String::new()
+        };
         format!(
-            "{} MB (users {}, bodies {}, queues {}, recorder {}, process {})",
+            "{} MB (users {}, bodies {}, queues {}, recorder {}, process {}{data})",
             self.total().div_ceil(MB),
             self.users / MB,
             self.bodies / MB,
@@ -131,6 +139,7 @@ pub fn estimate(scenario: &Scenario, shard: Shard) -> Estimate {
         bodies,
         queues: (queues * super::pool::QUEUED_BYTES) as u64,
         recorder: series * (HISTOGRAM_BYTES + seconds * SECOND_BYTES),
+        data: scenario.data.values().map(|t| t.heap_bytes() as u64).sum(),
     }
 }
 
