@@ -246,6 +246,15 @@ fn a_private_ca_is_trusted_when_given_and_its_absence_is_a_tls_error() {
     let (requests, _, failed) = outcome(&summary);
     assert!(requests >= 15, "{text}");
     assert_eq!(failed, 0, "with the CA every request succeeds:\n{text}");
+    // Each new connection's connect and handshake is timed, per step.
+    let connect = &summary["steps"][0]["connect"];
+    let opened = connect["count"].as_u64().unwrap_or(0);
+    assert!(opened >= 1 && opened <= requests, "{connect}\n{text}");
+    assert!(connect["p50_us"].as_u64().unwrap() > 0, "{connect}");
+    assert!(
+        text.contains(&format!("{opened}, p99 ")),
+        "the step table shows them:\n{text}"
+    );
 
     let bare = format!("target: {{ base_url: \"https://{addr}\" }}\n");
     let file = scenario(dir.path(), "no-ca", &bare, &["storefront"]);

@@ -71,6 +71,9 @@ pub enum Event {
     },
     /// An applicant that waited past `max_lateness` for a free user.
     Dropped { journey: u32 },
+    /// A request of `step` opened a connection, which took `micros` (TCP
+    /// connect and TLS handshake).
+    Connect { step: u32, micros: u64 },
     /// An applicant dropped because its test data ran out (`pick: unique`).
     Exhausted { journey: u32 },
 }

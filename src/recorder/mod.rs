@@ -65,6 +65,10 @@ pub fn journey_tag(name: &str) -> String {
 pub fn lag_tag(name: &str) -> String {
     format!("lag:{name}")
 }
+/// New connections of a step: TCP connect and TLS handshake.
+pub fn connect_tag(label: &str) -> String {
+    format!("connect:{label}")
+}
 
 /// Shared by the users, the dispatcher and the flusher.
 pub struct Recorder {
@@ -327,6 +331,8 @@ pub struct Flusher {
     names: Names,
     cpu_totals: Cpu,
     steps: Vec<Histogram<u64>>,
+    /// Per step, the connections its requests opened.
+    connects: Vec<Histogram<u64>>,
     journey_time: Vec<Histogram<u64>>,
     lag: Vec<Histogram<u64>>,
     all: Histogram<u64>,
@@ -364,7 +370,7 @@ impl Flusher {
         let mut header = IntervalLogWriterBuilder::new();
         header
             .add_comment(comment)
-            .add_comment("Values (and the max column) are microseconds; tags: step:JOURNEY.STEP (request latency), journey:NAME (time from intended start to completion), lag:NAME (intended start to first request)")
+            .add_comment("Values (and the max column) are microseconds; tags: step:JOURNEY.STEP (request latency), connect:JOURNEY.STEP (new connections: TCP connect and TLS handshake), journey:NAME (time from intended start to completion), lag:NAME (intended start to first request)")
             .with_start_time(base)
             .with_base_time(base);
         header.begin_log_with(&mut hlog, &mut serializer)?;
@@ -382,6 +388,7 @@ impl Flusher {
         let journeys = names.journeys.len();
         Ok(Flusher {
             steps: names.steps.iter().map(|_| histogram()).collect(),
+            connects: names.steps.iter().map(|_| histogram()).collect(),
             journey_time: (0..journeys).map(|_| histogram()).collect(),
             lag: (0..journeys).map(|_| histogram()).collect(),
             all: histogram(),
@@ -502,6 +509,9 @@ impl Flusher {
                 self.counts.dropped += 1;
                 self.journey_counts[journey as usize].dropped += 1;
             }
+            Event::Connect { step, micros } => {
+                let _ = self.connects[step as usize].record(micros);
+            }
             Event::Exhausted { journey } => {
                 self.counts.dropped += 1;
                 let c = &mut self.journey_counts[journey as usize];
@@ -539,6 +549,13 @@ impl Flusher {
             .iter()
             .map(|s| step_tag(&s.label))
             .zip(&self.steps)
+            .chain(
+                self.names
+                    .steps
+                    .iter()
+                    .map(|s| connect_tag(&s.label))
+                    .zip(&self.connects),
+            )
             .chain(
                 self.names
                     .journeys
@@ -662,6 +679,7 @@ impl Flusher {
         for h in self
             .steps
             .iter_mut()
+            .chain(&mut self.connects)
             .chain(&mut self.journey_time)
             .chain(&mut self.lag)
         {

@@ -852,7 +852,7 @@ fn steps(out: &mut String, s: &Summary) {
         out,
         "<h2>8. Steps</h2><table><tr><th>step</th><th>channel</th><th>requests</th>\
          <th>throughput</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th>\
-         <th>error rate</th><th class=\"l\">errors</th></tr>"
+         <th>error rate</th><th class=\"l\">errors</th><th>new connections</th></tr>"
     );
     for (i, st) in s.steps.iter().enumerate() {
         let c = super::rows::step(st);
@@ -861,7 +861,7 @@ fn steps(out: &mut String, s: &Summary) {
             out,
             "<tr><td><i class=\"sw\" style=\"background:{}\"></i>{}</td><td>{}</td><td>{}</td>\
              <td>{:.2}/s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td class=\"l\">{}</td></tr>",
+             <td class=\"l\">{}</td><td>{}</td></tr>",
             hex(color(i)),
             esc(&st.name),
             esc(&st.channel),
@@ -873,7 +873,8 @@ fn steps(out: &mut String, s: &Summary) {
             c.p999,
             c.max,
             c.error_rate,
-            esc(&errors.join(", "))
+            esc(&errors.join(", ")),
+            c.connects
         );
     }
     let _ = writeln!(out, "</table>");

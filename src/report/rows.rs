@@ -89,11 +89,14 @@ pub struct StepCells {
     pub p99: String,
     pub p999: String,
     pub max: String,
+    /// New connections and their p99 (connect and TLS handshake):
+    /// `12, p99 3.1ms`, or `–` when every request found one open.
+    pub connects: String,
 }
 
 impl StepCells {
     /// The line in the order of [`STEP_HEADER`].
-    pub fn row(self, name: &str) -> [String; 8] {
+    pub fn row(self, name: &str) -> [String; 9] {
         [
             name.to_string(),
             self.requests.to_string(),
@@ -103,12 +106,13 @@ impl StepCells {
             self.p99,
             self.p999,
             self.max,
+            self.connects,
         ]
     }
 }
 
 /// The columns of a step's [`StepCells::row`].
-pub const STEP_HEADER: [&str; 8] = [
+pub const STEP_HEADER: [&str; 9] = [
     "step",
     "requests",
     "error rate",
@@ -117,6 +121,7 @@ pub const STEP_HEADER: [&str; 8] = [
     "p99",
     "p99.9",
     "max",
+    "new connections",
 ];
 
 pub fn step(st: &StepSummary) -> StepCells {
@@ -129,6 +134,11 @@ pub fn step(st: &StepSummary) -> StepCells {
         p99: ms(l.p99_us),
         p999: ms(l.p999_us),
         max: ms(l.max_us),
+        connects: if st.connect.is_empty() {
+            "–".to_string()
+        } else {
+            format!("{}, p99 {}", st.connect.count, ms(st.connect.p99_us))
+        },
     }
 }
 

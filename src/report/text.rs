@@ -84,7 +84,7 @@ fn journeys(out: &mut String, run: &RunData) {
 }
 
 /// The steps' table shows these columns of a step's row, this wide.
-const STEP_COLUMNS: [(usize, i32); 6] = [(0, -34), (1, 9), (2, 7), (3, 9), (5, 9), (7, 9)];
+const STEP_COLUMNS: [(usize, i32); 7] = [(0, -34), (1, 9), (2, 7), (3, 9), (5, 9), (7, 9), (8, 18)];
 
 fn steps(out: &mut String, run: &RunData) {
     let pick = |row: &[&str]| -> Vec<String> {

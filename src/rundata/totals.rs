@@ -12,7 +12,7 @@ use hdrhistogram::Histogram;
 use super::{RunData, Window};
 use crate::recorder::examples::PER_SLOT;
 use crate::recorder::{
-    JourneyCounts, Outcome, StepCounts, histogram, journey_tag, lag_tag, step_tag,
+    JourneyCounts, Outcome, StepCounts, connect_tag, histogram, journey_tag, lag_tag, step_tag,
 };
 use crate::scenario::model::ErrorClass;
 use crate::summary::{
@@ -171,14 +171,13 @@ impl RunData {
                     error_rate: ratio(c.requests - c.ok.min(c.requests), c.requests),
                     throughput_per_s: round(c.ok as f64 / planned, 3),
                     latency: Latency::of(&latency),
+                    connect: Latency::of(&self.tag(&connect_tag(&label))),
                     name: label,
                 }
             })
             .collect()
     }
 
-    /// Failures by class over the run, with the first and last second each
-    /// was seen, most frequent first.
     /// A class's examples: per step, the first `PER_SLOT` distinct ones
     /// (a merge brings each shard's).
     fn examples_of(&self, class: &str) -> Vec<ErrorExample> {
@@ -196,6 +195,8 @@ impl RunData {
         out
     }
 
+    /// Failures by class over the run, with the first and last second each
+    /// was seen, most frequent first.
     fn error_totals(&self) -> Vec<ErrorSummary> {
         let mut seen: FirstLast = [None; ErrorClass::ALL.len()];
         for (second, _, row) in &self.steps {

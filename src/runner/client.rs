@@ -1,14 +1,25 @@
-//! The HTTP clients surge builds itself, for a target with TLS settings:
-//! a rustls configuration from the scenario's checked material (the system's
-//! roots unless `ca_only`, the `ca` bundle, a client certificate), and a
+//! The HTTP clients requests are sent with. A `Recipe` per place (the
+//! target, or a channel with a URL or TLS settings of its own) holds a
+//! rustls configuration from the scenario's checked material (the system's
+//! roots unless `ca_only`, the `ca` bundle, a client certificate), with a
 //! certificate check that also accepts a server presenting exactly a
 //! certificate listed in `ca`, as curl and Go do: a self-signed certificate
 //! made with `openssl req -x509` is marked as a CA, which WebPKI alone
 //! refuses as a server's own. Its name is still checked.
+//!
+//! Each user builds its own client from a recipe, as goose gives each user
+//! its own: connections (and TLS handshakes) are per user, as they are per
+//! applicant's browser, not shared by the whole surge. Every client times
+//! the connections it opens (TCP connect and TLS handshake): a request
+//! sent through `timing_connects` learns how long its new connection took.
 
+use std::cell::Cell;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{WebPkiServerVerifier, verify_server_name};
@@ -19,40 +30,132 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::scenario::tls::Material;
 
-/// A client for requests whose host is `resolve.0`, sent to `resolve.1`,
-/// when a `server_name` replaced the URL's host.
-pub fn build(
-    m: &Material,
+/// How to build the clients of one place.
+#[derive(Clone)]
+pub struct Recipe {
+    config: rustls::ClientConfig,
+    /// Requests whose host is `.0` go to `.1`, when a `server_name`
+    /// replaced the URL's host.
     resolve: Option<(String, Vec<SocketAddr>)>,
-) -> Result<reqwest::Client, String> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = Arc::new(Verifier::new(m, provider.clone())?);
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier);
-    let config = match &m.identity {
-        Some((chain, key)) => builder
-            .with_client_auth_cert(chain.clone(), key.clone_key())
-            .map_err(|e| e.to_string())?,
-        None => builder.with_no_client_auth(),
-    };
-    // As goose builds its users' client: no cookie store (journeys keep
-    // their own), the step sets each request's timeout.
-    let mut b = reqwest::Client::builder()
-        .timeout(Duration::from_secs(3600))
-        .user_agent(concat!("surge/", env!("CARGO_PKG_VERSION")))
-        .tls_backend_preconfigured(config);
-    if let Some((name, addrs)) = &resolve {
-        b = b.resolve_to_addrs(name, addrs);
+}
+
+impl Recipe {
+    /// A recipe for `https` with material `m`; one client is built to
+    /// prove the recipe builds.
+    pub fn new(m: &Material, resolve: Option<(String, Vec<SocketAddr>)>) -> Result<Recipe, String> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let verifier = Arc::new(Verifier::new(m, provider.clone())?);
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier);
+        let config = match &m.identity {
+            Some((chain, key)) => builder
+                .with_client_auth_cert(chain.clone(), key.clone_key())
+                .map_err(|e| e.to_string())?,
+            None => builder.with_no_client_auth(),
+        };
+        let recipe = Recipe { config, resolve };
+        recipe.client()?;
+        Ok(recipe)
     }
-    b.build().map_err(|e| {
-        std::iter::successors(Some(&e as &dyn std::error::Error), |s| s.source())
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-            .join(": ")
-    })
+
+    /// A recipe for plain `http`: no certificate is ever checked, so the
+    /// system's roots are not read.
+    pub fn plain() -> Recipe {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("the provider's default versions")
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        Recipe {
+            config,
+            resolve: None,
+        }
+    }
+
+    /// A client with a connection pool of its own.
+    pub fn client(&self) -> Result<reqwest::Client, String> {
+        // As goose builds its users' client: no cookie store (journeys keep
+        // their own), the step sets each request's timeout.
+        let mut b = reqwest::Client::builder()
+            .timeout(Duration::from_secs(3600))
+            .user_agent(concat!("surge/", env!("CARGO_PKG_VERSION")))
+            .tls_backend_preconfigured(self.config.clone())
+            .connector_layer(TimedConnects);
+        if let Some((name, addrs)) = &self.resolve {
+            b = b.resolve_to_addrs(name, addrs);
+        }
+        b.build().map_err(|e| {
+            std::iter::successors(Some(&e as &dyn std::error::Error), |s| s.source())
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(": ")
+        })
+    }
+}
+
+tokio::task_local! {
+    /// How long the connection a request opened took, while it is sent.
+    static CONNECTED: Cell<Option<Duration>>;
+}
+
+/// Runs `request`, and says how long the connection it opened took (TCP
+/// connect and TLS handshake), if it opened one.
+pub async fn timing_connects<F: Future>(request: F) -> (F::Output, Option<Duration>) {
+    CONNECTED
+        .scope(Cell::new(None), async {
+            let out = request.await;
+            (out, CONNECTED.with(Cell::get))
+        })
+        .await
+}
+
+/// Times each connection a client opens. A connection hyper finishes in
+/// the background (the request took an idle one meanwhile) is not timed:
+/// no request waited for it.
+#[derive(Clone, Copy)]
+struct TimedConnects;
+
+impl<S> tower_layer::Layer<S> for TimedConnects {
+    type Service = Timed<S>;
+
+    fn layer(&self, inner: S) -> Timed<S> {
+        Timed { inner }
+    }
+}
+
+#[derive(Clone)]
+struct Timed<S> {
+    inner: S,
+}
+
+impl<S, R> tower_service::Service<R> for Timed<S>
+where
+    S: tower_service::Service<R>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        let started = Instant::now();
+        let connecting = self.inner.call(request);
+        Box::pin(async move {
+            let out = connecting.await;
+            if out.is_ok() {
+                let _ = CONNECTED.try_with(|c| c.set(Some(started.elapsed())));
+            }
+            out
+        })
+    }
 }
 
 /// WebPKI on the trusted roots, plus the certificates of `ca` pinned, or

@@ -76,6 +76,12 @@ pub fn start(
                 channel: channel.clone(),
                 source,
             })?;
+        if let Some(host) = url::Url::parse(&base)
+            .ok()
+            .and_then(|u| u.domain().map(str::to_string))
+        {
+            target.proxied.insert(channel.clone(), host);
+        }
         target
             .bases
             .insert(channel.clone(), through_proxy(&base, proxy.addr()));

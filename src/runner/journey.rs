@@ -17,6 +17,7 @@ use reqwest::header::{CONTENT_TYPE, COOKIE, HeaderValue, SET_COOKIE};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::client::timing_connects;
 use super::control::Control;
 use super::dispatch::Dispatched;
 use super::example::{Context, Why, example, shown_path};
@@ -47,6 +48,10 @@ pub struct UserCtx {
     pub buffer: Arc<UserBuffer>,
     pub shared: Arc<Shared>,
     rng: SmallRng,
+    /// This user's client of each place, built when first needed.
+    clients: Vec<Option<reqwest::Client>>,
+    /// The place whose client goose sends with now.
+    in_use: Option<usize>,
 }
 
 impl UserCtx {
@@ -60,9 +65,32 @@ impl UserCtx {
         UserCtx {
             journey,
             buffer,
+            clients: vec![None; shared.plan.places.len()],
+            in_use: None,
             shared,
             rng,
         }
+    }
+
+    /// Makes goose send with this user's client of `place` (its
+    /// connections are its own), built the first time.
+    fn use_client(&mut self, user: &mut GooseUser, place: usize) -> Result<(), Why> {
+        if self.in_use == Some(place) {
+            return Ok(());
+        }
+        let client = match &self.clients[place] {
+            Some(client) => client.clone(),
+            None => {
+                let client = self.shared.plan.places[place]
+                    .client()
+                    .map_err(|_| Why::Request("the HTTP client could not be built"))?;
+                self.clients[place] = Some(client.clone());
+                client
+            }
+        };
+        user.client = client;
+        self.in_use = Some(place);
+        Ok(())
     }
 }
 
@@ -376,14 +404,24 @@ async fn try_step(
         let timeout = give_up.map_or(step.timeout, |g| {
             step.timeout.min(g.saturating_duration_since(sent))
         });
-        let jp = &ctx.shared.plan.journeys[ctx.journey];
-        let Some(answer) = control
-            .unless_cut(send(user, jp, step, applicant, timeout))
+        if let Err(why) = ctx.use_client(user, step.place) {
+            return Try::Failed(ErrorClass::Other, why);
+        }
+        let shared = ctx.shared.clone();
+        let jp = &shared.plan.journeys[ctx.journey];
+        let Some((answer, connected)) = control
+            .unless_cut(timing_connects(send(user, jp, step, applicant, timeout)))
             .await
         else {
             return Try::Cut;
         };
         let elapsed = micros(sent.elapsed());
+        if let Some(c) = connected {
+            ctx.buffer.push(Event::Connect {
+                step: index,
+                micros: micros(c),
+            });
+        }
         let verdict = judge(step, applicant, answer);
         ctx.buffer.push(Event::Request {
             step: index,
@@ -589,11 +627,6 @@ async fn send(
 ) -> Result<Answer, (ErrorClass, Why)> {
     let unbuilt = |reason| (ErrorClass::Other, Why::Request(reason));
     let transport = |e: reqwest::Error| (transport_class(&e), Why::Transport(e));
-    if let Some(client) = &step.client {
-        // goose sends with the user's client: the channel's (with its TLS
-        // settings) takes its place for this request.
-        user.client = client.clone();
-    }
     let mut rb = match &step.url {
         Some(url) => user.client.request(step.method.clone(), url.clone()),
         None => {

@@ -23,6 +23,8 @@ use crate::scenario::template::{JsonTemplate, Template};
 pub struct Plan {
     pub journeys: Vec<JourneyPlan>,
     pub steps: Vec<StepPlan>,
+    /// How each place's clients are built; a step names its place.
+    pub places: Vec<super::client::Recipe>,
 }
 
 pub struct JourneyPlan {
@@ -73,9 +75,8 @@ pub struct StepPlan {
     pub channel: String,
     /// The channel's base URL, without a trailing `/`.
     pub base: String,
-    /// The channel's own client when the target has TLS settings; goose's
-    /// user client otherwise.
-    pub client: Option<reqwest::Client>,
+    /// Index into `Plan::places`: whose clients send this step.
+    pub place: usize,
     pub method: reqwest::Method,
     pub goose_method: GooseMethod,
     pub path: Template,
@@ -254,6 +255,7 @@ impl Plan {
         let mut steps = Vec::new();
         let mut journeys = Vec::new();
         let mut pdfs: HashMap<u64, Arc<PdfTemplate>> = HashMap::new();
+        let (places, place_of) = clients.places();
         for (j, (name, journey)) in scenario.file.journeys.iter().enumerate() {
             let first = steps.len();
             let journey_headers = journey
@@ -307,7 +309,7 @@ impl Plan {
                     captured_headers,
                     label,
                     journey: j,
-                    client: clients.of(&channel).cloned(),
+                    place: place_of.get(&channel).copied().unwrap_or(0),
                     channel,
                     base,
                     method: reqwest_method(step.method),
@@ -335,7 +337,11 @@ impl Plan {
                 first..steps.len(),
             ));
         }
-        Ok(Plan { journeys, steps })
+        Ok(Plan {
+            journeys,
+            steps,
+            places,
+        })
     }
 
     /// The names the recorder reports under.

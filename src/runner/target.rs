@@ -4,14 +4,16 @@
 //! be on loopback (127.0.0.0/8 or ::1, or a name that resolves only there)
 //! unless its host is listed in `target.allow_hosts` or the user passed
 //! `--allow-remote-target`; it must also accept a connection before any
-//! load starts. When the target has TLS settings, every channel gets a
-//! client of its own, built from the scenario's checked TLS material.
+//! load starts. Every place (the target, a channel with a URL or TLS
+//! settings of its own) gets a client recipe, an `https` one built from the
+//! scenario's checked TLS material.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
 
+use super::client::Recipe;
 use crate::net::{host_port, resolves_to_loopback};
 use crate::recorder::cpu::TWIN_THREAD;
 use crate::scenario::model::{Target, Tls, TwinConfig};
@@ -46,24 +48,44 @@ pub struct Resolved {
     pub kind: &'static str,
     /// The in-process twin and its runtime, when the target is the twin.
     pub twin: Option<(tokio::runtime::Runtime, Running)>,
-    /// A client per channel (and one for the others) when the target has
-    /// TLS settings; empty otherwise, and goose's own client serves.
+    /// How each place's clients are built (set by `secure`).
     pub clients: Clients,
     /// Where certificates are not checked (`target`, or channels).
     pub unverified: Vec<String>,
+    /// The host each proxied channel's URL named before its proxy took
+    /// its place: the name its certificate is checked against.
+    pub proxied: HashMap<String, String>,
 }
 
-/// The HTTP clients of a target with TLS settings.
-#[derive(Default)]
+/// The client recipes of a target: one per channel with a URL or TLS
+/// settings of its own, and the target's for the others.
 pub struct Clients {
-    pub channels: HashMap<String, reqwest::Client>,
-    pub default: Option<reqwest::Client>,
+    pub channels: HashMap<String, Recipe>,
+    pub default: Recipe,
+}
+
+impl Default for Clients {
+    fn default() -> Clients {
+        Clients {
+            channels: HashMap::new(),
+            default: Recipe::plain(),
+        }
+    }
 }
 
 impl Clients {
-    /// The client of `channel`, when the target has TLS settings.
-    pub fn of(&self, channel: &str) -> Option<&reqwest::Client> {
-        self.channels.get(channel).or(self.default.as_ref())
+    /// The places in a fixed order (the target's first), and the index of
+    /// each channel's place.
+    pub fn places(&self) -> (Vec<Recipe>, HashMap<String, usize>) {
+        let mut channels: Vec<(&String, &Recipe)> = self.channels.iter().collect();
+        channels.sort_by_key(|(c, _)| *c);
+        let mut recipes = vec![self.default.clone()];
+        let mut index = HashMap::new();
+        for (channel, recipe) in channels {
+            index.insert(channel.clone(), recipes.len());
+            recipes.push(recipe.clone());
+        }
+        (recipes, index)
     }
 }
 
@@ -119,6 +141,7 @@ fn start_twin(config: TwinConfig) -> Result<Resolved, TargetError> {
         twin: Some((runtime, running)),
         clients: Clients::default(),
         unverified: Vec::new(),
+        proxied: HashMap::new(),
     })
 }
 
@@ -187,60 +210,75 @@ fn external(target: &Target, allow_remote: bool) -> Result<Resolved, TargetError
         twin: None,
         clients: Clients::default(),
         unverified: Vec::new(),
+        proxied: HashMap::new(),
     })
 }
 
-/// Builds the clients of a target with TLS settings, once the base URLs
-/// are final (a proxied channel's goes through its proxy). A channel's
-/// `tls` overrides the target's field by field; a `server_name` becomes
-/// the host of the channel's URLs, resolved to the address the URL named,
-/// so it is both sent (SNI) and checked.
+/// Builds the client recipes once the base URLs are final (a proxied
+/// channel's goes through its proxy): plain for `http`, from the checked
+/// TLS material for `https`. A channel's `tls` overrides the target's
+/// field by field; a `server_name` becomes the host of the channel's URLs,
+/// resolved to the address the URL named, so it is both sent (SNI) and
+/// checked. A proxied `https` channel keeps its own host's name so.
 pub fn secure(
     resolved: &mut Resolved,
     target: &Target,
     base_dir: &Path,
 ) -> Result<(), TargetError> {
-    let has_tls = target.tls.is_some() || target.channels.values().any(|c| c.tls().is_some());
-    if resolved.twin.is_some() || !has_tls {
-        return Ok(());
-    }
     let none = Tls::default();
     let base_tls = target.tls.as_ref().unwrap_or(&none);
     // Every place's URL is read before any is rewritten for its server name.
     let mut places = vec![(None, resolved.default_base.clone(), base_tls.clone())];
-    for (channel, spec) in &target.channels {
-        let tls = spec
-            .tls()
-            .map_or_else(|| base_tls.clone(), |own| base_tls.overridden_by(own));
-        places.push((Some(channel), resolved.base_of(channel), tls));
+    let mut channels: Vec<&String> = target.channels.keys().collect();
+    channels.extend(
+        resolved
+            .bases
+            .keys()
+            .filter(|c| !target.channels.contains_key(*c)),
+    );
+    for channel in channels {
+        let mut tls = match target.channels.get(channel).and_then(|c| c.tls()) {
+            Some(own) => base_tls.overridden_by(own),
+            None => base_tls.clone(),
+        };
+        if tls.server_name.is_none() {
+            tls.server_name = resolved.proxied.get(channel).cloned();
+        }
+        places.push((Some(channel.clone()), resolved.base_of(channel), tls));
     }
     for (channel, url, tls) in places {
-        let what = channel.map_or("target".to_string(), |c| format!("channel {c}"));
-        let (client, base) = client_for(&url, &tls, base_dir, &what)?;
+        let what = channel
+            .as_ref()
+            .map_or("target".to_string(), |c| format!("channel {c}"));
+        let (recipe, base) = if url.starts_with("https:") {
+            recipe_for(&url, &tls, base_dir, &what)?
+        } else {
+            (Recipe::plain(), url)
+        };
         if tls.insecure_skip_verify == Some(true) {
             resolved.unverified.push(what);
         }
         match channel {
             None => {
                 resolved.default_base = base;
-                resolved.clients.default = Some(client);
+                resolved.clients.default = recipe;
             }
             Some(c) => {
                 resolved.bases.insert(c.clone(), base);
-                resolved.clients.channels.insert(c.clone(), client);
+                resolved.clients.channels.insert(c, recipe);
             }
         }
     }
     Ok(())
 }
 
-/// A client for `url` with `tls`, and the URL its requests go to.
-fn client_for(
+/// A client recipe for `url` with `tls`, and the URL its requests go to.
+fn recipe_for(
     url: &str,
     tls: &Tls,
     base_dir: &Path,
     what: &str,
-) -> Result<(reqwest::Client, String), TargetError> {
+) -> Result<(Recipe, String), TargetError> {
     let bad = |reason: String| TargetError::Tls {
         what: what.to_string(),
         reason,
@@ -267,7 +305,7 @@ fn client_for(
         base = parsed.as_str().trim_end_matches('/').to_string();
         resolve = Some((name.clone(), addrs));
     }
-    Ok((super::client::build(&material, resolve).map_err(bad)?, base))
+    Ok((Recipe::new(&material, resolve).map_err(bad)?, base))
 }
 
 fn reachable(host: &str, port: u16) -> Result<(), String> {

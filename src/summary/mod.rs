@@ -332,6 +332,10 @@ pub struct Latency {
 }
 
 impl Latency {
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
     pub fn of(h: &hdrhistogram::Histogram<u64>) -> Latency {
         if h.is_empty() {
             return Latency::default();
@@ -411,6 +415,12 @@ pub struct StepSummary {
     pub throughput_per_s: f64,
     /// From send to the end of the body, every request.
     pub latency: Latency,
+    /// The connections its requests opened (`count` of them), from the
+    /// connect to the end of the TLS handshake: under a surge, new
+    /// connections are where a slow handshake shows. Absent when every
+    /// request found an open one.
+    #[serde(default, skip_serializing_if = "Latency::is_empty")]
+    pub connect: Latency,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
