@@ -39,6 +39,8 @@ struct Pki {
     stranger: Pair,
     /// A client certificate that expired in 2021.
     expired: Pair,
+    /// For `localhost` only.
+    local: Pair,
 }
 
 fn ca(name: &str) -> (CertificateParams, KeyPair, String) {
@@ -102,6 +104,7 @@ fn pki(dir: &Path) -> Pki {
         ca: ca_path,
         server: leaf(dir, "server", &["127.0.0.1"], ServerAuth, &issuer),
         other: leaf(dir, "other", &["other.example.test"], ServerAuth, &issuer),
+        local: leaf(dir, "local", &["localhost"], ServerAuth, &issuer),
         client: leaf(dir, "client", &["surge-client"], ClientAuth, &issuer),
         stranger: leaf(dir, "stranger", &["stranger"], ClientAuth, &other_issuer),
         expired: {
@@ -495,4 +498,34 @@ fn the_own_platform_example_validates_with_its_material_in_place() {
     std::fs::rename(&pki.client.key, certs.join("pos.key")).unwrap();
     let (code, text) = validate();
     assert_eq!(code, Some(0), "{text}");
+}
+
+#[test]
+fn a_proxied_https_channel_is_checked_against_its_own_host_name() {
+    // A proxy fault puts the proxy's address in the channel's URL; the
+    // certificate names the host the scenario gave, which is still the
+    // name sent and checked.
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let addr = https_server(&pki.local, None);
+    let target = format!(
+        "target:\n  base_url: https://localhost:{}\n  tls: {{ ca: {} }}\n",
+        addr.port(),
+        yaml_path(&pki.ca)
+    );
+    let file = scenario(dir.path(), "proxied", &target, &["storefront"]);
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(
+        "faults:\n  - { name: slow, at: 0s, for: 2s, on: proxy/storefront, fault: { latency: { delay: 5ms } } }\n",
+    );
+    std::fs::write(&file, text).unwrap();
+    let (summary, text) = run(dir.path(), &file, "proxied");
+    let (requests, tls, failed) = outcome(&summary);
+    assert!(requests >= 15, "{text}");
+    assert_eq!((tls, failed), (0, 0), "{text}");
+    let p50 = summary["steps"][0]["latency"]["p50_us"].as_u64().unwrap();
+    assert!(
+        p50 >= 5_000,
+        "the requests went through the proxy: p50 {p50} us"
+    );
 }

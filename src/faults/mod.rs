@@ -476,12 +476,28 @@ async fn reachable(url: &str) -> Result<(), String> {
     }
 }
 
-/// The upstream `host:port` of a base URL, resolved.
-pub fn upstream_of(base: &str) -> Result<SocketAddr, String> {
+/// Whether a proxy fault acts on HTTP requests (and so cannot see those
+/// inside TLS), rather than on the bytes of a connection.
+pub fn sees_requests(kind: &crate::scenario::model::FaultKind) -> bool {
+    use crate::scenario::model::FaultKind;
+    matches!(kind, FaultKind::ErrorRate(_) | FaultKind::HttpDelay(_))
+}
+
+/// The upstream `host:port` of a base URL, resolved. Through TLS the proxy
+/// forwards bytes it cannot read: `http_faults` (a fault that sees
+/// requests) needs plain `http`.
+pub fn upstream_of(base: &str, http_faults: Option<&str>) -> Result<SocketAddr, String> {
     let url = url::Url::parse(base).map_err(|e| format!("`{base}` is not a URL: {e}"))?;
-    if url.scheme() != "http" {
+    if let (Some(kind), "https") = (http_faults, url.scheme()) {
         return Err(format!(
-            "the proxy forwards plain TCP; `{base}` is {}, so HTTP faults could not see requests",
+            "`{kind}` acts on HTTP requests, which `{base}` hides inside TLS; on an https channel \
+             the connection faults work (latency, bandwidth, slow_close, timeout, reset_peer, \
+             slicer, limit_data, down), or fault the platform itself with `on: hook`"
+        ));
+    }
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "the proxy forwards HTTP over TCP; `{base}` is {}",
             url.scheme()
         ));
     }

@@ -61,11 +61,19 @@ pub fn start(
         .map_err(io("cannot start the fault runtime"))?;
     for (channel, fault) in channels {
         let base = target.base_of(&channel);
-        let upstream = upstream_of(&base).map_err(|reason| FaultsError::NoUpstream {
-            fault,
-            channel: channel.clone(),
-            reason,
-        })?;
+        let http_fault = scenario
+            .file
+            .faults
+            .iter()
+            .filter(|f| matches!(&f.on, FaultOn::Proxy(c) if c.to_string() == channel))
+            .find(|f| crate::faults::sees_requests(&f.fault))
+            .map(|f| f.fault.name());
+        let upstream =
+            upstream_of(&base, http_fault).map_err(|reason| FaultsError::NoUpstream {
+                fault,
+                channel: channel.clone(),
+                reason,
+            })?;
         let proxy = runtime
             .block_on(crate::proxy::Proxy::start(
                 &channel,

@@ -57,10 +57,12 @@ const MB: u64 = 1024 * 1024;
 /// before any user (measured: 21.9 MB peak for `smoke.yaml` with 200
 /// users; 2-core VM, 2026-11-28).
 const PROCESS_BYTES: u64 = 24 * MB;
-/// One goose user: its task, its share of the client and of the twin's
-/// connections (measured: 126 MB at 9,000 users against 21.9 MB at 200,
-/// about 12 KiB a user; rounded up).
-const USER_BYTES: u64 = 16 * 1024;
+/// One goose user: its task, goose's client and surge's own (connections
+/// are per user), its share of the twin's connections (measured: 126 MB at
+/// 9,000 users against 21.9 MB at 200 with goose's client alone, about
+/// 12 KiB a user; each user's own client added 12.6 KiB: 89 MB against
+/// 52 MB at 3,000 busy users; rounded up).
+const USER_BYTES: u64 = 28 * 1024;
 /// One HDR histogram of the recorder (3 significant digits, up to an
 /// hour in microseconds), counted twice: the second's and the run's.
 const HISTOGRAM_BYTES: u64 = 2 * 192 * 1024;
