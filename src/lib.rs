@@ -42,6 +42,7 @@ pub mod faults;
 pub mod finish;
 pub mod gate;
 pub mod human;
+pub mod live;
 pub mod merge;
 pub mod net;
 pub mod pdf;

@@ -213,6 +213,16 @@ pub struct RunArgs {
     /// Worker threads of the load generator. Default: one per core.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Push the run's series every second to this Prometheus
+    /// remote-write endpoint (`http://HOST:9090/api/v1/write`), labelled
+    /// `run_id` and `shard`. Never slows the run: what cannot be sent is
+    /// counted and reported at the end.
+    #[arg(long, value_name = "URL")]
+    pub prometheus_rw: Option<String>,
+    /// A header of the remote-write pushes, `Name: value`; `${ENV}` reads
+    /// a secret from the environment, never printed. Repeatable.
+    #[arg(long, value_name = "HEADER", requires = "prometheus_rw")]
+    pub prometheus_rw_header: Vec<String>,
     /// The run is invalid (exit 3) when started arrivals fall more than
     /// this far below the schedule.
     #[arg(long, value_name = "PCT", default_value = "1%", value_parser = percent_arg)]
@@ -417,6 +427,8 @@ impl RunArgs {
         opts.allow_remote_target = self.allow_remote_target;
         opts.goose_metrics = self.goose_metrics;
         opts.threads = self.threads;
+        opts.prometheus_rw = self.prometheus_rw.clone();
+        opts.prometheus_rw_headers = self.prometheus_rw_header.clone();
         opts.progress = !self.quiet && progress;
         opts.quiet_goose = true;
         opts

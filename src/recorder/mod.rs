@@ -11,6 +11,7 @@
 pub mod buffer;
 pub mod cpu;
 pub mod examples;
+pub mod observe;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -353,6 +354,7 @@ pub struct Flusher {
     examples: Option<BufWriter<File>>,
     dir: std::path::PathBuf,
     cpu: CpuMeter,
+    observers: Vec<Box<dyn observe::Observer>>,
 }
 
 impl Flusher {
@@ -411,6 +413,7 @@ impl Flusher {
             examples: None,
             dir: dir.to_path_buf(),
             cpu: CpuMeter::default(),
+            observers: Vec::new(),
         })
     }
 
@@ -436,6 +439,7 @@ impl Flusher {
         self.write_histograms(second)?;
         self.write_row(second, phase, faults, cpu)?;
         self.write_examples(second)?;
+        self.notify(second, faults);
         self.write_counts(second)?;
         let view = IntervalView {
             second,
@@ -620,6 +624,37 @@ impl Flusher {
         row.push(csv_field(faults));
         writeln!(self.timeline, "{}", row.join(","))?;
         self.timeline.flush()
+    }
+
+    /// Adds an observer of every second from now on.
+    pub fn observe(&mut self, observer: Box<dyn observe::Observer>) {
+        self.observers.push(observer);
+    }
+
+    /// Tells the observers the run is over; what they have to say.
+    pub fn end_observers(&mut self) -> Vec<String> {
+        self.observers.iter_mut().filter_map(|o| o.end()).collect()
+    }
+
+    /// Hands the second just written to every observer.
+    fn notify(&mut self, second: u64, faults: &str) {
+        if self.observers.is_empty() {
+            return;
+        }
+        let faults: Vec<&str> = faults.split(';').filter(|f| !f.is_empty()).collect();
+        let view = observe::Second {
+            second,
+            names: &self.names,
+            steps: &self.step_counts,
+            latency: &self.steps,
+            journeys: &self.journey_counts,
+            lag: &self.lag,
+            in_flight: self.in_flight,
+            faults: &faults,
+        };
+        for o in &mut self.observers {
+            o.second(&view);
+        }
     }
 
     /// Appends the examples kept during `second` to `errors.jsonl`.

@@ -45,6 +45,8 @@ pub struct FlushJob {
     pub initial: Summary,
     /// The fault driver, for the faults on at each second.
     pub faults: Option<Arc<crate::faults::Driver>>,
+    /// Live views fed each second (remote write).
+    pub observers: Vec<Box<dyn crate::recorder::observe::Observer>>,
 }
 
 /// Once a second from the clock's start: drains the users and writes.
@@ -58,6 +60,9 @@ pub async fn flush_loop(job: FlushJob) -> std::io::Result<Flusher> {
         job.initial.scenario.name
     );
     let mut flusher = Flusher::new(&job.dir, job.names, job.recorder, base, &comment)?;
+    for observer in job.observers {
+        flusher.observe(observer);
+    }
     let mut line = progress::Line::new(job.progress, job.planned);
     // The faults on during a second, for its timeline row.
     let active = |second| {
@@ -80,6 +85,9 @@ pub async fn flush_loop(job: FlushJob) -> std::io::Result<Flusher> {
         second += 1;
     }
     line.finish();
+    for line in flusher.end_observers() {
+        eprintln!("surge: WARNING: {line}");
+    }
     Ok(flusher)
 }
 

@@ -82,6 +82,10 @@ pub struct RunOptions {
     pub start_at: Option<SystemTime>,
     /// Worker threads of the generator's runtime (default: one per core).
     pub threads: Option<usize>,
+    /// Push the run's series to this Prometheus remote-write URL.
+    pub prometheus_rw: Option<String>,
+    /// `Name: value` headers of the pushes (`${ENV}` for secrets).
+    pub prometheus_rw_headers: Vec<String>,
 }
 
 impl RunOptions {
@@ -101,6 +105,8 @@ impl RunOptions {
             shard: Shard::WHOLE,
             start_at: None,
             threads: None,
+            prometheus_rw: None,
+            prometheus_rw_headers: Vec::new(),
         }
     }
 }
@@ -145,6 +151,8 @@ pub enum RunError {
          http://127.0.0.1:8080` and `admin: http://127.0.0.1:8080`"
     )]
     ShardedTwin { shards: u64 },
+    #[error(transparent)]
+    Live(#[from] crate::live::remote_write::RemoteWriteError),
 }
 
 impl RunError {
@@ -158,6 +166,7 @@ impl RunError {
                 | RunError::Descriptors { .. }
                 | RunError::Memory { .. }
                 | RunError::ShardedTwin { .. }
+                | RunError::Live(_)
         )
     }
 }
@@ -182,6 +191,8 @@ pub struct RunResult {
 pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunError> {
     let time_factor = apply_overrides(&mut scenario, opts);
     limits::check(&scenario, opts.shard)?;
+    let live =
+        crate::live::LiveOptions::new(opts.prometheus_rw.as_deref(), &opts.prometheus_rw_headers)?;
     quiet::install_logger();
     let mut target = target::resolve(&scenario.file.target, opts.allow_remote_target)?;
     let faults = fault_runtime::start(&scenario, &mut target, opts.shard)?;
@@ -199,6 +210,7 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         &target.clients,
     )?);
     let dir = run_folder::create(&scenario, opts)?;
+    let observers = live.observers(&scenario, &plan.names(), run_labels(&scenario, opts, &dir))?;
     let users = pool::users_of(&scenario, opts.shard);
     let control = Control::new();
     control::route_signals(&control);
@@ -250,6 +262,7 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         faults: &faults,
         initial: summary::initial(&context, started),
         host: &target.default_base,
+        observers,
     };
     let outcome = runtime.block_on(drive.run(pool));
     let _ = dispatcher.join();
@@ -277,6 +290,30 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         }
     }
     Ok(RunResult { dir, summary })
+}
+
+/// What names this run in live series: the shards of one run share its
+/// `run_id` when they share a start (`--start-at`).
+fn run_labels(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    dir: &std::path::Path,
+) -> crate::live::metrics::RunLabels {
+    let name = scenario.file.name.to_string();
+    let when = match opts.start_at {
+        Some(at) => at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .to_string(),
+        None => dir
+            .file_name()
+            .map_or_else(String::new, |f| f.to_string_lossy().into_owned()),
+    };
+    crate::live::metrics::RunLabels {
+        run_id: format!("{name}-{when}"),
+        shard: format!("{}/{}", opts.shard.index + 1, opts.shard.count),
+        scenario: name,
+    }
 }
 
 /// How long lifting the faults still on at the end may take (a hook that
@@ -307,6 +344,7 @@ struct Drive<'a> {
     faults: &'a FaultRuntime,
     initial: Summary,
     host: &'a str,
+    observers: Vec<Box<dyn crate::recorder::observe::Observer>>,
 }
 
 impl Drive<'_> {
@@ -325,6 +363,7 @@ impl Drive<'_> {
             planned: scenario.timeline.total,
             initial: self.initial,
             faults: (!driver.is_empty()).then(|| driver.clone()),
+            observers: self.observers,
         }));
         let fault_runtime = self.faults.runtime.as_ref().map(|rt| rt.handle().clone());
         if let Some(rt) = &fault_runtime {

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# What the tests need besides the Rust toolchain, installed when missing:
+# the Debian package `prometheus` (a real Prometheus receives remote write
+# in tests/remote_write.rs) and the Python packages of
+# tests/requirements.txt (HdrHistogram's own decoder checks latency.hlog).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+missing=()
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  echo "installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+python3 -m pip install --quiet -r tests/requirements.txt
