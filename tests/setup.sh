@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # What the tests need besides the Rust toolchain, installed when missing:
-# the Debian package `prometheus` (a real Prometheus receives remote write
-# in tests/remote_write.rs) and the Python packages of
-# tests/requirements.txt (HdrHistogram's own decoder checks latency.hlog).
+# the Debian packages `prometheus` (a real Prometheus receives remote
+# write in tests/remote_write.rs; promtool checks /metrics) and `chromium`
+# (a real browser reads the live dashboard in tests/dashboard.rs), and the
+# Python packages of tests/requirements.txt (HdrHistogram's own decoder
+# checks latency.hlog).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo=sudo

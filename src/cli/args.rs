@@ -223,6 +223,20 @@ pub struct RunArgs {
     /// a secret from the environment, never printed. Repeatable.
     #[arg(long, value_name = "HEADER", requires = "prometheus_rw")]
     pub prometheus_rw_header: Vec<String>,
+    /// Serve a live page of the run at ADDR (default 127.0.0.1:5665): load,
+    /// latency per step, errors, faults on and next, the generator's
+    /// health, updated every second; `/metrics` (Prometheus text) and,
+    /// once judged, `/report` on the same listener.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:5665")]
+    pub dashboard: Option<String>,
+    /// Let --dashboard listen off loopback (anyone who reaches it sees
+    /// the run).
+    #[arg(long, requires = "dashboard")]
+    pub allow_remote_dashboard: bool,
+    /// Keep serving the dashboard this long after the run ends (default
+    /// 0s, so CI runs exit).
+    #[arg(long, value_name = "D", value_parser = duration_arg, requires = "dashboard")]
+    pub dashboard_linger: Option<Duration>,
     /// The run is invalid (exit 3) when started arrivals fall more than
     /// this far below the schedule.
     #[arg(long, value_name = "PCT", default_value = "1%", value_parser = percent_arg)]
@@ -429,6 +443,11 @@ impl RunArgs {
         opts.threads = self.threads;
         opts.prometheus_rw = self.prometheus_rw.clone();
         opts.prometheus_rw_headers = self.prometheus_rw_header.clone();
+        opts.dashboard = self.dashboard.clone();
+        opts.allow_remote_dashboard = self.allow_remote_dashboard;
+        opts.dashboard_linger = self
+            .dashboard_linger
+            .map_or(std::time::Duration::ZERO, |d| d.0);
         opts.progress = !self.quiet && progress;
         opts.quiet_goose = true;
         opts

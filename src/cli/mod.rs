@@ -189,9 +189,36 @@ pub fn run(
         writeln!(err, "surge run: --scale must be above 0")?;
         return Ok(Exit::BadInput);
     }
+    let mut opts = opts.clone();
+    if let Some(addr) = &opts.dashboard {
+        match crate::live::dashboard::Board::serve(addr, opts.allow_remote_dashboard) {
+            Ok(board) => {
+                writeln!(err, "surge: dashboard at http://{}/", board.addr)?;
+                opts.board = Some(board);
+            }
+            Err(e) => {
+                writeln!(err, "surge run: {e}")?;
+                return Ok(Exit::BadInput);
+            }
+        }
+    }
+    let opts = &opts;
     match crate::finish::run(scenario, opts, Some(rate_tolerance)) {
         Ok(finished) => {
             out.write_all(&Text.render(&finished.data))?;
+            if let Some(board) = &opts.board {
+                let s = &finished.data.summary;
+                let (verdict, reasons) = s.gate.as_ref().map_or(("invalid", Vec::new()), |g| {
+                    let name = match g.verdict {
+                        crate::summary::Verdict::Pass => "pass",
+                        crate::summary::Verdict::Fail => "fail",
+                        crate::summary::Verdict::Invalid => "invalid",
+                    };
+                    (name, g.validity.reasons.clone())
+                });
+                board.finished(verdict, &reasons, finished.dir.join("report.html"));
+                std::thread::sleep(opts.dashboard_linger);
+            }
             let s = &finished.data.summary;
             Ok(match (&s.status, &s.gate) {
                 (Status::Completed, Some(gate)) => gate.verdict.exit(),

@@ -37,18 +37,20 @@ pub struct RunLabels {
 /// One value of one series.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
-    pub name: &'static str,
+    pub name: String,
     /// Without `run_id` and `shard`, which every sample carries.
     pub labels: Vec<(&'static str, String)>,
     pub value: f64,
 }
 
 /// A classic histogram: cumulative bucket counts, sum and count.
-#[derive(Clone, Debug, Default)]
-struct Buckets {
-    le: [u64; BOUNDS.len()],
-    sum: f64,
-    count: u64,
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Buckets {
+    /// Observations at most each of `BOUNDS`.
+    pub le: [u64; BOUNDS.len()],
+    /// Seconds, all observations.
+    pub sum: f64,
+    pub count: u64,
 }
 
 impl Buckets {
@@ -67,48 +69,40 @@ impl Buckets {
         }
     }
 
-    fn samples(
-        &self,
-        name: &'static str,
-        labels: &[(&'static str, String)],
-        out: &mut Vec<Sample>,
-    ) {
-        let (bucket, sum, count) = match name {
-            "surge_request_duration_seconds" => (
-                "surge_request_duration_seconds_bucket",
-                "surge_request_duration_seconds_sum",
-                "surge_request_duration_seconds_count",
-            ),
-            _ => (
-                "surge_start_lag_seconds_bucket",
-                "surge_start_lag_seconds_sum",
-                "surge_start_lag_seconds_count",
-            ),
-        };
-        let le = BOUNDS
+    /// (upper bound, cumulative count), `+Inf` last.
+    pub fn cumulative(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        BOUNDS
             .iter()
-            .map(|b| b.to_string())
-            .chain(["+Inf".to_string()]);
-        for (bound, value) in le.zip(self.le.iter().copied().chain([self.count])) {
-            let mut labels = labels.to_vec();
-            labels.push(("le", bound));
-            out.push(Sample {
-                name: bucket,
-                labels,
-                value: value as f64,
-            });
-        }
-        out.push(Sample {
-            name: sum,
-            labels: labels.to_vec(),
-            value: self.sum,
-        });
-        out.push(Sample {
-            name: count,
-            labels: labels.to_vec(),
-            value: self.count as f64,
-        });
+            .copied()
+            .zip(self.le.iter().copied())
+            .chain([(f64::INFINITY, self.count)])
     }
+}
+
+/// What kind of series a family holds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// One series' value: a number, or a histogram.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Number(f64),
+    Histogram(Buckets),
+}
+
+/// A metric family: its name (counters without `_total`), help, kind
+/// and series.
+#[derive(Clone, Debug)]
+pub struct Family {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub kind: Kind,
+    /// Each series' labels (without `run_id` and `shard`) and value.
+    pub series: Vec<(Vec<(&'static str, String)>, Value)>,
 }
 
 /// The series of one run, as of its last recorded second.
@@ -192,9 +186,11 @@ impl Metrics {
         }
     }
 
-    /// Every series' value now.
-    pub fn samples(&self) -> Vec<Sample> {
-        let mut out = Vec::new();
+    /// Every family, as of the last recorded second.
+    pub fn families(&self) -> Vec<Family> {
+        let number = |n: u64| Value::Number(n as f64);
+        let mut requests = Vec::new();
+        let mut durations = Vec::new();
         for (i, (journey, step, channel)) in self.steps.iter().enumerate() {
             let labels = vec![
                 ("journey", journey.clone()),
@@ -205,54 +201,223 @@ impl Metrics {
             for (outcome, n) in outcomes.zip(self.requests[i]) {
                 let mut labels = labels.clone();
                 labels.push(("outcome", outcome.to_string()));
-                out.push(Sample {
-                    name: "surge_requests_total",
-                    labels,
-                    value: n as f64,
-                });
+                requests.push((labels, number(n)));
             }
-            self.durations[i].samples("surge_request_duration_seconds", &labels, &mut out);
+            durations.push((labels, Value::Histogram(self.durations[i].clone())));
         }
+        let mut journeys = Vec::new();
+        let mut arrivals = Vec::new();
         for (j, journey) in self.journeys.iter().enumerate() {
             for (outcome, n) in Outcome::ALL.iter().zip(self.outcomes[j]) {
-                out.push(Sample {
-                    name: "surge_journeys_total",
-                    labels: vec![
-                        ("journey", journey.clone()),
-                        ("outcome", outcome.name().into()),
-                    ],
-                    value: n as f64,
-                });
+                let labels = vec![
+                    ("journey", journey.clone()),
+                    ("outcome", outcome.name().into()),
+                ];
+                journeys.push((labels, number(n)));
             }
             let states = ["scheduled", "started", "late", "dropped"];
             for (state, n) in states.iter().zip(self.arrivals[j]) {
-                out.push(Sample {
-                    name: "surge_arrivals_total",
-                    labels: vec![("journey", journey.clone()), ("state", state.to_string())],
-                    value: n as f64,
-                });
+                let labels = vec![("journey", journey.clone()), ("state", state.to_string())];
+                arrivals.push((labels, number(n)));
             }
         }
-        out.push(Sample {
-            name: "surge_in_flight",
-            labels: Vec::new(),
-            value: self.in_flight as f64,
-        });
-        self.lag.samples("surge_start_lag_seconds", &[], &mut out);
-        for (fault, target, on) in &self.faults {
-            out.push(Sample {
-                name: "surge_fault_active",
-                labels: vec![("fault", fault.clone()), ("target", target.clone())],
-                value: f64::from(u8::from(*on)),
-            });
+        let faults = self
+            .faults
+            .iter()
+            .map(|(fault, target, on)| {
+                let labels = vec![("fault", fault.clone()), ("target", target.clone())];
+                (labels, Value::Number(f64::from(u8::from(*on))))
+            })
+            .collect();
+        let family = |name, help, kind, series| Family {
+            name,
+            help,
+            kind,
+            series,
+        };
+        vec![
+            family(
+                "surge_requests",
+                "Requests sent, by outcome (ok or the error class).",
+                Kind::Counter,
+                requests,
+            ),
+            family(
+                "surge_request_duration_seconds",
+                "Request latency, send to the end of the body.",
+                Kind::Histogram,
+                durations,
+            ),
+            family(
+                "surge_journeys",
+                "Journeys ended, by outcome.",
+                Kind::Counter,
+                journeys,
+            ),
+            family(
+                "surge_arrivals",
+                "Arrivals, by state (scheduled, started, late, dropped).",
+                Kind::Counter,
+                arrivals,
+            ),
+            family(
+                "surge_in_flight",
+                "Journeys in flight.",
+                Kind::Gauge,
+                vec![(Vec::new(), Value::Number(self.in_flight as f64))],
+            ),
+            family(
+                "surge_start_lag_seconds",
+                "From each arrival's intended start to its first request.",
+                Kind::Histogram,
+                vec![(Vec::new(), Value::Histogram(self.lag.clone()))],
+            ),
+            family(
+                "surge_fault_active",
+                "1 while a fault of the timeline is on.",
+                Kind::Gauge,
+                faults,
+            ),
+            family(
+                "surge_run_info",
+                "The run: its scenario.",
+                Kind::Gauge,
+                vec![(
+                    vec![("scenario", self.run.scenario.clone())],
+                    Value::Number(1.0),
+                )],
+            ),
+        ]
+    }
+
+    /// Every sample as remote write sends it: counters with `_total`,
+    /// histograms as `_bucket` (with `le`), `_sum` and `_count`.
+    pub fn samples(&self) -> Vec<Sample> {
+        let mut out = Vec::new();
+        for family in self.families() {
+            for (labels, value) in family.series {
+                match value {
+                    Value::Number(value) => out.push(Sample {
+                        name: match family.kind {
+                            Kind::Counter => total_name(family.name),
+                            _ => family.name.to_string(),
+                        },
+                        labels,
+                        value,
+                    }),
+                    Value::Histogram(b) => {
+                        for (bound, n) in b.cumulative() {
+                            let mut labels = labels.clone();
+                            let le = if bound.is_infinite() {
+                                "+Inf".to_string()
+                            } else {
+                                bound.to_string()
+                            };
+                            labels.push(("le", le));
+                            out.push(Sample {
+                                name: format!("{}_bucket", family.name),
+                                labels,
+                                value: n as f64,
+                            });
+                        }
+                        out.push(Sample {
+                            name: format!("{}_sum", family.name),
+                            labels: labels.clone(),
+                            value: b.sum,
+                        });
+                        out.push(Sample {
+                            name: format!("{}_count", family.name),
+                            labels,
+                            value: b.count as f64,
+                        });
+                    }
+                }
+            }
         }
-        out.push(Sample {
-            name: "surge_run_info",
-            labels: vec![("scenario", self.run.scenario.clone())],
-            value: 1.0,
-        });
         out
     }
+}
+
+/// The families in the Prometheus text format 0.0.4 (`/metrics`), every
+/// series labelled with `run_id` and `shard`. Written here rather than by
+/// prometheus-client, which writes OpenMetrics only: `promtool check
+/// metrics` and most scrapers read this format, with `# HELP` and
+/// `# TYPE` on a counter's `_total` name.
+pub fn text(metrics: &Metrics) -> String {
+    use std::fmt::Write;
+    let run = [
+        ("run_id", metrics.run.run_id.as_str()),
+        ("shard", metrics.run.shard.as_str()),
+    ];
+    let mut out = String::new();
+    for family in metrics.families() {
+        let (name, kind) = match family.kind {
+            Kind::Counter => (total_name(family.name), "counter"),
+            Kind::Gauge => (family.name.to_string(), "gauge"),
+            Kind::Histogram => (family.name.to_string(), "histogram"),
+        };
+        let _ = writeln!(out, "# HELP {name} {}", family.help);
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (labels, value) in &family.series {
+            let pairs: Vec<(&str, &str)> = labels
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .chain(run)
+                .collect();
+            match value {
+                Value::Number(v) => {
+                    let _ = writeln!(out, "{name}{} {}", label_text(&pairs, None), number(*v));
+                }
+                Value::Histogram(b) => {
+                    for (bound, n) in b.cumulative() {
+                        let le = if bound.is_infinite() {
+                            "+Inf".to_string()
+                        } else {
+                            bound.to_string()
+                        };
+                        let _ = writeln!(out, "{name}_bucket{} {n}", label_text(&pairs, Some(&le)));
+                    }
+                    let _ = writeln!(
+                        out,
+                        "{name}_sum{} {}",
+                        label_text(&pairs, None),
+                        number(b.sum)
+                    );
+                    let _ = writeln!(out, "{name}_count{} {}", label_text(&pairs, None), b.count);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `{a="x",b="y"}`, values escaped as the format asks, `le` last.
+fn label_text(pairs: &[(&str, &str)], le: Option<&str>) -> String {
+    let escape = |v: &str| {
+        v.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    };
+    let mut parts: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect();
+    if let Some(le) = le {
+        parts.push(format!("le=\"{le}\""));
+    }
+    format!("{{{}}}", parts.join(","))
+}
+
+fn number(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        v.to_string()
+    }
+}
+
+fn total_name(name: &str) -> String {
+    format!("{name}_total")
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! Live views of a run, fed once a second by the recorder's flush (see
 //! `recorder::observe`): the run's series as Prometheus sees them
-//! (`metrics`), pushed with Prometheus remote write (`remote_write`).
-//! Nothing here is on the users' path.
+//! (`metrics`), pushed with Prometheus remote write (`remote_write`) and
+//! served with a live page (`dashboard`). Nothing here is on the users'
+//! path.
 
+pub mod dashboard;
 pub mod metrics;
 pub mod remote_write;
 
@@ -14,6 +16,8 @@ use crate::scenario::Scenario;
 pub struct LiveOptions {
     /// `--prometheus-rw URL` and its headers, `${ENV}` already read.
     pub remote_write: Option<(String, reqwest::header::HeaderMap)>,
+    /// `--dashboard`, already listening.
+    pub dashboard: Option<std::sync::Arc<dashboard::Board>>,
 }
 
 impl LiveOptions {
@@ -21,6 +25,7 @@ impl LiveOptions {
     pub fn new(
         remote_write: Option<&str>,
         headers: &[String],
+        dashboard: Option<std::sync::Arc<dashboard::Board>>,
     ) -> Result<LiveOptions, remote_write::RemoteWriteError> {
         let remote_write = match remote_write {
             Some(url) => {
@@ -33,24 +38,45 @@ impl LiveOptions {
             }
             None => None,
         };
-        Ok(LiveOptions { remote_write })
+        Ok(LiveOptions {
+            remote_write,
+            dashboard,
+        })
     }
 
-    /// The observers of this run; `run_id` names it in every series.
+    /// The observers of this run; `run_id` names it in every series,
+    /// `target` is how the target is shown.
     pub fn observers(
         self,
         scenario: &Scenario,
         names: &Names,
         run: metrics::RunLabels,
+        target: &str,
     ) -> Result<Vec<Box<dyn Observer>>, remote_write::RemoteWriteError> {
+        let faults: Vec<(String, String)> = scenario
+            .timeline
+            .faults
+            .iter()
+            .map(|w| (w.name.clone(), scenario.file.faults[w.index].on.to_string()))
+            .collect();
         let mut out: Vec<Box<dyn Observer>> = Vec::new();
+        if let Some(board) = &self.dashboard {
+            let hello = serde_json::json!({
+                "scenario": run.scenario,
+                "run_id": run.run_id,
+                "shard": run.shard,
+                "target": target,
+                "planned_s": scenario.total().as_secs(),
+                "steps": names.steps.iter().map(|s| s.label.clone()).collect::<Vec<_>>(),
+                "faults": scenario.timeline.faults.iter().zip(&faults).map(|(w, (_, on))| serde_json::json!({
+                    "name": w.name, "target": on,
+                    "start_s": w.start.as_secs_f64(), "end_s": w.end.as_secs_f64(),
+                })).collect::<Vec<_>>(),
+            });
+            let metrics = metrics::Metrics::new(run.clone(), names, faults.clone());
+            out.push(board.observer(metrics, hello));
+        }
         if let Some((url, headers)) = self.remote_write {
-            let faults = scenario
-                .timeline
-                .faults
-                .iter()
-                .map(|w| (w.name.clone(), scenario.file.faults[w.index].on.to_string()))
-                .collect();
             let metrics = metrics::Metrics::new(run, names, faults);
             out.push(Box::new(remote_write::RemoteWrite::start(
                 metrics, &url, headers,

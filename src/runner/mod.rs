@@ -86,6 +86,15 @@ pub struct RunOptions {
     pub prometheus_rw: Option<String>,
     /// `Name: value` headers of the pushes (`${ENV}` for secrets).
     pub prometheus_rw_headers: Vec<String>,
+    /// Serve a live page of the run here (`--dashboard`).
+    pub dashboard: Option<String>,
+    /// Let the dashboard listen off loopback.
+    pub allow_remote_dashboard: bool,
+    /// Keep serving the dashboard this long after the run.
+    pub dashboard_linger: Duration,
+    /// The dashboard, once listening (set by the command line before the
+    /// run, so a port in use is refused before any load).
+    pub board: Option<std::sync::Arc<crate::live::dashboard::Board>>,
 }
 
 impl RunOptions {
@@ -107,6 +116,10 @@ impl RunOptions {
             threads: None,
             prometheus_rw: None,
             prometheus_rw_headers: Vec::new(),
+            dashboard: None,
+            allow_remote_dashboard: false,
+            dashboard_linger: Duration::ZERO,
+            board: None,
         }
     }
 }
@@ -191,8 +204,11 @@ pub struct RunResult {
 pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunError> {
     let time_factor = apply_overrides(&mut scenario, opts);
     limits::check(&scenario, opts.shard)?;
-    let live =
-        crate::live::LiveOptions::new(opts.prometheus_rw.as_deref(), &opts.prometheus_rw_headers)?;
+    let live = crate::live::LiveOptions::new(
+        opts.prometheus_rw.as_deref(),
+        &opts.prometheus_rw_headers,
+        opts.board.clone(),
+    )?;
     quiet::install_logger();
     let mut target = target::resolve(&scenario.file.target, opts.allow_remote_target)?;
     let faults = fault_runtime::start(&scenario, &mut target, opts.shard)?;
@@ -210,7 +226,12 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         &target.clients,
     )?);
     let dir = run_folder::create(&scenario, opts)?;
-    let observers = live.observers(&scenario, &plan.names(), run_labels(&scenario, opts, &dir))?;
+    let observers = live.observers(
+        &scenario,
+        &plan.names(),
+        run_labels(&scenario, opts, &dir),
+        &target.shown,
+    )?;
     let users = pool::users_of(&scenario, opts.shard);
     let control = Control::new();
     control::route_signals(&control);

@@ -1,0 +1,298 @@
+//! `surge run --dashboard`: a live page of the run, served while it runs.
+//! `/` is the page (every asset in the binary), `/events` streams one JSON
+//! message per recorded second (server-sent events) from the recorder's
+//! flush, the same figures the run folder gets, `/metrics` gives the run's
+//! series in the Prometheus text format, and `/report` the finished
+//! `report.html` once the run is judged. The listener is bound before any
+//! load, so a port in use is refused up front.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use super::metrics::{Metrics, text};
+use crate::recorder::Outcome;
+use crate::recorder::observe::{Observer, Second};
+use crate::scenario::model::ErrorClass;
+
+/// Seconds a page opened late is shown again (ten minutes).
+const KEPT: usize = 600;
+
+/// Why the dashboard cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum DashboardError {
+    #[error(
+        "--dashboard {addr}: cannot listen there: {reason}; pick another port (--dashboard 127.0.0.1:PORT)"
+    )]
+    Bind { addr: String, reason: String },
+    #[error(
+        "--dashboard {0}: off loopback, anyone who reaches it sees the run; pass --allow-remote-dashboard if you mean it"
+    )]
+    NotLoopback(String),
+}
+
+#[derive(Default)]
+struct Live {
+    metrics: Option<Metrics>,
+    /// The page's opening facts (scenario, steps, faults) and the seconds
+    /// so far, for a page opened late.
+    hello: Value,
+    seconds: std::collections::VecDeque<(u64, String)>,
+    /// The verdict, once judged.
+    end: Option<String>,
+    report: Option<PathBuf>,
+}
+
+/// The dashboard: its listener, and what it shows.
+pub struct Board {
+    pub addr: SocketAddr,
+    live: Arc<Mutex<Live>>,
+    events: broadcast::Sender<String>,
+}
+
+impl std::fmt::Debug for Board {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Board({})", self.addr)
+    }
+}
+
+impl Board {
+    /// Binds `addr` and starts serving on a thread of its own.
+    pub fn serve(addr: &str, allow_remote: bool) -> Result<Arc<Board>, DashboardError> {
+        let bind = |reason: String| DashboardError::Bind {
+            addr: addr.to_string(),
+            reason,
+        };
+        let parsed: SocketAddr = addr
+            .parse()
+            .map_err(|_| bind("not an address (HOST:PORT, e.g. 127.0.0.1:5665)".into()))?;
+        if !parsed.ip().is_loopback() && !allow_remote {
+            return Err(DashboardError::NotLoopback(addr.to_string()));
+        }
+        let listener = std::net::TcpListener::bind(parsed).map_err(|e| bind(e.to_string()))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| bind(e.to_string()))?;
+        let local = listener.local_addr().map_err(|e| bind(e.to_string()))?;
+        let (events, _) = broadcast::channel(64);
+        let board = Arc::new(Board {
+            addr: local,
+            live: Arc::default(),
+            events,
+        });
+        let served = board.clone();
+        std::thread::Builder::new()
+            .name("surge-dashboard".into())
+            .spawn(move || {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let app = Router::new()
+                        .route("/", get(page))
+                        .route("/events", get(stream_events))
+                        .route("/metrics", get(metrics))
+                        .route("/report", get(report))
+                        .with_state(served);
+                    let _ = axum::serve(listener, app).await;
+                });
+            })
+            .map_err(|e| bind(e.to_string()))?;
+        Ok(board)
+    }
+
+    /// The observer that feeds the board, for a run of `metrics`' series;
+    /// `hello` is what the page shows before the first second.
+    pub fn observer(self: &Arc<Board>, metrics: Metrics, hello: Value) -> Box<dyn Observer> {
+        let mut live = self.live.lock().expect("dashboard lock");
+        live.metrics = Some(metrics);
+        live.hello = hello;
+        Box::new(Feed {
+            board: self.clone(),
+        })
+    }
+
+    /// The run was judged: the page shows its verdict and links the report.
+    pub fn finished(&self, verdict: &str, reasons: &[String], report: PathBuf) {
+        let message = json!({"type": "end", "verdict": verdict, "reasons": reasons}).to_string();
+        let mut live = self.live.lock().expect("dashboard lock");
+        live.end = Some(message.clone());
+        live.report = Some(report);
+        let _ = self.events.send(message);
+    }
+}
+
+/// Feeds the board each second.
+struct Feed {
+    board: Arc<Board>,
+}
+
+impl Observer for Feed {
+    fn second(&mut self, s: &Second<'_>) {
+        let message = second_message(s);
+        let mut live = self.board.live.lock().expect("dashboard lock");
+        if let Some(m) = &mut live.metrics {
+            m.add(s);
+        }
+        if live.seconds.len() == KEPT {
+            live.seconds.pop_front();
+        }
+        live.seconds.push_back((s.second, message.clone()));
+        let _ = self.board.events.send(message);
+    }
+}
+
+/// One second as the page reads it.
+fn second_message(s: &Second<'_>) -> String {
+    let ms = |h: &hdrhistogram::Histogram<u64>, q: f64| {
+        (!h.is_empty()).then(|| h.value_at_quantile(q) as f64 / 1000.0)
+    };
+    let steps: Vec<Value> = s
+        .names
+        .steps
+        .iter()
+        .zip(s.steps)
+        .zip(s.latency)
+        .map(|((name, c), h)| {
+            json!({
+                "name": name.label,
+                "channel": name.channel,
+                "requests": c.requests,
+                "failed": c.requests.saturating_sub(c.ok),
+                "p50_ms": ms(h, 0.5),
+                "p90_ms": ms(h, 0.9),
+                "p99_ms": ms(h, 0.99),
+            })
+        })
+        .collect();
+    let mut errors = serde_json::Map::new();
+    for class in ErrorClass::ALL {
+        let n: u64 = s.steps.iter().map(|c| c.failures[class.index()]).sum();
+        if n > 0 {
+            errors.insert(class.name().into(), n.into());
+        }
+    }
+    let sum = |f: &dyn Fn(&crate::recorder::JourneyCounts) -> u64| -> u64 {
+        s.journeys.iter().map(f).sum()
+    };
+    let mut lag = crate::recorder::histogram();
+    for h in s.lag {
+        let _ = lag.add(h);
+    }
+    json!({
+        "type": "second",
+        "second": s.second,
+        "scheduled": sum(&|c| c.scheduled),
+        "started": sum(&|c| c.started),
+        "late": sum(&|c| c.late),
+        "dropped": sum(&|c| c.dropped),
+        "completed": sum(&|c| c.finished[Outcome::CompletedInTime.index()] + c.finished[Outcome::CompletedLate.index()]),
+        "in_time": sum(&|c| c.finished[Outcome::CompletedInTime.index()]),
+        "abandoned": sum(&|c| c.finished[Outcome::Abandoned.index()]),
+        "failed": sum(&|c| c.finished[Outcome::Failed.index()]),
+        "requests": s.steps.iter().map(|c| c.requests).sum::<u64>(),
+        "errors": errors,
+        "steps": steps,
+        "in_flight": s.in_flight,
+        "lag_p99_ms": ms(&lag, 0.99),
+        "faults": s.faults,
+    })
+    .to_string()
+}
+
+/// The page, with the run so far in it (the messages `/events` sends, as
+/// one JSON list): it is drawn as the page loads, then followed with
+/// `/events?after=SECOND`.
+async fn page(State(board): State<Arc<Board>>) -> Html<String> {
+    let snapshot = format!("[{}]", backlog(&board, None).join(",")).replace("</", "<\\/");
+    Html(include_str!("dashboard.html").replacen("[/*SNAPSHOT*/]", &snapshot, 1))
+}
+
+async fn metrics(State(board): State<Arc<Board>>) -> Response {
+    let live = board.live.lock().expect("dashboard lock");
+    let body = live.metrics.as_ref().map(text).unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+async fn report(State(board): State<Arc<Board>>) -> Response {
+    let path = board.live.lock().expect("dashboard lock").report.clone();
+    match path.map(std::fs::read_to_string) {
+        Some(Ok(html)) => Html(html).into_response(),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "the report is written when the run ends",
+        )
+            .into_response(),
+    }
+}
+
+/// The opening facts (unless following on from `after`), the seconds so
+/// far (after `after`), and the verdict if the run was judged.
+fn backlog(board: &Board, after: Option<u64>) -> Vec<String> {
+    let live = board.live.lock().expect("dashboard lock");
+    let hello = json!({"type": "hello", "run": live.hello}).to_string();
+    after
+        .is_none()
+        .then_some(hello)
+        .into_iter()
+        .chain(
+            live.seconds
+                .iter()
+                .filter(|(s, _)| after.is_none_or(|a| *s > a))
+                .map(|(_, m)| m.clone()),
+        )
+        .chain(live.end.clone())
+        .collect()
+}
+
+#[derive(serde::Deserialize)]
+struct Follow {
+    after: Option<u64>,
+}
+
+/// The opening facts, the seconds so far (or those after `?after=N`), then
+/// each new second as it is recorded, and the verdict at the end.
+async fn stream_events(
+    State(board): State<Arc<Board>>,
+    axum::extract::Query(follow): axum::extract::Query<Follow>,
+) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
+    let rx = board.events.subscribe();
+    let backlog = backlog(&board, follow.after);
+    use futures::StreamExt;
+    let later = futures::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(message) => return Some((message, rx)),
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    let stream = futures::stream::iter(backlog)
+        .chain(later)
+        .map(|message| Ok(Event::default().data(message)));
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
