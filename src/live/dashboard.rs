@@ -211,6 +211,7 @@ fn second_message(s: &Second<'_>) -> String {
         "steps": steps,
         "in_flight": s.in_flight,
         "lag_p99_ms": ms(&lag, 0.99),
+        "cpu_pct": s.cpu_pct,
         "faults": s.faults,
     })
     .to_string()

@@ -471,6 +471,7 @@ mod tests {
                 lag: &lag,
                 in_flight: 1,
                 faults: &["core-down"],
+                cpu_pct: None,
             });
         }
         let samples = m.samples();

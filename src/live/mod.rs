@@ -67,6 +67,9 @@ impl LiveOptions {
                 "shard": run.shard,
                 "target": target,
                 "planned_s": scenario.total().as_secs(),
+                "phases": scenario.timeline.phases.iter().map(|p| serde_json::json!({
+                    "name": p.name, "start_s": p.start.as_secs_f64(), "end_s": p.end.as_secs_f64(),
+                })).collect::<Vec<_>>(),
                 "steps": names.steps.iter().map(|s| s.label.clone()).collect::<Vec<_>>(),
                 "faults": scenario.timeline.faults.iter().zip(&faults).map(|(w, (_, on))| serde_json::json!({
                     "name": w.name, "target": on,

@@ -439,7 +439,7 @@ impl Flusher {
         self.write_histograms(second)?;
         self.write_row(second, phase, faults, cpu)?;
         self.write_examples(second)?;
-        self.notify(second, faults);
+        self.notify(second, faults, cpu);
         self.write_counts(second)?;
         let view = IntervalView {
             second,
@@ -637,7 +637,7 @@ impl Flusher {
     }
 
     /// Hands the second just written to every observer.
-    fn notify(&mut self, second: u64, faults: &str) {
+    fn notify(&mut self, second: u64, faults: &str, cpu_pct: Option<f64>) {
         if self.observers.is_empty() {
             return;
         }
@@ -651,6 +651,7 @@ impl Flusher {
             lag: &self.lag,
             in_flight: self.in_flight,
             faults: &faults,
+            cpu_pct,
         };
         for o in &mut self.observers {
             o.second(&view);

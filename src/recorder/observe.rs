@@ -23,6 +23,8 @@ pub struct Second<'a> {
     pub in_flight: i64,
     /// The faults on during the second, by name.
     pub faults: &'a [&'a str],
+    /// The generator's CPU over the second, in percent of one core.
+    pub cpu_pct: Option<f64>,
 }
 
 /// Something that watches the run second by second. It must not block:
