@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{read_summary, run_scenario, scenario_file, server};
+use common::{http_get as get, read_summary, run_scenario, scenario_file, server};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -21,27 +21,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A GET on loopback: the body, on a 200.
-fn get(url: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://")?;
-    let (host, path) = rest.split_once('/')?;
-    let mut stream = std::net::TcpStream::connect(host).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    head.contains(" 200 ").then(|| body.to_string())
-}
-
 /// Requests counted by `/metrics` now.
 fn requests_in_metrics(base: &str) -> u64 {
-    let text = get(&format!("{base}/metrics")).expect("/metrics answers");
-    text.lines()
-        .filter(|l| l.starts_with("surge_requests_total{"))
-        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
-        .sum()
+    requests_in_metrics_opt(base).expect("/metrics answers")
 }
 
 /// The page as headless Chromium renders it (scripts run).

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{read_summary, run_scenario, scenario_file, server};
+use common::{http_get as get, read_summary, run_scenario, scenario_file, server};
 use serde_json::Value;
 
 /// A Prometheus server on a free loopback port, stopped when dropped.
@@ -66,24 +66,6 @@ impl Prometheus {
         let result = &body["data"]["result"][0]["value"][1];
         result.as_str()?.parse().ok()
     }
-}
-
-/// A GET over plain HTTP/1.0 on loopback: the body, on a 200.
-fn get(url: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://")?;
-    let (host, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
-    let mut stream = std::net::TcpStream::connect(host).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.0 200")
-        .then(|| body.to_string())
-        .or_else(|| head.starts_with("HTTP/1.1 200").then(|| body.to_string()))
 }
 
 fn url_escape(text: &str) -> String {
