@@ -145,6 +145,21 @@ fn a_real_browser_sees_the_run_as_it_goes_and_its_verdict_at_the_end() {
     );
     assert_eq!(element(&dom, "status"), "running");
 
+    // Later, the objectives as judged so far (every few seconds).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let dom = browse(&format!("{base}/"));
+        if element(&dom, "judged_at").starts_with("(so far, at ") {
+            assert!(
+                dom.contains("<td>error rate of all requests ≤ 1%</td>"),
+                "the objective is listed"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no running verdict shown");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
     // The end: the page shows the verdict summary.json holds, and links
     // the report, which is served.
     let deadline = Instant::now() + Duration::from_secs(40);
@@ -159,6 +174,14 @@ fn a_real_browser_sees_the_run_as_it_goes_and_its_verdict_at_the_end() {
     let summary = read_summary(&out);
     let verdict = summary["gate"]["verdict"].as_str().unwrap();
     assert_eq!(element(&dom, "status"), format!("ended: {verdict}"));
+    let judgement = summary["gate"]["objectives"][0]["judgement"]
+        .as_str()
+        .unwrap();
+    assert!(
+        dom.contains(&format!("class=\"{judgement}\">{judgement}</td>")),
+        "the final judgement of the objective is shown"
+    );
+    assert_eq!(element(&dom, "judged_at"), "(final)");
     let requests: u64 = summary["steps"]
         .as_array()
         .unwrap()
@@ -216,5 +239,53 @@ fn a_port_in_use_or_an_address_off_loopback_is_refused_before_load() {
     assert_eq!(
         server.state.hits.load(std::sync::atomic::Ordering::Relaxed),
         0
+    );
+}
+
+#[test]
+fn against_the_twin_the_page_shows_its_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(
+        dir.path(),
+        "ledger",
+        "version: 1\nname: ledger\ntarget: { twin: {} }\n\
+         load: { phases: [{ name: p, duration: 3s, rate: 5/s }] }\n\
+         journeys:\n  j: { channel: storefront, steps: [{ name: login, method: POST, path: /storefront/login, json: { phone: \"0812{arrival}\" } }] }\n",
+    );
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin!("surge"))
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .args([
+            "-q",
+            "--dashboard",
+            &format!("127.0.0.1:{port}"),
+            "--dashboard-linger",
+            "20s",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let dom = loop {
+        if requests_in_metrics_opt(&base).is_some_and(|n| n > 0) {
+            break browse(&format!("{base}/"));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dashboard never counted a request"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        element(&dom, "ledger").contains("paid but not credited"),
+        "{}",
+        element(&dom, "ledger")
     );
 }

@@ -208,15 +208,8 @@ pub fn run(
             out.write_all(&Text.render(&finished.data))?;
             if let Some(board) = &opts.board {
                 let s = &finished.data.summary;
-                let (verdict, reasons) = s.gate.as_ref().map_or(("invalid", Vec::new()), |g| {
-                    let name = match g.verdict {
-                        crate::summary::Verdict::Pass => "pass",
-                        crate::summary::Verdict::Fail => "fail",
-                        crate::summary::Verdict::Invalid => "invalid",
-                    };
-                    (name, g.validity.reasons.clone())
-                });
-                board.finished(verdict, &reasons, finished.dir.join("report.html"));
+                let report = finished.dir.join("report.html");
+                board.finished(s.gate.as_ref(), s.run.elapsed_s, report);
                 std::thread::sleep(opts.dashboard_linger);
             }
             let s = &finished.data.summary;

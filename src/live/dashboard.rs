@@ -10,6 +10,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -50,6 +51,8 @@ struct Live {
     seconds: std::collections::VecDeque<(u64, String)>,
     /// The verdict, once judged.
     end: Option<String>,
+    /// The objectives as judged on the run folder so far.
+    verdicts: Option<String>,
     report: Option<PathBuf>,
 }
 
@@ -118,34 +121,125 @@ impl Board {
     }
 
     /// The observer that feeds the board, for a run of `metrics`' series;
-    /// `hello` is what the page shows before the first second.
-    pub fn observer(self: &Arc<Board>, metrics: Metrics, hello: Value) -> Box<dyn Observer> {
-        let mut live = self.live.lock().expect("dashboard lock");
-        live.metrics = Some(metrics);
-        live.hello = hello;
+    /// `hello` is what the page shows before the first second. The
+    /// objectives are judged on the run folder as it grows, on a thread of
+    /// their own; `twin`'s ledger goes with every second.
+    pub fn observer(
+        self: &Arc<Board>,
+        metrics: Metrics,
+        hello: Value,
+        judging: Judging,
+        twin: Option<Arc<crate::twin::Twin>>,
+    ) -> Box<dyn Observer> {
+        {
+            let mut live = self.live.lock().expect("dashboard lock");
+            live.metrics = Some(metrics);
+            live.hello = hello;
+        }
+        if !judging.objectives.is_empty() {
+            let board = self.clone();
+            let _ = std::thread::Builder::new()
+                .name("surge-dashboard-judge".into())
+                .spawn(move || judge_while_running(&board, &judging));
+        }
         Box::new(Feed {
             board: self.clone(),
+            twin,
         })
     }
 
-    /// The run was judged: the page shows its verdict and links the report.
-    pub fn finished(&self, verdict: &str, reasons: &[String], report: PathBuf) {
+    /// The run was judged (no gate: it could not be): the page shows the
+    /// verdict and the objectives as judged, and links the report.
+    pub fn finished(&self, gate: Option<&crate::summary::Gate>, elapsed_s: f64, report: PathBuf) {
+        use crate::summary::Verdict;
+        let verdict = match gate.map(|g| g.verdict) {
+            Some(Verdict::Pass) => "pass",
+            Some(Verdict::Fail) => "fail",
+            Some(Verdict::Invalid) | None => "invalid",
+        };
+        let reasons = gate.map_or_else(Vec::new, |g| g.validity.reasons.clone());
+        let verdicts = gate.map(|g| objectives_message(&g.objectives, elapsed_s));
         let message = json!({"type": "end", "verdict": verdict, "reasons": reasons}).to_string();
         let mut live = self.live.lock().expect("dashboard lock");
+        if let Some(v) = verdicts {
+            live.verdicts = Some(v.clone());
+            let _ = self.events.send(v);
+        }
         live.end = Some(message.clone());
         live.report = Some(report);
         let _ = self.events.send(message);
     }
 }
 
+/// What the running verdicts are judged with.
+pub struct Judging {
+    pub dir: PathBuf,
+    pub objectives: Vec<crate::scenario::model::Objective>,
+    /// The channel of every step (`JOURNEY.STEP`) and journey.
+    pub channels: std::collections::HashMap<String, String>,
+}
+
+/// Judging reads the run folder so far; it runs at most every
+/// `JUDGE_EVERY`, and never takes more than a tenth of its thread's time.
+const JUDGE_EVERY: Duration = Duration::from_secs(5);
+
+/// Judges the objectives on the run folder as it grows, until the run is
+/// judged for good. A read that meets a row being written is skipped.
+fn judge_while_running(board: &Board, judging: &Judging) {
+    let mut wait = JUDGE_EVERY;
+    loop {
+        std::thread::sleep(wait);
+        if board.live.lock().expect("dashboard lock").end.is_some() {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let Ok(mut data) = crate::rundata::RunData::load(&judging.dir) else {
+            continue;
+        };
+        data.rebuild_totals(|name| judging.channels.get(name).cloned());
+        let gate = crate::gate::judge(
+            &judging.objectives,
+            &data,
+            crate::summary::DEFAULT_RATE_TOLERANCE,
+        );
+        let message = objectives_message(&gate.objectives, data.summary.run.elapsed_s);
+        board.live.lock().expect("dashboard lock").verdicts = Some(message.clone());
+        let _ = board.events.send(message);
+        wait = JUDGE_EVERY.max(started.elapsed() * 10);
+    }
+}
+
+/// Each objective's verdict and measure, as the page shows them.
+fn objectives_message(objectives: &[crate::summary::ObjectiveResult], at_s: f64) -> String {
+    let list: Vec<Value> = objectives
+        .iter()
+        .map(|o| {
+            json!({
+                "name": o.name,
+                "kind": o.kind,
+                "judgement": o.judgement,
+                "measured": crate::report::value(o.measured, &o.unit),
+                "bound": crate::report::value(Some(o.bound), &o.unit),
+                "detail": o.detail,
+            })
+        })
+        .collect();
+    json!({"type": "objectives", "at_s": at_s, "objectives": list}).to_string()
+}
+
 /// Feeds the board each second.
 struct Feed {
     board: Arc<Board>,
+    twin: Option<Arc<crate::twin::Twin>>,
 }
 
 impl Observer for Feed {
     fn second(&mut self, s: &Second<'_>) {
-        let message = second_message(s);
+        let ledger = self
+            .twin
+            .as_ref()
+            .map(|t| crate::report::rows::ledger(&t.ledger()));
+        let message = second_message(s, ledger);
         let mut live = self.board.live.lock().expect("dashboard lock");
         if let Some(m) = &mut live.metrics {
             m.add(s);
@@ -159,7 +253,7 @@ impl Observer for Feed {
 }
 
 /// One second as the page reads it.
-fn second_message(s: &Second<'_>) -> String {
+fn second_message(s: &Second<'_>, ledger: Option<String>) -> String {
     let ms = |h: &hdrhistogram::Histogram<u64>, q: f64| {
         (!h.is_empty()).then(|| h.value_at_quantile(q) as f64 / 1000.0)
     };
@@ -212,6 +306,7 @@ fn second_message(s: &Second<'_>) -> String {
         "in_flight": s.in_flight,
         "lag_p99_ms": ms(&lag, 0.99),
         "cpu_pct": s.cpu_pct,
+        "ledger": ledger,
         "faults": s.faults,
     })
     .to_string()
@@ -265,6 +360,7 @@ fn backlog(board: &Board, after: Option<u64>) -> Vec<String> {
                 .filter(|(s, _)| after.is_none_or(|a| *s > a))
                 .map(|(_, m)| m.clone()),
         )
+        .chain(live.verdicts.clone())
         .chain(live.end.clone())
         .collect()
 }

@@ -12,6 +12,16 @@ use crate::recorder::Names;
 use crate::recorder::observe::Observer;
 use crate::scenario::Scenario;
 
+/// The run's target and folder, as the live views show them.
+pub struct Target<'a> {
+    /// How the target is shown (never a secret).
+    pub shown: &'a str,
+    /// The in-process twin, whose ledger the dashboard shows.
+    pub twin: Option<std::sync::Arc<crate::twin::Twin>>,
+    /// The run folder, whose files the running verdicts are judged from.
+    pub dir: &'a std::path::Path,
+}
+
 /// What the command line asks to watch live, checked before any load.
 pub struct LiveOptions {
     /// `--prometheus-rw URL` and its headers, `${ENV}` already read.
@@ -44,14 +54,13 @@ impl LiveOptions {
         })
     }
 
-    /// The observers of this run; `run_id` names it in every series,
-    /// `target` is how the target is shown.
+    /// The observers of this run; `run_id` names it in every series.
     pub fn observers(
         self,
         scenario: &Scenario,
         names: &Names,
         run: metrics::RunLabels,
-        target: &str,
+        target: Target<'_>,
     ) -> Result<Vec<Box<dyn Observer>>, remote_write::RemoteWriteError> {
         let faults: Vec<(String, String)> = scenario
             .timeline
@@ -65,7 +74,7 @@ impl LiveOptions {
                 "scenario": run.scenario,
                 "run_id": run.run_id,
                 "shard": run.shard,
-                "target": target,
+                "target": target.shown,
                 "planned_s": scenario.total().as_secs(),
                 "phases": scenario.timeline.phases.iter().map(|p| serde_json::json!({
                     "name": p.name, "start_s": p.start.as_secs_f64(), "end_s": p.end.as_secs_f64(),
@@ -77,7 +86,22 @@ impl LiveOptions {
                 })).collect::<Vec<_>>(),
             });
             let metrics = metrics::Metrics::new(run.clone(), names, faults.clone());
-            out.push(board.observer(metrics, hello));
+            let judging = dashboard::Judging {
+                dir: target.dir.to_path_buf(),
+                objectives: scenario.file.objectives.clone(),
+                channels: names
+                    .steps
+                    .iter()
+                    .map(|s| (s.label.clone(), s.channel.clone()))
+                    .chain(
+                        names
+                            .journeys
+                            .iter()
+                            .map(|j| (j.name.clone(), j.channel.clone())),
+                    )
+                    .collect(),
+            };
+            out.push(board.observer(metrics, hello, judging, target.twin.clone()));
         }
         if let Some((url, headers)) = self.remote_write {
             let metrics = metrics::Metrics::new(run, names, faults);

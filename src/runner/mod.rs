@@ -230,7 +230,11 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         &scenario,
         &plan.names(),
         run_labels(&scenario, opts, &dir),
-        &target.shown,
+        crate::live::Target {
+            shown: &target.shown,
+            twin: target.twin.as_ref().map(|(_, r)| r.twin.clone()),
+            dir: &dir,
+        },
     )?;
     let users = pool::users_of(&scenario, opts.shard);
     let control = Control::new();
