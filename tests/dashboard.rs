@@ -144,6 +144,12 @@ fn a_real_browser_sees_the_run_as_it_goes_and_its_verdict_at_the_end() {
         "the fault on is shown"
     );
     assert_eq!(element(&dom, "status"), "running");
+    let channels = &dom[dom.find("id=\"channels\"").unwrap()..];
+    let channels = &channels[..channels.find("</table>").unwrap()];
+    assert!(
+        channels.contains("<td>storefront</td>"),
+        "latency per channel: {channels}"
+    );
 
     // Later, the objectives as judged so far (every few seconds).
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -275,6 +275,34 @@ fn second_message(s: &Second<'_>, ledger: Option<String>) -> String {
             })
         })
         .collect();
+    // Each channel: its steps' counts and latency added up.
+    let mut channels: Vec<(&str, u64, u64, hdrhistogram::Histogram<u64>)> = Vec::new();
+    for ((name, c), h) in s.names.steps.iter().zip(s.steps).zip(s.latency) {
+        let i = match channels.iter().position(|(ch, ..)| *ch == name.channel) {
+            Some(i) => i,
+            None => {
+                channels.push((&name.channel, 0, 0, crate::recorder::histogram()));
+                channels.len() - 1
+            }
+        };
+        let slot = &mut channels[i];
+        slot.1 += c.requests;
+        slot.2 += c.requests.saturating_sub(c.ok);
+        let _ = slot.3.add(h);
+    }
+    let channels: Vec<Value> = channels
+        .iter()
+        .map(|(name, requests, failed, h)| {
+            json!({
+                "name": name,
+                "requests": requests,
+                "failed": failed,
+                "p50_ms": ms(h, 0.5),
+                "p90_ms": ms(h, 0.9),
+                "p99_ms": ms(h, 0.99),
+            })
+        })
+        .collect();
     let mut errors = serde_json::Map::new();
     for class in ErrorClass::ALL {
         let n: u64 = s.steps.iter().map(|c| c.failures[class.index()]).sum();
@@ -303,6 +331,7 @@ fn second_message(s: &Second<'_>, ledger: Option<String>) -> String {
         "requests": s.steps.iter().map(|c| c.requests).sum::<u64>(),
         "errors": errors,
         "steps": steps,
+        "channels": channels,
         "in_flight": s.in_flight,
         "lag_p99_ms": ms(&lag, 0.99),
         "cpu_pct": s.cpu_pct,
