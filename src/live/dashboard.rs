@@ -239,11 +239,12 @@ impl Observer for Feed {
             .twin
             .as_ref()
             .map(|t| crate::report::rows::ledger(&t.ledger()));
-        let message = second_message(s, ledger);
         let mut live = self.board.live.lock().expect("dashboard lock");
-        if let Some(m) = &mut live.metrics {
+        let totals = live.metrics.as_mut().map(|m| {
             m.add(s);
-        }
+            m.totals()
+        });
+        let message = second_message(s, ledger, totals);
         if live.seconds.len() == KEPT {
             live.seconds.pop_front();
         }
@@ -252,8 +253,9 @@ impl Observer for Feed {
     }
 }
 
-/// One second as the page reads it.
-fn second_message(s: &Second<'_>, ledger: Option<String>) -> String {
+/// One second as the page reads it; `totals`, the whole run's counts so
+/// far (a page opened late has only the last seconds).
+fn second_message(s: &Second<'_>, ledger: Option<String>, totals: Option<Value>) -> String {
     let ms = |h: &hdrhistogram::Histogram<u64>, q: f64| {
         (!h.is_empty()).then(|| h.value_at_quantile(q) as f64 / 1000.0)
     };
@@ -336,6 +338,7 @@ fn second_message(s: &Second<'_>, ledger: Option<String>) -> String {
         "lag_p99_ms": ms(&lag, 0.99),
         "cpu_pct": s.cpu_pct,
         "ledger": ledger,
+        "totals": totals,
         "faults": s.faults,
     })
     .to_string()

@@ -186,6 +186,39 @@ impl Metrics {
         }
     }
 
+    /// The whole run's counts so far, as the dashboard shows them.
+    pub fn totals(&self) -> serde_json::Value {
+        let sum_outcome = |o: Outcome| -> u64 { self.outcomes.iter().map(|j| j[o.index()]).sum() };
+        let sum_state = |i: usize| -> u64 { self.arrivals.iter().map(|a| a[i]).sum() };
+        let mut errors = serde_json::Map::new();
+        for class in ErrorClass::ALL {
+            let n: u64 = self.requests.iter().map(|r| r[1 + class.index()]).sum();
+            if n > 0 {
+                errors.insert(class.name().into(), n.into());
+            }
+        }
+        let steps: serde_json::Map<String, serde_json::Value> = self
+            .steps
+            .iter()
+            .zip(&self.requests)
+            .map(|((journey, step, _), r)| {
+                (format!("{journey}.{step}"), r.iter().sum::<u64>().into())
+            })
+            .collect();
+        serde_json::json!({
+            "requests": self.requests.iter().flatten().sum::<u64>(),
+            "failed": self.requests.iter().map(|r| r[1..].iter().sum::<u64>()).sum::<u64>(),
+            "completed": sum_outcome(Outcome::CompletedInTime) + sum_outcome(Outcome::CompletedLate),
+            "in_time": sum_outcome(Outcome::CompletedInTime),
+            "abandoned": sum_outcome(Outcome::Abandoned),
+            "journeys_failed": sum_outcome(Outcome::Failed),
+            "late": sum_state(2),
+            "dropped": sum_state(3),
+            "errors": errors,
+            "steps": steps,
+        })
+    }
+
     /// Every family, as of the last recorded second.
     pub fn families(&self) -> Vec<Family> {
         let number = |n: u64| Value::Number(n as f64);
