@@ -1,6 +1,7 @@
 //! A run folder is finished here, and only here: its measurements are read
 //! back, its totals built from the per-second files, the gate judges it,
-//! `summary.json` is written atomically and every report format after it.
+//! `summary.json` is written atomically, the folder is indexed in the run
+//! history, and every report format is written after it.
 //! `surge run`, each capacity trial, `surge merge` and `surge report` call
 //! [`finish`]; the runner runs and records, it neither judges nor reports.
 //! Because everything is read from the folder's files, the same folder
@@ -32,6 +33,11 @@ pub struct Finish {
     pub write_summary: bool,
     /// Write into this folder instead of the run folder.
     pub into: Option<PathBuf>,
+    /// Index the run folder in this history (before the reports, so their
+    /// History section holds this run).
+    pub history: Option<PathBuf>,
+    /// The capacity search the run is a trial of.
+    pub trial_of: Option<PathBuf>,
 }
 
 /// Why a run folder could not be finished.
@@ -57,6 +63,9 @@ pub struct Finished {
     pub was_killed: bool,
     /// Where the reports went.
     pub dir: PathBuf,
+    /// Why the run is not in the history, when it could not be indexed:
+    /// one warning, never a failure.
+    pub history_warning: Option<String>,
 }
 
 /// Carries out `scenario` and finishes its run folder: `surge run` and
@@ -72,6 +81,8 @@ pub fn run(
         rebuild: true,
         write_summary: true,
         into: None,
+        history: opts.history.clone(),
+        trial_of: opts.trial_of.clone(),
     };
     let result = crate::runner::run(scenario, opts)?;
     finish(&result.dir, Some(result.summary), &how)
@@ -108,24 +119,34 @@ pub fn finish(dir: &Path, summary: Option<Summary>, how: &Finish) -> Result<Fini
         .unwrap_or(DEFAULT_RATE_TOLERANCE);
     data.summary.gate = Some(crate::gate::judge(&objectives, &data, tolerance));
     let into = how.into.clone().unwrap_or_else(|| dir.to_path_buf());
-    write(&data, &into, how.write_summary).map_err(|source| FinishError::Write {
+    let written = |source| FinishError::Write {
         dir: into.clone(),
         source,
-    })?;
+    };
+    std::fs::create_dir_all(&into).map_err(written)?;
+    if how.write_summary {
+        data.summary.write(&into).map_err(written)?;
+    }
+    let history_warning = how.history.as_deref().and_then(|path| {
+        let warning = crate::history::record_run(path, &data, how.trial_of.as_deref());
+        if warning.is_none() && how.trial_of.is_none() {
+            data.history = crate::history::History::read(path)
+                .and_then(|h| h.recent(&data.summary.scenario.name, HISTORY_SHOWN))
+                .ok();
+        }
+        warning
+    });
+    crate::report::write_into(&data, &into).map_err(written)?;
     Ok(Finished {
         data,
         was_killed,
         dir: into,
+        history_warning,
     })
 }
 
-fn write(data: &RunData, into: &Path, summary: bool) -> std::io::Result<()> {
-    std::fs::create_dir_all(into)?;
-    if summary {
-        data.summary.write(into)?;
-    }
-    crate::report::write_into(data, into)
-}
+/// How many earlier runs a report's History section shows.
+const HISTORY_SHOWN: usize = 30;
 
 /// The channel of every journey and step (`JOURNEY.STEP`) of a scenario.
 fn channels(s: &Scenario) -> BTreeMap<String, String> {

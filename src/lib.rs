@@ -28,8 +28,10 @@
 //! - [`twin`]: the built-in e-Meterai platform to rehearse against;
 //!   [`pdf`]: the documents its applicants upload.
 //! - [`proxy`]: the fault-injecting TCP/HTTP proxy.
-//! - [`net`], [`human`]: leaf helpers (loopback and host:port; figures as
-//!   people read them).
+//! - [`history`]: the SQLite index of finished runs and capacity searches
+//!   (list, trends, baselines), rebuilt from run folders at will.
+//! - [`net`], [`human`], [`provenance`]: leaf helpers (loopback and
+//!   host:port; figures as people read them; git and CI identifiers).
 //! - [`cli`]: one function per subcommand, and the arguments clap reads,
 //!   called by `main.rs`, so tests drive exactly what users run.
 //!
@@ -41,11 +43,13 @@ pub mod cli;
 pub mod faults;
 pub mod finish;
 pub mod gate;
+pub mod history;
 pub mod human;
 pub mod live;
 pub mod merge;
 pub mod net;
 pub mod pdf;
+pub mod provenance;
 pub mod proxy;
 pub mod recorder;
 pub mod report;

@@ -2,7 +2,7 @@
 //! function per subcommand. Nothing else lives here; the arguments and
 //! their help are in `surge::cli::args`.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -31,14 +31,28 @@ fn main() -> ExitCode {
             let opts = a.options(std::io::stderr().is_terminal());
             cli::run(&opts, a.rate_tolerance.fraction(), out, err)
         }
-        Command::Merge(a) => cli::merge(&a.dirs, &a.out, out, err),
-        Command::Report(a) => cli::report(&a.dir, &a.options(), out, err),
-        Command::Compare(a) => {
-            let table = a.markdown.as_deref();
-            let mut bases = vec![a.base.clone()];
-            bases.extend(a.more_bases.iter().cloned());
-            cli::compare(&bases, &a.new, a.tolerance(), table, out, err)
+        Command::Merge(a) => {
+            let history = a.history.path(std::path::Path::new("reports"));
+            cli::merge(&a.dirs, &a.out, history, out, err)
         }
+        Command::Report(a) => cli::report(&a.dir, &a.options(), out, err),
+        Command::Compare(a) => match a.split() {
+            Ok((bases, new)) => {
+                let last_pass = a.last_pass_history();
+                let table = a.markdown.as_deref();
+                cli::compare(
+                    &bases,
+                    &new,
+                    last_pass.as_deref(),
+                    a.tolerance(),
+                    table,
+                    out,
+                    err,
+                )
+            }
+            Err(e) => writeln!(err, "surge compare: {e}").map(|()| Exit::BadInput),
+        },
+        Command::History(a) => cli::history::command(&a, out, err),
         Command::Capacity(a) => {
             let (opts, search) = (a.options(), a.search());
             cli::capacity(&opts, &search, &a.baseline, a.tolerance(), out, err)

@@ -95,6 +95,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
             .map(|((s, n), c)| (s, n, c))
             .collect(),
         examples: seconds.examples,
+        history: None,
     };
     let (timeline_header, timeline) = merge_timelines(&shards, earliest, &data)?;
     Ok(Merged {

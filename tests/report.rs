@@ -21,6 +21,7 @@ fn render() -> (tempfile::TempDir, i32) {
         .arg(repo("tests/fixtures/run"))
         .arg("--out")
         .arg(out.path())
+        .arg("--no-history")
         .output()
         .unwrap();
     let code = output.status.code().unwrap();
@@ -60,6 +61,89 @@ fn snapshots() {
             );
         }
     }
+}
+
+/// The History section, from a history holding four earlier runs of the
+/// fixture's scenario (copies with other commits and goodput) and the
+/// fixture itself, newest: a snapshot of the section.
+#[test]
+fn the_history_section_shows_earlier_runs_and_rings_this_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = repo("tests/fixtures/run");
+    for n in 1..=4u64 {
+        let copy = tmp.path().join(format!("earlier/run-{n}"));
+        std::fs::create_dir_all(&copy).unwrap();
+        for entry in std::fs::read_dir(&fixture).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+        }
+        let mut s = common::read_summary(&copy);
+        s["run"]["started_at"] = format!("2026-11-2{n}T09:00:00.000Z").into();
+        s["run"]["provenance"] = serde_json::json!({ "git_commit": format!("{n}{n}{n}{n}abcdef0123"), "git_branch": "main" });
+        let done = s["journeys"][0]["outcomes"]["completed_in_time"]
+            .as_u64()
+            .unwrap();
+        s["journeys"][0]["outcomes"]["completed_in_time"] = (done - done * n / 10).into();
+        std::fs::write(
+            copy.join("summary.json"),
+            serde_json::to_string_pretty(&s).unwrap(),
+        )
+        .unwrap();
+    }
+    let db = tmp.path().join("history.sqlite");
+    let o = surge()
+        .args(["history", "rebuild"])
+        .arg(tmp.path().join("earlier"))
+        .arg("--history")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = tmp.path().join("out");
+    let o = surge()
+        .arg("report")
+        .arg(&fixture)
+        .arg("--out")
+        .arg(&out)
+        .arg("--history")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let start = html.find("<h2 id=\"history\">").expect("a History section");
+    let end = start + html[start..].find("</table>").unwrap() + "</table>".len();
+    let section = &html[start..end];
+    assert!(section.contains("5 (this run)"), "{section}");
+    assert_eq!(section.matches("<tr><td>").count(), 5);
+    let path = repo("tests/snapshots/history.html");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, section).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        section == want,
+        "the History section differs from tests/snapshots/history.html; if intended, run \
+         `UPDATE_SNAPSHOTS=1 cargo test --test report` and review it"
+    );
+    // Without earlier runs there is no section.
+    let o = surge()
+        .arg("report")
+        .arg(&fixture)
+        .arg("--out")
+        .arg(tmp.path().join("alone"))
+        .arg("--history")
+        .arg(tmp.path().join("empty.sqlite"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let html = std::fs::read_to_string(tmp.path().join("alone/report.html")).unwrap();
+    assert!(!html.contains("id=\"history\""));
 }
 
 #[test]

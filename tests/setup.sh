@@ -2,7 +2,8 @@
 # What the tests need besides the Rust toolchain, installed when missing:
 # the Debian packages `prometheus` (a real Prometheus receives remote
 # write in tests/remote_write.rs; promtool checks /metrics) and `chromium`
-# (a real browser reads the live dashboard in tests/dashboard.rs), and the
+# (a real browser reads the live dashboard in tests/dashboard.rs),
+# `sqlite3` (README's query on the run history runs in tests/history.rs), and the
 # Python packages of tests/requirements.txt (HdrHistogram's own decoder
 # checks latency.hlog).
 set -euo pipefail
@@ -10,6 +11,7 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo=sudo

@@ -5,32 +5,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine;
-use common::{read_summary, repo, scenario_file, surge};
+use common::{read_summary, repo, scenario_file, surge, twin};
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::interval_log::{
     IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag,
 };
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 use serde_json::Value;
-
-/// `surge twin` on a free port, stopped when dropped.
-struct Twin {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Twin {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// `surge merge DIRS... --out OUT` on the real binary.
 fn merge<P: AsRef<std::ffi::OsStr>>(dirs: &[P], out: &Path) -> std::process::Output {
@@ -41,25 +27,6 @@ fn merge<P: AsRef<std::ffi::OsStr>>(dirs: &[P], out: &Path) -> std::process::Out
         .arg(out)
         .output()
         .unwrap()
-}
-
-fn twin() -> Twin {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin!("surge"))
-        .args(["twin", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("the twin prints its address")
-        .to_string();
-    Twin { child, url }
 }
 
 #[test]

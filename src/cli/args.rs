@@ -53,8 +53,9 @@ pub enum Command {
     /// writes a run folder under reports/NAME/: summary.json, latency.hlog
     /// (HdrHistogram interval log), timeline.csv, steps.csv and
     /// journeys.csv as the run goes, then report.html, summary.md and
-    /// junit.xml. Ctrl-C stops arrivals, gives journeys in flight a short
-    /// grace and writes everything.
+    /// junit.xml, and indexes it in the run history (reports/history.sqlite;
+    /// see `surge history --help`). Ctrl-C stops arrivals, gives journeys
+    /// in flight a short grace and writes everything.
     #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
     /// Merge the run folders of the shards of one run into one run folder.
@@ -165,6 +166,25 @@ pub enum Command {
     ///       toxics: [{ fault: { latency: { delay: 100ms } }, toxicity: 50% }]
     #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
     Proxy(ProxyArgs),
+    /// List the run history, follow a metric's trend, or rebuild the index.
+    ///
+    /// Every finished run, merge and capacity search is indexed in an
+    /// SQLite database (reports/history.sqlite by default; --history FILE
+    /// or SURGE_HISTORY name another), from its folder's files, with the
+    /// git commit, branch and CI job it came from. Any SQL client reads it;
+    /// README documents its tables.
+    ///
+    ///   surge history [SCENARIO] [--last N] [--json]
+    ///       runs and capacity searches, newest first
+    ///   surge history trend SCENARIO --metric M [--svg FILE]
+    ///       one metric over the scenario's last runs, with each point where
+    ///       it moved beyond noise and the commit it moved at
+    ///   surge history rebuild [DIR]
+    ///       index every run folder under DIR (default: reports) again
+    ///
+    /// SCENARIO is the scenario's name (its `name:`) or its file.
+    #[command(verbatim_doc_comment, after_help = EXIT_CODES, args_conflicts_with_subcommands = true)]
+    History(HistoryCmd),
     /// Serve the built-in e-Meterai twin on its own.
     ///
     /// The twin has the platform's channels (storefront with waiting room,
@@ -255,6 +275,103 @@ pub struct RunArgs {
     /// No progress line.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub history: HistoryFlags,
+}
+
+/// Where the run history is, for commands that write or read it.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct HistoryFlags {
+    /// The run history (SQLite). Default: $SURGE_HISTORY, else
+    /// history.sqlite in the reports folder.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+    /// Do not index this run in the history.
+    #[arg(long, conflicts_with = "history")]
+    pub no_history: bool,
+}
+
+impl HistoryFlags {
+    /// The history file, if one is used; `reports` is the reports folder.
+    pub fn path(&self, reports: &std::path::Path) -> Option<PathBuf> {
+        crate::history::location(self.history.as_deref(), self.no_history, reports)
+    }
+}
+
+/// `surge history`: a list, or one of its actions.
+#[derive(clap::Args)]
+pub struct HistoryCmd {
+    #[command(subcommand)]
+    pub action: Option<HistoryAction>,
+    /// Only this scenario (its name or file).
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: Option<String>,
+    /// How many to list.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub last: usize,
+    /// Print JSON lines instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// The run history. Default: $SURGE_HISTORY, else reports/history.sqlite.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum HistoryAction {
+    /// One metric over a scenario's last runs, and where it moved.
+    ///
+    /// Each run is tested against the runs before it (up to 5, since the
+    /// last move) with the tests of `surge compare`: two proportions for
+    /// goodput and error rates, the quantile test for latency (from the
+    /// standard errors kept at indexing), the brackets for capacity; a
+    /// move must show against each of them. Only whole, valid, completed
+    /// runs count (not shards, capacity trials or invalid runs).
+    ///
+    /// Metrics: capacity, goodput, error_rate, error_rate:STEP,
+    /// p50|p90|p99:STEP (JOURNEY.STEP) or p50|p90|p99:CHANNEL.
+    #[command(verbatim_doc_comment)]
+    Trend(TrendArgs),
+    /// Index every run folder and capacity search under DIR again.
+    ///
+    /// Also makes a deleted history anew, and moves a damaged one aside
+    /// (history.sqlite.damaged-TIME) before making it again.
+    Rebuild(RebuildArgs),
+}
+
+#[derive(clap::Args)]
+pub struct TrendArgs {
+    /// The scenario (its name or file).
+    pub scenario: String,
+    /// What to follow.
+    #[arg(long, value_name = "M", value_parser = metric_arg)]
+    pub metric: crate::history::query::Metric,
+    /// Also draw the series as an SVG chart here.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// How many runs to follow.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub last: usize,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The run history. Default: $SURGE_HISTORY, else reports/history.sqlite.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct RebuildArgs {
+    /// Where the run folders are.
+    #[arg(value_name = "DIR", default_value = "reports")]
+    pub dir: PathBuf,
+    /// The run history. Default: $SURGE_HISTORY, else DIR/history.sqlite.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+}
+
+fn metric_arg(text: &str) -> Result<crate::history::query::Metric, String> {
+    crate::history::query::Metric::parse(text)
 }
 
 /// The arguments of `surge merge`.
@@ -266,15 +383,25 @@ pub struct MergeArgs {
     /// The merged run folder.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub history: HistoryFlags,
 }
 
 /// The arguments of `surge compare`.
 #[derive(clap::Args)]
 pub struct CompareArgs {
-    /// The baseline: a run folder, summary.json or capacity.json.
-    pub base: PathBuf,
-    /// The new run, of the same kind.
-    pub new: PathBuf,
+    /// The baseline (a run folder, summary.json or capacity.json), then the
+    /// new run of the same kind; only the new run with --baseline.
+    #[arg(value_name = "BASE NEW", num_args = 1..=2, required = true)]
+    pub paths: Vec<PathBuf>,
+    /// `last-pass`: the baseline is the latest valid, passing run of the
+    /// same scenario file (sha256) on the same git branch, from the
+    /// history.
+    #[arg(long, value_name = "last-pass", value_parser = ["last-pass"])]
+    pub baseline: Option<String>,
+    /// The run history, for --baseline last-pass.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
     /// More baselines (repeatable): unchanged runs of the same scenario.
     /// The new run must be worse than each to be a regression.
     #[arg(long = "base", value_name = "PATH")]
@@ -313,6 +440,8 @@ pub struct ReportArgs {
     /// any case, but its summary.json is only rewritten with --rebuild.
     #[arg(long)]
     pub rebuild: bool,
+    #[command(flatten)]
+    pub history: HistoryFlags,
 }
 
 /// The arguments of `surge capacity`.
@@ -334,7 +463,9 @@ pub struct CapacityArgs {
     #[arg(long, value_name = "D", default_value = "30s", value_parser = duration_arg)]
     pub trial_duration: Duration,
     /// A capacity.json to compare against (repeatable: the capacity must
-    /// fall below every baseline's to fail).
+    /// fall below every baseline's to fail), or `last-pass`: the latest
+    /// search of the same scenario file on the same git branch that found
+    /// a capacity, from the history.
     #[arg(long, value_name = "FILE")]
     pub baseline: Vec<PathBuf>,
     /// How far below the baseline the capacity may fall.
@@ -347,6 +478,8 @@ pub struct CapacityArgs {
     /// Worker threads of the load generator.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub history: HistoryFlags,
 }
 
 /// The arguments of `surge validate`.
@@ -450,6 +583,7 @@ impl RunArgs {
             .map_or(std::time::Duration::ZERO, |d| d.0);
         opts.progress = !self.quiet && progress;
         opts.quiet_goose = true;
+        opts.history = self.history.path(&self.reports);
         opts
     }
 }
@@ -462,11 +596,39 @@ impl ReportArgs {
             rebuild: self.rebuild,
             write_summary: self.rebuild,
             into: self.out.clone(),
+            history: self.history.path(std::path::Path::new("reports")),
+            trial_of: None,
         }
     }
 }
 
 impl CompareArgs {
+    /// The baselines and the new run: BASE NEW, or NEW alone with
+    /// --baseline (then --base adds more).
+    pub fn split(&self) -> Result<(Vec<PathBuf>, PathBuf), String> {
+        match (self.baseline.is_some(), &self.paths[..]) {
+            (false, [base, new]) => {
+                let mut bases = vec![base.clone()];
+                bases.extend(self.more_bases.iter().cloned());
+                Ok((bases, new.clone()))
+            }
+            (true, [new]) => Ok((self.more_bases.clone(), new.clone())),
+            (false, [_]) => Err("give BASE and NEW, or NEW with --baseline last-pass".into()),
+            (true, _) => Err("with --baseline last-pass, give only NEW (the run to judge)".into()),
+            (false, _) => Err("give BASE and NEW".into()),
+        }
+    }
+
+    /// The history `--baseline last-pass` reads.
+    pub fn last_pass_history(&self) -> Option<PathBuf> {
+        self.baseline.as_ref()?;
+        crate::history::location(
+            self.history.as_deref(),
+            false,
+            std::path::Path::new("reports"),
+        )
+    }
+
     pub fn tolerance(&self) -> Tolerance {
         Tolerance {
             relative: self.tolerance.fraction(),
@@ -483,6 +645,7 @@ impl CapacityArgs {
         opts.duration = Some(self.trial_duration.0);
         opts.threads = self.threads;
         opts.quiet_goose = true;
+        opts.history = self.history.path(std::path::Path::new("reports"));
         opts
     }
 

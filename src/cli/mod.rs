@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub mod args;
+pub mod history;
 
 use crate::Exit;
 use crate::finish::{Finish, FinishError};
@@ -206,6 +207,7 @@ pub fn run(
     match crate::finish::run(scenario, opts, Some(rate_tolerance)) {
         Ok(finished) => {
             out.write_all(&Text.render(&finished.data))?;
+            warn_history(err, "run", finished.history_warning.as_deref())?;
             if let Some(board) = &opts.board {
                 let s = &finished.data.summary;
                 let report = finished.dir.join("report.html");
@@ -233,22 +235,48 @@ pub fn run(
 }
 
 /// `surge compare BASE NEW`: prints a Markdown table of the comparison and
-/// exits 1 on a regression. `bases` holds one baseline or more.
+/// exits 1 on a regression. `bases` holds one baseline or more; with
+/// `last_pass` (the history file), the latest passing run of the same
+/// scenario on the same branch is the first.
 pub fn compare(
     bases: &[PathBuf],
     new: &Path,
+    last_pass: Option<&Path>,
     tolerance: Tolerance,
     markdown: Option<&Path>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Exit> {
-    let loaded = bases
+    let n = match compare::load(new) {
+        Ok(n) => n,
+        Err(e) => {
+            writeln!(err, "surge compare: {e}")?;
+            return Ok(Exit::BadInput);
+        }
+    };
+    let mut bases = bases.to_vec();
+    if let Some(history) = last_pass {
+        match last_pass_of(history, new, &n) {
+            Ok(found) => {
+                writeln!(
+                    err,
+                    "surge compare: baseline (last pass): {}",
+                    found.display()
+                )?;
+                bases.insert(0, found);
+            }
+            Err(e) => {
+                writeln!(err, "surge compare: {e}")?;
+                return Ok(Exit::BadInput);
+            }
+        }
+    }
+    let b = match bases
         .iter()
         .map(|p| compare::load(p))
         .collect::<Result<Vec<_>, _>>()
-        .and_then(|b| compare::load(new).map(|n| (b, n)));
-    let (b, n) = match loaded {
-        Ok(both) => both,
+    {
+        Ok(b) => b,
         Err(e) => {
             writeln!(err, "surge compare: {e}")?;
             return Ok(Exit::BadInput);
@@ -274,6 +302,76 @@ pub fn compare(
     })
 }
 
+/// The `last-pass` baseline of `new` (a run or a capacity search), from
+/// the history, or why there is none.
+fn last_pass_of(history: &Path, new: &Path, n: &compare::Source) -> Result<PathBuf, String> {
+    let h = crate::history::History::read(history).map_err(|e| e.to_string())?;
+    let fail = |e: crate::history::HistoryError| e.to_string();
+    let (found, sha, branch) = match n {
+        compare::Source::Capacity(r) => {
+            let branch = r.provenance.git_branch.as_deref();
+            (
+                h.last_pass_capacity(&r.scenario_sha256, branch)
+                    .map_err(fail)?,
+                r.scenario_sha256.clone(),
+                branch.map(str::to_string),
+            )
+        }
+        compare::Source::Run(_) | compare::Source::Summary(_) => {
+            let s = match n {
+                compare::Source::Run(d) => &d.summary,
+                compare::Source::Summary(s) => s,
+                compare::Source::Capacity(_) => unreachable!(),
+            };
+            let folder = if new.is_dir() {
+                new
+            } else {
+                new.parent().unwrap_or(new)
+            };
+            let branch = s.run.provenance.git_branch.as_deref();
+            (
+                h.last_pass_run(
+                    &s.scenario.sha256,
+                    branch,
+                    s.run.shard.map(|sh| (sh.index, sh.count)),
+                    &crate::history::key(folder),
+                    &s.run.started_at,
+                )
+                .map_err(fail)?,
+                s.scenario.sha256.clone(),
+                branch.map(str::to_string),
+            )
+        }
+    };
+    found.ok_or_else(|| {
+        let on = branch.map_or("outside any git branch".to_string(), |b| {
+            format!("on branch `{b}`")
+        });
+        let elsewhere = h.branches_with_passes(&sha).unwrap_or_default();
+        let hint = if elsewhere.is_empty() {
+            "no run of this scenario file has passed yet".to_string()
+        } else {
+            format!(
+                "passing runs exist on: {}; give one as BASE",
+                elsewhere.join(", ")
+            )
+        };
+        format!(
+            "no earlier passing run of this scenario file (sha256 {}) {on} in {}\n  hint: {hint}",
+            &sha[..sha.len().min(12)],
+            history.display()
+        )
+    })
+}
+
+/// Says once why a finished run is not in the history.
+fn warn_history(err: &mut dyn Write, command: &str, warning: Option<&str>) -> std::io::Result<()> {
+    match warning {
+        Some(w) => writeln!(err, "surge {command}: warning: {w}"),
+        None => Ok(()),
+    }
+}
+
 /// `surge capacity SCENARIO`: checks that trials are long enough to judge
 /// every objective, searches the capacity, prints each trial and the
 /// result. Exits 1 when no scale passed on judged objectives or, with
@@ -296,9 +394,43 @@ pub fn capacity(
             return Ok(Exit::BadInput);
         }
     };
-    let bases = match baselines
+    let mut paths = Vec::new();
+    for p in baselines {
+        if p.as_os_str() != "last-pass" {
+            paths.push(p.clone());
+            continue;
+        }
+        let sha = crate::runner::summary::file_sha256(&opts.scenario_path);
+        let branch = crate::provenance::here().git_branch;
+        let found = match opts.history.as_deref() {
+            None => Err("--baseline last-pass reads the history; drop --no-history".to_string()),
+            Some(h) => crate::history::History::read(h)
+                .and_then(|h| h.last_pass_capacity(&sha, branch.as_deref()))
+                .map_err(|e| e.to_string())
+                .and_then(|f| {
+                    f.ok_or_else(|| {
+                        format!(
+                            "no earlier capacity search of this scenario file found a capacity on {} in {}",
+                            branch.map_or("no branch".into(), |b| format!("branch `{b}`")),
+                            h.display()
+                        )
+                    })
+                }),
+        };
+        match found {
+            Ok(f) => {
+                writeln!(err, "surge capacity: baseline (last pass): {}", f.display())?;
+                paths.push(f);
+            }
+            Err(e) => {
+                writeln!(err, "surge capacity: {e}")?;
+                return Ok(Exit::BadInput);
+            }
+        }
+    }
+    let bases = match paths
         .iter()
-        .map(|p| capacity::CapacityReport::read(p).map(compare::Source::Capacity))
+        .map(|p| capacity::CapacityReport::read(p).map(|r| compare::Source::Capacity(Box::new(r))))
         .collect::<Result<Vec<_>, _>>()
     {
         Ok(b) => b,
@@ -379,6 +511,10 @@ pub fn capacity(
         }
     };
     writeln!(out, "  capacity: {}", report.describe())?;
+    if let Some(history) = &opts.history {
+        let warning = crate::history::record_capacity(history, &search.dir, &report);
+        warn_history(err, "capacity", warning.as_deref())?;
+    }
     if !report.judged() {
         return Ok(Exit::RunError);
     }
@@ -389,8 +525,12 @@ pub fn capacity(
             Exit::Failed
         });
     }
-    let comparison = compare::compare(&bases, &compare::Source::Capacity(report), tolerance)
-        .expect("capacity reports compare with capacity reports");
+    let comparison = compare::compare(
+        &bases,
+        &compare::Source::Capacity(Box::new(report)),
+        tolerance,
+    )
+    .expect("capacity reports compare with capacity reports");
     write!(out, "{}", comparison.markdown("baseline", "this run"))?;
     Ok(if comparison.regressed() {
         Exit::Failed
@@ -430,6 +570,7 @@ pub fn report(
         }
     };
     let s = &finished.data.summary;
+    warn_history(err, "report", finished.history_warning.as_deref())?;
     if finished.was_killed {
         writeln!(
             err,
@@ -533,6 +674,7 @@ pub fn proxy(config: &Path, out: &mut dyn Write, err: &mut dyn Write) -> std::io
 pub fn merge(
     dirs: &[PathBuf],
     into: &Path,
+    history: Option<PathBuf>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Exit> {
@@ -550,10 +692,14 @@ pub fn merge(
     let how = Finish {
         rebuild: true,
         write_summary: true,
+        history,
         ..Finish::default()
     };
     let data = match crate::finish::finish(into, Some(merged.data.summary), &how) {
-        Ok(f) => f.data,
+        Ok(f) => {
+            warn_history(err, "merge", f.history_warning.as_deref())?;
+            f.data
+        }
         Err(e) => {
             writeln!(err, "surge merge: {e}")?;
             return Ok(Exit::RunError);

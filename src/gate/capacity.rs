@@ -25,7 +25,7 @@ use crate::runner::RunOptions;
 use crate::scenario::Scenario;
 use crate::scenario::model::Objective;
 use crate::scenario::refs::Channel;
-use crate::summary::{Gate, Judgement, Verdict};
+use crate::summary::{Gate, Judgement, Provenance, Verdict};
 
 /// Names this document's format.
 pub const FORMAT: &str = "surge-capacity";
@@ -65,6 +65,15 @@ pub struct CapacityReport {
     pub format: String,
     pub version: u32,
     pub scenario: String,
+    /// SHA-256 of the scenario file's bytes.
+    #[serde(default)]
+    pub scenario_sha256: String,
+    /// When the search started (UTC, RFC 3339).
+    #[serde(default)]
+    pub started_at: String,
+    /// Which code was searched (git, CI).
+    #[serde(default, skip_serializing_if = "Provenance::is_empty")]
+    pub provenance: Provenance,
     /// Mean arrivals per second at scale 1.
     pub base_rate_per_s: f64,
     /// The highest scale that passed (0 when none did).
@@ -289,6 +298,8 @@ pub fn search(
     opts: &RunOptions,
     mut report: impl FnMut(&Trial),
 ) -> Result<CapacityReport, FinishError> {
+    let started_at = crate::runner::summary::rfc3339(std::time::SystemTime::now());
+    let provenance = crate::provenance::here();
     let total = scenario.timeline.total.as_secs_f64().max(1e-9);
     let base_rate = scenario.timeline.expected_arrivals() / total;
     let (mut lo, mut hi): (Option<f64>, Option<f64>) = (None, None);
@@ -303,6 +314,7 @@ pub fn search(
         trial_opts.scale = Some(scale);
         trial_opts.duration = Some(length);
         trial_opts.out = Some(search.dir.join(format!("trial-{n:02}-scale-{scale:.3}")));
+        trial_opts.trial_of = Some(search.dir.clone());
         let result = crate::finish::run(trial_scenario, &trial_opts, None)?;
         let gate = result.data.summary.gate.clone();
         let verdict = gate.as_ref().map_or(Verdict::Fail, |g| g.verdict);
@@ -362,6 +374,9 @@ pub fn search(
         format: FORMAT.into(),
         version: 1,
         scenario: scenario.file.name.to_string(),
+        scenario_sha256: crate::runner::summary::file_sha256(&opts.scenario_path),
+        started_at,
+        provenance,
         base_rate_per_s: base_rate,
         scale: passed,
         capacity_per_s: passed * base_rate,

@@ -229,19 +229,20 @@ fn p_value(p: f64) -> String {
 pub enum Source {
     Run(Box<RunData>),
     Summary(Box<Summary>),
-    Capacity(CapacityReport),
+    Capacity(Box<CapacityReport>),
 }
 
 /// Reads a run folder, a `summary.json` or a `capacity.json`.
 pub fn load(path: &Path) -> Result<Source, DataError> {
     if path.is_dir() {
         if path.join("capacity.json").is_file() {
-            return CapacityReport::read(&path.join("capacity.json")).map(Source::Capacity);
+            return CapacityReport::read(&path.join("capacity.json"))
+                .map(|r| Source::Capacity(Box::new(r)));
         }
         return RunData::load(path).map(|d| Source::Run(Box::new(d)));
     }
     if path.file_name().is_some_and(|n| n == "capacity.json") {
-        return CapacityReport::read(path).map(Source::Capacity);
+        return CapacityReport::read(path).map(|r| Source::Capacity(Box::new(r)));
     }
     read_summary(path).map(|s| Source::Summary(Box::new(s)))
 }
@@ -256,7 +257,7 @@ pub fn compare(bases: &[Source], new: &Source, tol: Tolerance) -> Result<Compari
             let reports: Option<Vec<&CapacityReport>> = bases
                 .iter()
                 .map(|b| match b {
-                    Source::Capacity(r) => Some(r),
+                    Source::Capacity(r) => Some(r.as_ref()),
                     _ => None,
                 })
                 .collect();
@@ -783,31 +784,62 @@ fn rate_row(
 /// Capacity brackets: worse when the new upper bound lies below every
 /// baseline's lower bound, less the tolerance. A search that judged no
 /// trial says nothing.
+/// What a capacity search found, as a comparison needs it: the capacity
+/// lies in `[lower, upper)` arrivals/s.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bracket {
+    pub lower: f64,
+    /// `None` when even the largest scale tried passed.
+    pub upper: Option<f64>,
+    /// Whether any trial was judged.
+    pub judged: bool,
+}
+
+impl Bracket {
+    pub fn of(r: &CapacityReport) -> Bracket {
+        Bracket {
+            lower: r.capacity_per_s,
+            upper: r.upper_per_s,
+            judged: r.judged(),
+        }
+    }
+}
+
+/// Whether capacity moved beyond its brackets against every baseline
+/// (worse when the new upper bound lies below the lowest baseline less the
+/// tolerance), and that floor.
+pub fn capacity_change(bases: &[Bracket], n: Bracket, tol: Tolerance) -> (Change, f64) {
+    let floor = bases.iter().map(|b| b.lower).fold(f64::INFINITY, f64::min) * (1.0 - tol.relative);
+    let new_hi = n.upper.unwrap_or(f64::INFINITY);
+    let ceiling = bases
+        .iter()
+        .map(|b| b.upper.unwrap_or(f64::INFINITY))
+        .fold(f64::NEG_INFINITY, f64::max)
+        * (1.0 + tol.relative);
+    let change = if !n.judged || bases.iter().any(|b| !b.judged) {
+        Change::Unknown
+    } else if new_hi < floor {
+        Change::Worse
+    } else if n.lower > ceiling {
+        Change::Better
+    } else {
+        Change::Same
+    };
+    (change, floor)
+}
+
 fn capacity(bases: &[&CapacityReport], n: &CapacityReport, tol: Tolerance) -> Comparison {
     let show = |r: &CapacityReport| match (r.judged(), r.upper_per_s) {
         (false, _) => "no trial judged".to_string(),
         (true, Some(up)) => format!("{:.1}/s (below {up:.1}/s)", r.capacity_per_s),
         (true, None) => format!("{:.1}/s or more", r.capacity_per_s),
     };
-    let floor = bases
-        .iter()
-        .map(|b| b.capacity_per_s)
-        .fold(f64::INFINITY, f64::min)
-        * (1.0 - tol.relative);
-    let new_hi = n.upper_per_s.unwrap_or(f64::INFINITY);
-    let ceiling = bases
-        .iter()
-        .map(|b| b.upper_per_s.unwrap_or(f64::INFINITY))
-        .fold(f64::NEG_INFINITY, f64::max)
-        * (1.0 + tol.relative);
-    let (change, test) = if !n.judged() || bases.iter().any(|b| !b.judged()) {
-        (Change::Unknown, String::new())
-    } else if new_hi < floor {
-        (Change::Worse, "capacity brackets".to_string())
-    } else if n.capacity_per_s > ceiling {
-        (Change::Better, "capacity brackets".to_string())
+    let brackets: Vec<Bracket> = bases.iter().map(|b| Bracket::of(b)).collect();
+    let (change, floor) = capacity_change(&brackets, Bracket::of(n), tol);
+    let test = if change == Change::Unknown {
+        String::new()
     } else {
-        (Change::Same, "capacity brackets".to_string())
+        "capacity brackets".to_string()
     };
     let row = Row {
         subject: n.scenario.clone(),

@@ -121,7 +121,7 @@ const Z_SE: f64 = 1.96;
 /// A quantile's estimate and its standard error, the width of its
 /// distribution-free 95% bounds over 2 × 1.96 (at least the histogram's
 /// resolution, so a quantile on one repeated value is not exact).
-fn estimate(h: &Histogram<u64>, q: f64) -> (f64, f64) {
+pub fn estimate(h: &Histogram<u64>, q: f64) -> (f64, f64) {
     let value = h.value_at_quantile(q) as f64;
     let (lo, hi) = quantile_bounds(h, q, Z_SE);
     let resolution = (value / 1000.0).max(1.0);
@@ -146,12 +146,23 @@ pub fn quantiles(
     if !quantile_judgeable(base, q) || !quantile_judgeable(new, q) {
         return None;
     }
-    let (b, n) = (estimate(base, q), estimate(new, q));
-    Some(Evidence {
+    Some(estimated(
+        estimate(base, q),
+        estimate(new, q),
+        relative,
+        floor,
+    ))
+}
+
+/// The quantile test on two (estimate, standard error) pairs, as
+/// [`estimate`] gives them: what a run history keeps instead of the
+/// histograms.
+pub fn estimated(b: (f64, f64), n: (f64, f64), relative: f64, floor: f64) -> Evidence {
+    Evidence {
         test: Test::Quantile,
         p_worse: quantile_worse(b, n, relative, floor),
         p_better: quantile_worse(n, b, relative, floor),
-    })
+    }
 }
 
 /// A share of trials, as counted.

@@ -258,6 +258,92 @@ pub fn time_stacked(frame: &Frame, y_desc: &str, layers: &[Line]) -> String {
     })
 }
 
+/// Values over a history of runs (x: run 1 to n, oldest first): each line
+/// with a dot per run; `moved` runs ringed in red (where a trend moved
+/// beyond noise), `current` (this run) ringed in ink. Latencies (in ms)
+/// go on a log axis, where a slow channel does not flatten the others.
+pub fn runs(
+    y_desc: &str,
+    scale: Scale,
+    lines: &[Line],
+    moved: &[usize],
+    current: Option<usize>,
+) -> String {
+    let n = lines
+        .iter()
+        .map(|l| l.points.len())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let x = 0.5f64..n as f64 + 0.5;
+    let run_label = |x: &f64| format!("{x:.0}");
+    svg(SMALL_HEIGHT, |root| match scale {
+        Scale::Linear => {
+            let max = lines
+                .iter()
+                .flat_map(|l| l.points.iter().map(|p| p.1))
+                .fold(0.0f64, f64::max);
+            let mut chart = builder(root)
+                .build_cartesian_2d(x, 0f64..nice_top(max))
+                .map_err(|e| e.to_string())?;
+            mesh(&mut chart, "run (oldest first)", y_desc)
+                .x_labels(n.min(20))
+                .x_label_formatter(&run_label)
+                .y_label_formatter(&|y| count_label(*y))
+                .draw()
+                .map_err(|e| e.to_string())?;
+            dots(&mut chart, lines, moved, current)
+        }
+        Scale::Log => {
+            let (lo, top) = log_range(lines);
+            let mut chart = builder(root)
+                .build_cartesian_2d(x, (lo..top).log_scale())
+                .map_err(|e| e.to_string())?;
+            mesh(&mut chart, "run (oldest first)", y_desc)
+                .x_labels(n.min(20))
+                .x_label_formatter(&run_label)
+                .y_label_formatter(&|y| ms_label(*y))
+                .draw()
+                .map_err(|e| e.to_string())?;
+            dots(&mut chart, lines, moved, current)
+        }
+    })
+}
+
+/// The lines of a runs chart, a dot per run, and the rings.
+fn dots<Y>(
+    chart: &mut Chart<'_, '_, Y>,
+    lines: &[Line],
+    moved: &[usize],
+    current: Option<usize>,
+) -> Result<(), String>
+where
+    Y: Ranged<ValueType = f64>,
+{
+    draw_lines(chart, lines)?;
+    for l in lines {
+        chart
+            .draw_series(
+                l.points
+                    .iter()
+                    .map(|&p| Circle::new(p, 3, l.color.filled())),
+            )
+            .map_err(|e| e.to_string())?;
+        let ring = |i: usize, color: RGBColor| {
+            l.points
+                .get(i)
+                .map(|&p| Circle::new(p, 7, color.stroke_width(2)))
+        };
+        chart
+            .draw_series(moved.iter().filter_map(|&i| ring(i, FAULT)))
+            .map_err(|e| e.to_string())?;
+        chart
+            .draw_series(current.and_then(|i| ring(i, INK)))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// The percentile spectrum: latency against "nines" (x = log10(1/(1−q))).
 pub fn spectrum(lines: &[Line], max_nines: f64) -> String {
     let (lo, top) = log_range(lines);

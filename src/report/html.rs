@@ -172,6 +172,7 @@ fn page(run: &RunData) -> String {
     generator(&mut out, run, &axis, &frame);
     ledger(&mut out, s);
     steps(&mut out, s);
+    history(&mut out, run);
     let _ = write!(
         out,
         "<p class=\"note\">Written by surge {} from the run folder's summary.json, latency.hlog, \
@@ -875,6 +876,120 @@ fn steps(out: &mut String, s: &Summary) {
             c.error_rate,
             esc(&errors.join(", ")),
             c.connects
+        );
+    }
+    let _ = writeln!(out, "</table>");
+}
+
+/// The scenario's recent runs from the history (when it holds earlier
+/// ones): goodput and each channel's p99 per run, and capacity searches;
+/// this run ringed.
+fn history(out: &mut String, run: &RunData) {
+    let Some(h) = &run.history else { return };
+    let this = crate::history::key(&run.dir);
+    let current = h.runs.iter().position(|p| p.folder == this);
+    let earlier = h.runs.len() - usize::from(current.is_some());
+    if earlier == 0 && h.capacities.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<h2 id=\"history\">9. History</h2><p class=\"note\">The last {} whole, valid runs of \
+         this scenario in the run history, oldest first{}; <code>surge history trend</code> \
+         tells moves from noise.</p>",
+        h.runs.len(),
+        if current.is_some() {
+            ", this run ringed"
+        } else {
+            ""
+        }
+    );
+    let x = |i: usize| (i + 1) as f64;
+    if !h.runs.is_empty() {
+        let goodput = Line {
+            name: "goodput".into(),
+            color: color(2),
+            points: h
+                .runs
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (x(i), p.goodput * 100.0))
+                .collect(),
+            dashed: false,
+        };
+        let _ = writeln!(out, "<h3>Goodput, % of arrivals</h3>");
+        out.push_str(&charts::runs(
+            "goodput, %",
+            Scale::Linear,
+            &[goodput],
+            &[],
+            current,
+        ));
+        let channels: std::collections::BTreeSet<&String> =
+            h.runs.iter().flat_map(|p| p.p99_us.keys()).collect();
+        let lines: Vec<Line> = channels
+            .iter()
+            .enumerate()
+            .map(|(c, name)| Line {
+                name: (*name).clone(),
+                color: color(c),
+                points: h
+                    .runs
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, p)| Some((x(i), *p.p99_us.get(*name)? as f64 / 1000.0)))
+                    .collect(),
+                dashed: false,
+            })
+            .collect();
+        let _ = writeln!(out, "<h3>p99 latency per channel</h3>");
+        out.push_str(&charts::runs("p99", Scale::Log, &lines, &[], current));
+        legend(out, &line_legend(&lines));
+    }
+    if !h.capacities.is_empty() {
+        let line = Line {
+            name: "capacity".into(),
+            color: color(0),
+            points: h
+                .capacities
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (x(i), c.2))
+                .collect(),
+            dashed: false,
+        };
+        let _ = writeln!(
+            out,
+            "<h3>Capacity, arrivals/s ({} searches)</h3>",
+            h.capacities.len()
+        );
+        out.push_str(&charts::runs(
+            "arrivals/s",
+            Scale::Linear,
+            &[line],
+            &[],
+            None,
+        ));
+    }
+    let _ = writeln!(
+        out,
+        "<table><tr><th>run</th><th>started (UTC)</th><th>commit</th><th>goodput</th></tr>"
+    );
+    for (i, p) in h.runs.iter().enumerate() {
+        let mark = if Some(i) == current {
+            " (this run)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}{mark}</td><td>{}</td><td><code>{}</code></td><td>{:.2}%</td></tr>",
+            i + 1,
+            esc(&crate::history::trend::short_time(&p.started_at)),
+            esc(&crate::history::trend::short_commit(
+                p.git_commit.as_deref()
+            )),
+            p.goodput * 100.0
         );
     }
     let _ = writeln!(out, "</table>");

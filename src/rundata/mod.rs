@@ -99,6 +99,9 @@ pub struct RunData {
     pub journeys: Vec<(u64, String, JourneyCounts)>,
     /// Examples of errors (`errors.jsonl`; none in folders without it).
     pub examples: Vec<ErrorExample>,
+    /// The scenario's earlier runs, from the history, when the run was
+    /// indexed in one (a report's History section).
+    pub history: Option<crate::history::query::Recent>,
 }
 
 /// Reads `errors.jsonl`: absent, none; a line cut short by a kill is
@@ -211,6 +214,7 @@ impl RunData {
             steps,
             journeys,
             examples: read_examples(&dir.join(EXAMPLES_FILE)),
+            history: None,
         })
     }
 

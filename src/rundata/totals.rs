@@ -74,7 +74,7 @@ impl RunData {
     }
 
     /// One tag's histogram over the whole run.
-    fn tag(&self, tag: &str) -> Histogram<u64> {
+    pub fn tag(&self, tag: &str) -> Histogram<u64> {
         self.histogram(|t| t == tag, &Window::all())
     }
 

@@ -28,7 +28,7 @@ mod pool;
 mod progress;
 mod quiet;
 mod run_folder;
-mod summary;
+pub(crate) mod summary;
 pub mod target;
 
 use std::path::PathBuf;
@@ -95,6 +95,10 @@ pub struct RunOptions {
     /// The dashboard, once listening (set by the command line before the
     /// run, so a port in use is refused before any load).
     pub board: Option<std::sync::Arc<crate::live::dashboard::Board>>,
+    /// Index the finished run folder in this history (`None`: no history).
+    pub history: Option<PathBuf>,
+    /// The capacity search this run is a trial of (its folder).
+    pub trial_of: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -120,6 +124,8 @@ impl RunOptions {
             allow_remote_dashboard: false,
             dashboard_linger: Duration::ZERO,
             board: None,
+            history: None,
+            trial_of: None,
         }
     }
 }

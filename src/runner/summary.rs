@@ -28,7 +28,15 @@ pub struct Context<'a> {
     pub expected: f64,
 }
 
-fn rfc3339(t: SystemTime) -> String {
+/// SHA-256 of a file's bytes (empty when it cannot be read): what names
+/// "the same scenario" across runs.
+pub fn file_sha256(path: &std::path::Path) -> String {
+    std::fs::read(path)
+        .map(|b| hex(&Sha256::digest(b)))
+        .unwrap_or_default()
+}
+
+pub fn rfc3339(t: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
@@ -38,9 +46,7 @@ fn rfc3339(t: SystemTime) -> String {
 pub fn initial(ctx: &Context, started: SystemTime) -> Summary {
     let s = ctx.scenario;
     let file = &s.file;
-    let sha = std::fs::read(&ctx.opts.scenario_path)
-        .map(|b| hex(&Sha256::digest(b)))
-        .unwrap_or_default();
+    let sha = file_sha256(&ctx.opts.scenario_path);
     Summary {
         format: FORMAT.into(),
         version: VERSION,
@@ -74,6 +80,7 @@ pub fn initial(ctx: &Context, started: SystemTime) -> Summary {
                 cpu_max_pct: None,
                 cpu_mean_pct: None,
             },
+            provenance: crate::provenance::here(),
         },
         target: TargetInfo {
             kind: ctx.target_kind.into(),

@@ -185,6 +185,45 @@ pub struct RunInfo {
     pub shards: Vec<ShardStart>,
     /// The machine that generated the load.
     pub generator: GeneratorInfo,
+    /// Which code was rehearsed: the git checkout and CI job the run was
+    /// started from, when there was one.
+    #[serde(default, skip_serializing_if = "Provenance::is_empty")]
+    pub provenance: Provenance,
+}
+
+/// Where a run came from, so a history can say which change moved a
+/// figure. Every field is absent when unknown.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// The commit checked out in the working directory (CI's commit when
+    /// the directory is not a git checkout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+    /// The branch (CI's branch name when the checkout is detached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_branch: Option<String>,
+    /// Whether tracked files had uncommitted changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_dirty: Option<bool>,
+    /// `github` or `gitlab`, when run by their CI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci: Option<String>,
+    /// The CI job's page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci_run_url: Option<String>,
+    /// The pull (merge) request's number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci_pr: Option<String>,
+    /// The commit CI says it built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci_commit: Option<String>,
+}
+
+impl Provenance {
+    pub fn is_empty(&self) -> bool {
+        *self == Provenance::default()
+    }
 }
 
 /// A shard of a merged run.

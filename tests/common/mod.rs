@@ -232,3 +232,37 @@ pub fn http_get(url: &str) -> Option<String> {
     let status = head.split_whitespace().nth(1)?;
     (status == "200").then(|| body.to_string())
 }
+
+/// `surge twin` on a free port, stopped when dropped.
+pub struct Twin {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for Twin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `surge twin` on a free port of loopback.
+pub fn twin() -> Twin {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("surge"))
+        .args(["twin", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("the twin prints its address")
+        .to_string();
+    Twin { child, url }
+}
