@@ -631,3 +631,75 @@ fn shards_a_merge_and_a_capacity_search_writing_at_once_lose_no_row() {
         0
     );
 }
+
+#[test]
+fn capacity_against_last_pass_finds_the_branch_s_latest_search() {
+    use sha2::Digest;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let twin = common::twin();
+    let scenario = tiny(dir, Some(&twin.url));
+    let sha: String = sha2::Sha256::digest(std::fs::read(&scenario).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    // Two earlier searches of this very file on main: the older found far
+    // more than the twin carries, the newer about what it carries; and one
+    // on another branch, newest of all.
+    let earlier = |name: &str, branch: &str, day: u32, lower: f64| {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        let report = serde_json::json!({
+            "format": "surge-capacity", "version": 1, "scenario": "history-tiny",
+            "scenario_sha256": sha, "started_at": format!("2026-11-{day:02}T10:00:00.000Z"),
+            "provenance": { "git_commit": "e4e4", "git_branch": branch },
+            "base_rate_per_s": 20.0, "scale": lower / 20.0, "capacity_per_s": lower,
+            "resolution": 0.1,
+            "trials": [{ "scale": lower / 20.0, "rate_per_s": lower, "verdict": "pass", "dir": "gone", "reasons": [], "duration_s": 3.0, "judged": true }]
+        });
+        std::fs::write(d.join("capacity.json"), report.to_string()).unwrap();
+    };
+    earlier("old-main", "main", 1, 100_000.0);
+    earlier("new-main", "main", 2, 20.0);
+    earlier("other", "feature", 3, 100_000.0);
+    let db = dir.join("h.sqlite");
+    let o = surge_in(dir, &[])
+        .args(["history", "rebuild", "."])
+        .arg("--history")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = surge_in(dir, &github("main", "f00d"))
+        .arg("capacity")
+        .arg(&scenario)
+        .args([
+            "--trial-duration",
+            "3s",
+            "--max-trials",
+            "2",
+            "--baseline",
+            "last-pass",
+            "--out",
+        ])
+        .arg(dir.join("search"))
+        .arg("--history")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let said = text(&o);
+    let picked = dir.join("new-main/capacity.json").canonicalize().unwrap();
+    assert!(
+        said.contains(&format!("baseline (last pass): {}", picked.display())),
+        "{said}"
+    );
+    // At least 20/s or more passes its two trials: no regression against it.
+    assert_eq!(o.status.code(), Some(0), "{said}");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM capacities WHERE git_commit = 'f00d'"
+        ),
+        1
+    );
+}

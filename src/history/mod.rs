@@ -51,6 +51,13 @@ pub enum HistoryError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error(
+        "cannot open the run history {path} ({source}): is it a folder, or in one that cannot be written? Name a file with --history"
+    )]
+    CannotOpen {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("the disk holding the run history {path} is full; this run is not in it")]
     Full { path: PathBuf },
     #[error(
@@ -84,9 +91,10 @@ impl HistoryError {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
                 HistoryError::Busy { path }
             }
-            Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+            Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => {
                 HistoryError::ReadOnly { path, source }
             }
+            Some(ErrorCode::CannotOpen) => HistoryError::CannotOpen { path, source },
             Some(ErrorCode::DiskFull) => HistoryError::Full { path },
             _ => HistoryError::Other { path, source },
         }
