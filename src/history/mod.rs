@@ -197,24 +197,27 @@ impl History {
     /// opening a new history at once migrate it once).
     fn migrate(&mut self) -> Result<(), HistoryError> {
         let known = schema::MIGRATIONS.len() as i64;
-        let path = self.path.clone();
-        let fail = |e| HistoryError::of(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(fail)?;
-        let found: i64 = tx
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(fail)?;
-        if found > known {
-            return Err(HistoryError::Newer { path, found, known });
+        let mut newer = None;
+        self.write(|tx| {
+            let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if found > known {
+                newer = Some(found);
+                return Ok(());
+            }
+            for (n, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
+                tx.execute_batch(sql)?;
+                tx.pragma_update(None, "user_version", n as i64 + 1)?;
+            }
+            Ok(())
+        })?;
+        match newer {
+            Some(found) => Err(HistoryError::Newer {
+                path: self.path.clone(),
+                found,
+                known,
+            }),
+            None => Ok(()),
         }
-        for (n, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
-            tx.execute_batch(sql).map_err(fail)?;
-            tx.pragma_update(None, "user_version", n as i64 + 1)
-                .map_err(fail)?;
-        }
-        tx.commit().map_err(fail)
     }
 
     /// Indexes a finished run folder (its rows replace any it had).
@@ -225,14 +228,7 @@ impl History {
         capacity: Option<&Path>,
     ) -> Result<(), HistoryError> {
         let rows = index::RunRows::of(data, capacity);
-        let path = self.path.clone();
-        let fail = |e| HistoryError::of(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(fail)?;
-        rows.insert(&tx).map_err(fail)?;
-        tx.commit().map_err(fail)
+        self.write(|tx| rows.insert(tx))
     }
 
     /// Indexes a capacity search's folder (holding `capacity.json`).
@@ -242,13 +238,22 @@ impl History {
         report: &CapacityReport,
     ) -> Result<(), HistoryError> {
         let row = index::CapacityRow::of(dir, report);
+        self.write(|tx| row.insert(tx))
+    }
+
+    /// Runs `f` in one transaction holding the write lock from its start
+    /// (so a busy history waits its timeout at the start, not midway).
+    fn write(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<()>,
+    ) -> Result<(), HistoryError> {
         let path = self.path.clone();
         let fail = |e| HistoryError::of(&path, e);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;
-        row.insert(&tx).map_err(fail)?;
+        f(&tx).map_err(fail)?;
         tx.commit().map_err(fail)
     }
 }
@@ -360,4 +365,46 @@ pub fn key(dir: &Path) -> String {
         .unwrap_or_else(|_| dir.to_path_buf())
         .display()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_history_is_migrated_once_and_a_newer_one_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deep/er/history.sqlite");
+        drop(History::open(&path).unwrap());
+        let h = History::open(&path).unwrap();
+        let version: i64 = h
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, schema::MIGRATIONS.len() as i64);
+        h.conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(h);
+        match History::open(&path) {
+            Err(e @ HistoryError::Newer { found: 99, .. }) => {
+                assert!(e.to_string().contains("newer surge"))
+            }
+            other => panic!("{:?}", other.err()),
+        }
+    }
+
+    #[test]
+    fn the_history_is_where_the_flag_then_the_environment_says() {
+        let reports = Path::new("reps");
+        assert_eq!(location(None, true, reports), None);
+        assert_eq!(
+            location(Some(Path::new("h.db")), false, reports),
+            Some(PathBuf::from("h.db"))
+        );
+        if std::env::var_os(ENV).is_none() {
+            assert_eq!(
+                location(None, false, reports),
+                Some(PathBuf::from("reps/history.sqlite"))
+            );
+        }
+    }
 }
