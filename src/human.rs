@@ -1,7 +1,23 @@
 //! Figures as people read them in terminals, tables and verdicts: one
 //! formatter for latencies, so a latency reads alike in the run's summary,
-//! the reports, a verdict and a comparison. A leaf: imports nothing of
-//! surge's.
+//! the reports, a verdict and a comparison; and an error with its causes
+//! on one line. A leaf: imports nothing of surge's.
+
+/// An error and its causes, each once, on one line: `error sending
+/// request: client error (Connect): invalid peer certificate:
+/// UnknownIssuer`. A cause already said by the error before it is left out.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = err.source();
+    }
+    parts.join(": ")
+}
 
 /// A recorded latency (microseconds) in milliseconds: one decimal below
 /// 10 ms, whole milliseconds from there (where a fraction is noise).

@@ -516,9 +516,12 @@ fn a_broken_history_costs_one_warning_never_the_exit_code() {
             .args(["-o", "remount,ro"])
             .arg(&ro)
             .status()
-            .unwrap();
-        assert!(remount.success());
-        warns_once(dir, &scenario, "while-read-only", &db, "read-only");
+            .is_ok_and(|s| s.success());
+        if remount {
+            warns_once(dir, &scenario, "while-read-only", &db, "read-only");
+        } else {
+            eprintln!("read-only case not run: this process may not remount read-only");
+        }
         unmount(&ro);
     } else {
         eprintln!("read-only case not run: this process may not mount a tmpfs");

@@ -275,11 +275,7 @@ async fn deliver(client: &reqwest::Client, url: &str, body: Vec<u8>) -> Result<(
                 ));
             }
             Ok(r) => last = r.status().to_string(),
-            Err(e) => {
-                last = std::iter::successors(Some(&e as &dyn std::error::Error), |s| s.source())
-                    .last()
-                    .map_or_else(|| e.to_string(), |s| s.to_string())
-            }
+            Err(e) => last = crate::human::error_chain(&e),
         }
         if attempt < TRIES {
             tokio::time::sleep(wait).await;

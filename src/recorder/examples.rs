@@ -21,6 +21,25 @@ pub const PER_SLOT: u32 = 5;
 /// all read alike stops costing anything after these.
 const OFFERS: u32 = 64;
 
+/// Whether a slot (a step and class) holding examples with the words
+/// `kept` takes one more with these: the first `PER_SLOT` distinct ones.
+/// The recorder keeps them by this rule, and a merge picks among shards'
+/// by it again.
+pub fn admits<'a>(
+    kept: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    what: &str,
+    body: Option<&str>,
+) -> bool {
+    let mut n = 0;
+    for (w, b) in kept {
+        if w == what && b == body {
+            return false;
+        }
+        n += 1;
+    }
+    n < PER_SLOT as usize
+}
+
 /// One failed request, in words; secrets already masked.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Example {
@@ -80,11 +99,11 @@ impl Examples {
         let slot = Self::slot(example.step, example.class);
         let mut inner = self.inner.lock().expect("examples lock");
         let whats = &mut inner.whats[slot];
-        let words = (example.what.clone(), example.body.clone());
-        if whats.len() as u32 >= PER_SLOT || whats.contains(&words) {
+        let kept = whats.iter().map(|(w, b)| (w.as_str(), b.as_deref()));
+        if !admits(kept, &example.what, example.body.as_deref()) {
             return;
         }
-        whats.push(words);
+        whats.push((example.what.clone(), example.body.clone()));
         self.kept[slot].store(whats.len() as u32, Ordering::Relaxed);
         inner.new.push(example);
     }

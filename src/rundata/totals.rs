@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use hdrhistogram::Histogram;
 
 use super::{RunData, Window};
-use crate::recorder::examples::PER_SLOT;
+use crate::recorder::examples::admits;
 use crate::recorder::{
     JourneyCounts, Outcome, StepCounts, connect_tag, histogram, journey_tag, lag_tag, step_tag,
 };
@@ -183,12 +183,11 @@ impl RunData {
     fn examples_of(&self, class: &str) -> Vec<ErrorExample> {
         let mut out: Vec<ErrorExample> = Vec::new();
         for e in self.examples.iter().filter(|e| e.class == class) {
-            let same_step = out.iter().filter(|o| o.step == e.step);
-            if same_step.clone().count() < PER_SLOT as usize
-                && !same_step
-                    .clone()
-                    .any(|o| o.what == e.what && o.body == e.body)
-            {
+            let kept = out
+                .iter()
+                .filter(|o| o.step == e.step)
+                .map(|o| (o.what.as_str(), o.body.as_deref()));
+            if admits(kept, &e.what, e.body.as_deref()) {
                 out.push(e.clone());
             }
         }

@@ -88,12 +88,7 @@ impl Recipe {
         if let Some((name, addrs)) = &self.resolve {
             b = b.resolve_to_addrs(name, addrs);
         }
-        b.build().map_err(|e| {
-            std::iter::successors(Some(&e as &dyn std::error::Error), |s| s.source())
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join(": ")
-        })
+        b.build().map_err(|e| crate::human::error_chain(&e))
     }
 }
 

@@ -61,7 +61,7 @@ pub fn example(why: &Why, cx: &Context<'_>) -> Example {
     let step = cx.step;
     let (what, body) = match why {
         Why::Request(reason) => (reason.to_string(), None),
-        Why::Transport(e) => (error_chain(e), None),
+        Why::Transport(e) => (crate::human::error_chain(e), None),
         Why::Status { got, body } => (
             format!("expected status {}, got {got}", step.expect.status),
             Some(body),
@@ -172,21 +172,6 @@ fn start_of(body: &[u8]) -> String {
         text.push('…');
     }
     text
-}
-
-/// An error and its causes, each once: `error sending request: client
-/// error (Connect): invalid peer certificate: UnknownIssuer`.
-fn error_chain(e: &reqwest::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = next {
-        let text = err.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = err.source();
-    }
-    parts.join(": ")
 }
 
 /// `text` with every secret value replaced by `***`.
