@@ -21,7 +21,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
-use super::metrics::{Metrics, text};
+use super::metrics::{Shared, text};
 use crate::recorder::Outcome;
 use crate::recorder::observe::{Observer, Second};
 use crate::scenario::model::ErrorClass;
@@ -44,7 +44,7 @@ pub enum DashboardError {
 
 #[derive(Default)]
 struct Live {
-    metrics: Option<Metrics>,
+    metrics: Option<Shared>,
     /// The page's opening facts (scenario, steps, faults) and the seconds
     /// so far, for a page opened late.
     hello: Value,
@@ -126,7 +126,7 @@ impl Board {
     /// their own; `twin`'s ledger goes with every second.
     pub fn observer(
         self: &Arc<Board>,
-        metrics: Metrics,
+        metrics: Shared,
         hello: Value,
         judging: Judging,
         twin: Option<Arc<crate::twin::Twin>>,
@@ -240,10 +240,10 @@ impl Observer for Feed {
             .as_ref()
             .map(|t| crate::report::rows::ledger(&t.ledger()));
         let mut live = self.board.live.lock().expect("dashboard lock");
-        let totals = live.metrics.as_mut().map(|m| {
-            m.add(s);
-            m.totals()
-        });
+        let totals = live
+            .metrics
+            .as_ref()
+            .map(|m| m.lock().expect("metrics lock").totals());
         let message = second_message(s, ledger, totals);
         if live.seconds.len() == KEPT {
             live.seconds.pop_front();
@@ -354,7 +354,11 @@ async fn page(State(board): State<Arc<Board>>) -> Html<String> {
 
 async fn metrics(State(board): State<Arc<Board>>) -> Response {
     let live = board.live.lock().expect("dashboard lock");
-    let body = live.metrics.as_ref().map(text).unwrap_or_default();
+    let body = live
+        .metrics
+        .as_ref()
+        .map(|m| text(&m.lock().expect("metrics lock")))
+        .unwrap_or_default();
     (
         [(
             header::CONTENT_TYPE,

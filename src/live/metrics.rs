@@ -106,6 +106,20 @@ pub struct Family {
 }
 
 /// The series of one run, as of its last recorded second.
+/// The run's series, shared by the live views that read them: the
+/// [`Adder`] adds each second once, before the views are told of it.
+pub type Shared = std::sync::Arc<std::sync::Mutex<Metrics>>;
+
+/// The observer that adds each second to the shared series; registered
+/// before the views that read them.
+pub struct Adder(pub Shared);
+
+impl crate::recorder::observe::Observer for Adder {
+    fn second(&mut self, s: &crate::recorder::observe::Second<'_>) {
+        self.0.lock().expect("metrics lock").add(s);
+    }
+}
+
 pub struct Metrics {
     pub run: RunLabels,
     /// Per step: (journey, step, channel).

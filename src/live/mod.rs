@@ -69,6 +69,14 @@ impl LiveOptions {
             .map(|w| (w.name.clone(), scenario.file.faults[w.index].on.to_string()))
             .collect();
         let mut out: Vec<Box<dyn Observer>> = Vec::new();
+        if self.dashboard.is_none() && self.remote_write.is_none() {
+            return Ok(out);
+        }
+        // One set of series for every view, added to once a second.
+        let metrics: metrics::Shared = std::sync::Arc::new(std::sync::Mutex::new(
+            metrics::Metrics::new(run.clone(), names, faults.clone()),
+        ));
+        out.push(Box::new(metrics::Adder(metrics.clone())));
         if let Some(board) = &self.dashboard {
             let hello = serde_json::json!({
                 "scenario": run.scenario,
@@ -85,7 +93,6 @@ impl LiveOptions {
                     "start_s": w.start.as_secs_f64(), "end_s": w.end.as_secs_f64(),
                 })).collect::<Vec<_>>(),
             });
-            let metrics = metrics::Metrics::new(run.clone(), names, faults.clone());
             let judging = dashboard::Judging {
                 dir: target.dir.to_path_buf(),
                 objectives: scenario.file.objectives.clone(),
@@ -101,10 +108,9 @@ impl LiveOptions {
                     )
                     .collect(),
             };
-            out.push(board.observer(metrics, hello, judging, target.twin.clone()));
+            out.push(board.observer(metrics.clone(), hello, judging, target.twin.clone()));
         }
         if let Some((url, headers)) = self.remote_write {
-            let metrics = metrics::Metrics::new(run, names, faults);
             out.push(Box::new(remote_write::RemoteWrite::start(
                 metrics, &url, headers,
             )?));

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::metrics::{Metrics, Sample};
+use super::metrics::{Metrics, Sample, Shared};
 use crate::recorder::observe::{Observer, Second};
 use crate::scenario::template::Template;
 
@@ -84,7 +84,7 @@ struct Tally {
 
 /// The remote-write observer.
 pub struct RemoteWrite {
-    metrics: Metrics,
+    metrics: Shared,
     url: String,
     queue: Option<SyncSender<Push>>,
     sender: Option<JoinHandle<()>>,
@@ -112,7 +112,7 @@ pub fn headers(specs: &[String]) -> Result<HeaderMap, RemoteWriteError> {
 impl RemoteWrite {
     /// Starts the sender thread for `url` (checked by `LiveOptions`).
     pub fn start(
-        metrics: Metrics,
+        metrics: Shared,
         url: &str,
         headers: HeaderMap,
     ) -> Result<RemoteWrite, RemoteWriteError> {
@@ -135,10 +135,13 @@ impl RemoteWrite {
     }
 
     fn push(&mut self) {
-        let samples = self.metrics.samples();
-        let push = Push {
-            samples: samples.len() as u64,
-            body: encode(&self.metrics, &samples, now_ms()),
+        let push = {
+            let metrics = self.metrics.lock().expect("metrics lock");
+            let samples = metrics.samples();
+            Push {
+                samples: samples.len() as u64,
+                body: encode(&metrics, &samples, now_ms()),
+            }
         };
         let Some(queue) = &self.queue else { return };
         if let Err(TrySendError::Full(p) | TrySendError::Disconnected(p)) = queue.try_send(push) {
@@ -148,8 +151,7 @@ impl RemoteWrite {
 }
 
 impl Observer for RemoteWrite {
-    fn second(&mut self, second: &Second<'_>) {
-        self.metrics.add(second);
+    fn second(&mut self, _: &Second<'_>) {
         self.push();
     }
 
