@@ -127,15 +127,18 @@ pub fn finish(dir: &Path, summary: Option<Summary>, how: &Finish) -> Result<Fini
     if how.write_summary {
         data.summary.write(&into).map_err(written)?;
     }
-    let history_warning = how.history.as_deref().and_then(|path| {
-        let warning = crate::history::record_run(path, &data, how.trial_of.as_deref());
-        if warning.is_none() && how.trial_of.is_none() {
-            data.history = crate::history::History::read(path)
-                .and_then(|h| h.recent(&data.summary.scenario.name, HISTORY_SHOWN))
-                .ok();
-        }
-        warning
-    });
+    let history_warning =
+        how.history.as_deref().and_then(|path| {
+            match crate::history::record_run(path, &data, how.trial_of.as_deref()) {
+                Ok(h) => {
+                    if how.trial_of.is_none() {
+                        data.history = h.recent(&data.summary.scenario.name, HISTORY_SHOWN).ok();
+                    }
+                    None
+                }
+                Err(warning) => Some(warning),
+            }
+        });
     crate::report::write_into(&data, &into).map_err(written)?;
     Ok(Finished {
         data,

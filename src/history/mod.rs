@@ -259,12 +259,13 @@ impl History {
 }
 
 /// Indexes a finished run folder into the history at `path`: the one
-/// sequence `finish` calls. Returns the warning to show when it could not.
-pub fn record_run(path: &Path, data: &RunData, capacity: Option<&Path>) -> Option<String> {
+/// sequence `finish` calls. The history, open, to read the run's
+/// neighbours from (one connection: the last to close tidies the WAL
+/// away); or the warning to show when it could not be written.
+pub fn record_run(path: &Path, data: &RunData, capacity: Option<&Path>) -> Result<History, String> {
     History::open(path)
-        .and_then(|mut h| h.index_run(data, capacity))
-        .err()
-        .map(|e| e.to_string())
+        .and_then(|mut h| h.index_run(data, capacity).map(|()| h))
+        .map_err(|e| e.to_string())
 }
 
 /// Indexes a capacity search into the history at `path`; the warning when
