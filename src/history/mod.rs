@@ -52,7 +52,7 @@ pub enum HistoryError {
         source: rusqlite::Error,
     },
     #[error(
-        "cannot open the run history {path} ({source}): is it a folder, or in one that cannot be written? Name a file with --history"
+        "cannot open the run history {path} ({source}); name a file, in a folder surge may write, with --history"
     )]
     CannotOpen {
         path: PathBuf,
@@ -94,11 +94,27 @@ impl HistoryError {
             Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => {
                 HistoryError::ReadOnly { path, source }
             }
+            Some(ErrorCode::CannotOpen) if read_only(&path) => {
+                HistoryError::ReadOnly { path, source }
+            }
             Some(ErrorCode::CannotOpen) => HistoryError::CannotOpen { path, source },
             Some(ErrorCode::DiskFull) => HistoryError::Full { path },
             _ => HistoryError::Other { path, source },
         }
     }
+}
+
+/// Whether `path` exists but cannot be written (a read-only file system,
+/// or permissions): SQLite says only that it cannot open it.
+fn read_only(path: &Path) -> bool {
+    path.is_file()
+        && std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .is_err_and(|e| {
+                e.kind() == std::io::ErrorKind::PermissionDenied
+                    || e.raw_os_error() == Some(libc::EROFS)
+            })
 }
 
 /// Where the history is: `--history FILE`, else `$SURGE_HISTORY`, else
