@@ -592,11 +592,7 @@ pub fn report(
         dir.display(),
         finished.dir.display(),
         names.join(", "),
-        match verdict {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Invalid => "invalid",
-        }
+        verdict.as_str()
     )?;
     Ok(verdict.exit())
 }

@@ -11,7 +11,7 @@ use crate::gate::capacity::CapacityReport;
 use crate::gate::noise;
 use crate::recorder::{histogram, step_tag};
 use crate::rundata::RunData;
-use crate::summary::{Latency, Provenance, Summary, Verdict};
+use crate::summary::{Latency, Provenance, Summary};
 
 /// The quantiles kept with their standard errors, for trends.
 const QUANTILES: [f64; 3] = [0.50, 0.90, 0.99];
@@ -125,11 +125,11 @@ impl<'a> RunRows<'a> {
                 s.run.shard.map(|sh| sh.count as i64),
                 s.run.started_at,
                 s.run.ended_at,
-                status(s),
+                s.status.as_str(),
                 gate.map(|g| g.validity.valid),
                 serde_json::to_string(&gate.map_or(&Vec::new(), |g| &g.validity.reasons))
                     .unwrap_or_default(),
-                gate.map(|g| verdict(g.verdict)),
+                gate.map(|g| g.verdict.as_str()),
                 s.load.scheduled as i64,
                 s.load.started as i64,
                 s.load.dropped as i64,
@@ -160,9 +160,7 @@ impl<'a> RunRows<'a> {
                     id,
                     o.name,
                     o.kind,
-                    serde_json::to_value(o.judgement)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string)),
+                    o.judgement.as_str(),
                     o.measured,
                     o.bound,
                     o.unit,
@@ -335,22 +333,6 @@ impl<'a> CapacityRow<'a> {
             ],
         )?;
         Ok(())
-    }
-}
-
-fn status(s: &Summary) -> &'static str {
-    match s.status {
-        crate::summary::Status::Running => "running",
-        crate::summary::Status::Completed => "completed",
-        crate::summary::Status::Interrupted => "interrupted",
-    }
-}
-
-pub fn verdict(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "pass",
-        Verdict::Fail => "fail",
-        Verdict::Invalid => "invalid",
     }
 }
 

@@ -151,12 +151,9 @@ impl Board {
     /// The run was judged (no gate: it could not be): the page shows the
     /// verdict and the objectives as judged, and links the report.
     pub fn finished(&self, gate: Option<&crate::summary::Gate>, elapsed_s: f64, report: PathBuf) {
-        use crate::summary::Verdict;
-        let verdict = match gate.map(|g| g.verdict) {
-            Some(Verdict::Pass) => "pass",
-            Some(Verdict::Fail) => "fail",
-            Some(Verdict::Invalid) | None => "invalid",
-        };
+        // No gate: the run could not be judged, which the page shows as
+        // invalid.
+        let verdict = gate.map_or("invalid", |g| g.verdict.as_str());
         let reasons = gate.map_or_else(Vec::new, |g| g.validity.reasons.clone());
         let verdicts = gate.map(|g| objectives_message(&g.objectives, elapsed_s));
         let message = json!({"type": "end", "verdict": verdict, "reasons": reasons}).to_string();

@@ -80,6 +80,17 @@ pub enum Verdict {
     Invalid,
 }
 
+impl Verdict {
+    /// Its name as `summary.json` writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Invalid => "invalid",
+        }
+    }
+}
+
 /// Whether the run measured what it meant to.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -105,6 +116,17 @@ pub enum Judgement {
     Missed,
     /// Too few samples (or nothing) to judge; not a pass.
     Unjudged,
+}
+
+impl Judgement {
+    /// Its name as `summary.json` writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Judgement::Met => "met",
+            Judgement::Missed => "missed",
+            Judgement::Unjudged => "unjudged",
+        }
+    }
 }
 
 /// One objective's verdict, with the figures behind it.
@@ -144,6 +166,17 @@ pub enum Status {
     Completed,
     /// Stopped early by Ctrl-C or SIGTERM; what was measured is complete.
     Interrupted,
+}
+
+impl Status {
+    /// Its name as `summary.json` writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Completed => "completed",
+            Status::Interrupted => "interrupted",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -557,4 +590,25 @@ pub fn json_schema() -> serde_json::Value {
     let mut schema = schemars::schema_for!(Summary).to_value();
     crate::scenario::schema::with_id(&mut schema, "https://surge.invalid/schema/summary-v1.json");
     schema
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names the history, reports and dashboard show are the ones
+    /// summary.json writes.
+    #[test]
+    fn names_are_the_serialized_ones() {
+        let json = |v: serde_json::Value| v.as_str().unwrap().to_string();
+        for v in [Verdict::Pass, Verdict::Fail, Verdict::Invalid] {
+            assert_eq!(v.as_str(), json(serde_json::to_value(v).unwrap()));
+        }
+        for j in [Judgement::Met, Judgement::Missed, Judgement::Unjudged] {
+            assert_eq!(j.as_str(), json(serde_json::to_value(j).unwrap()));
+        }
+        for s in [Status::Running, Status::Completed, Status::Interrupted] {
+            assert_eq!(s.as_str(), json(serde_json::to_value(s).unwrap()));
+        }
+    }
 }
