@@ -333,9 +333,13 @@ fn unchanged_smoke_runs_pass_every_pair_and_three_times_slower_signing_fails() {
     );
     assert!(text.contains("median: 120ms"));
     let slow = scenario_file(dir.path(), "slow-signing", &text);
-    // Three times smoke's rate over its twenty seconds: ~320 journeys a
-    // run, enough for a 3x slower signer to show beyond noise.
-    let short = ["--scale", "3"];
+    // Six times smoke's rate over its twenty seconds: ~640 journeys a run.
+    // At three times (~320), a CI machine once judged every row of a 3x
+    // slower signer "same" against three unchanged bases (the new run must
+    // be worse than each, and post-office stamps numbered 68); twice the
+    // journeys make the stamp's p90 judgeable too and the p50s sharper,
+    // while unchanged pairs stayed far from an alarm (no p below 0.1).
+    let short = ["--scale", "6"];
     let runs: Vec<_> = (0..4)
         .map(|i| dir.path().join(format!("same-{i}")))
         .collect();
