@@ -115,6 +115,9 @@ pub struct Problem {
     pub hint: Option<String>,
     /// Filled in from the source map when the path can be found there.
     pub pos: Option<Pos>,
+    /// The `--set PATH=VALUE` that put the value there: the problem is
+    /// shown at the flag, not in the file.
+    pub flag: Option<String>,
 }
 
 impl Problem {
@@ -126,6 +129,7 @@ impl Problem {
             message: message.into(),
             hint: None,
             pos: None,
+            flag: None,
         }
     }
 
@@ -161,9 +165,13 @@ impl Problem {
     }
 
     /// `file:line:column: error: path: message`, then an indented hint.
+    /// A problem an override caused reads `--set PATH=VALUE: error: ...`.
     pub fn render(&self, file: &str) -> String {
-        let mut out = String::from(file);
-        if let Some(pos) = self.pos {
+        let mut out = match &self.flag {
+            Some(flag) => format!("--set {flag}"),
+            None => String::from(file),
+        };
+        if let (Some(pos), None) = (self.pos, &self.flag) {
             out += &format!(":{}:{}", pos.line, pos.column);
         }
         out += match self.severity {

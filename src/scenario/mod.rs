@@ -15,6 +15,7 @@
 pub mod data;
 pub mod diagnostic;
 pub mod limits;
+pub mod overrides;
 pub mod model;
 pub mod refs;
 pub mod schema;
@@ -160,12 +161,34 @@ pub fn check_file(path: &FsPath) -> Checked {
 /// limits are per process; `None`: the load is not checked, as for the
 /// copy of a scenario that already ran).
 pub fn check_file_split(path: &FsPath, processes: Option<u64>) -> Checked {
+    check_file_with(path, processes, &[])
+}
+
+/// Checks a scenario file with `--set PATH=VALUE` overrides applied first:
+/// the scenario as it would run. A problem an override causes is shown at
+/// its flag.
+pub fn check_file_with(path: &FsPath, processes: Option<u64>, sets: &[String]) -> Checked {
     let bytes = match read_bounded(path) {
         Ok(bytes) => bytes,
         Err(message) => return Checked::failed(vec![Problem::error(Path::root(), message)]),
     };
+    let mut overrides = Vec::new();
+    let mut bad = Vec::new();
+    for flag in sets {
+        match overrides::parse(flag) {
+            Ok(o) => overrides.push(o),
+            Err(message) => {
+                let mut p = Problem::error(Path::root(), message);
+                p.flag = Some(flag.clone());
+                bad.push(p);
+            }
+        }
+    }
+    if !bad.is_empty() {
+        return Checked::failed(bad);
+    }
     let base_dir = path.parent().map(FsPath::to_path_buf).unwrap_or_default();
-    check_bytes_split(&bytes, &base_dir, processes)
+    check_bytes_split(&bytes, &base_dir, processes, &mut overrides)
 }
 
 fn read_bounded(path: &FsPath) -> Result<Vec<u8>, String> {
@@ -182,10 +205,15 @@ const START: Pos = Pos { line: 1, column: 1 };
 
 /// Checks a scenario held in memory; `base_dir` resolves `file:` bodies.
 pub fn check_bytes(bytes: &[u8], base_dir: &FsPath) -> Checked {
-    check_bytes_split(bytes, base_dir, Some(1))
+    check_bytes_split(bytes, base_dir, Some(1), &mut [])
 }
 
-fn check_bytes_split(bytes: &[u8], base_dir: &FsPath, processes: Option<u64>) -> Checked {
+fn check_bytes_split(
+    bytes: &[u8],
+    base_dir: &FsPath,
+    processes: Option<u64>,
+    overrides: &mut [overrides::Override],
+) -> Checked {
     if bytes.len() > MAX_FILE_BYTES {
         return Checked::failed(vec![
             Problem::error(
@@ -211,18 +239,27 @@ fn check_bytes_split(bytes: &[u8], base_dir: &FsPath, processes: Option<u64>) ->
             ]);
         }
     };
-    check_text_split(text, base_dir, processes)
+    check_text_split(text, base_dir, processes, overrides)
 }
 
 /// Checks scenario text; `base_dir` resolves `file:` bodies.
 pub fn check_text(text: &str, base_dir: &FsPath) -> Checked {
-    check_text_split(text, base_dir, Some(1))
+    check_text_split(text, base_dir, Some(1), &mut [])
 }
 
-fn check_text_split(text: &str, base_dir: &FsPath, processes: Option<u64>) -> Checked {
-    let (file, map) = match parse_typed::<ScenarioFile>(text, schema::json_schema(), "a scenario") {
+fn check_text_split(
+    text: &str,
+    base_dir: &FsPath,
+    processes: Option<u64>,
+    overrides: &mut [overrides::Override],
+) -> Checked {
+    let parsed = parse_typed::<ScenarioFile>(text, schema::json_schema(), "a scenario", overrides);
+    let (file, map) = match parsed {
         Ok(parsed) => parsed,
-        Err(problems) => return Checked::failed(problems),
+        Err(mut problems) => {
+            overrides::attribute(&mut problems, overrides);
+            return Checked::failed(problems);
+        }
     };
     let (timeline, mix, data, mut problems) = semantic::check(&file, base_dir);
     let scenario = Scenario {
@@ -239,7 +276,8 @@ fn check_text_split(text: &str, base_dir: &FsPath, processes: Option<u64>) -> Ch
             problems.extend(scenario.data_shortfalls());
         }
     }
-    let problems = locate(problems, &map);
+    let mut problems = locate(problems, &map);
+    overrides::attribute(&mut problems, overrides);
     let ok = !problems.iter().any(Problem::is_error);
     Checked {
         scenario: ok.then_some(scenario),
@@ -253,6 +291,7 @@ fn parse_typed<T: serde::de::DeserializeOwned>(
     text: &str,
     schema: &serde_json::Value,
     what: &str,
+    overrides: &mut [overrides::Override],
 ) -> Result<(T, SourceMap), Vec<Problem>> {
     if text
         .lines()
@@ -301,6 +340,13 @@ fn parse_typed<T: serde::de::DeserializeOwned>(
         );
         return Err(locate(vec![problem], &map));
     }
+    let refused: Vec<Problem> = overrides
+        .iter_mut()
+        .filter_map(|o| overrides::apply(&mut value, o).err())
+        .collect();
+    if !refused.is_empty() {
+        return Err(refused);
+    }
     let structural = structure::check(schema, &value);
     if !structural.is_empty() {
         return Err(locate(structural, &map));
@@ -342,7 +388,12 @@ pub fn load_twin_config(path: &FsPath) -> Result<(model::TwinConfig, Vec<Problem
         };
     }
     let (twin, map) =
-        parse_typed::<model::TwinConfig>(text, schema::twin_schema(), "a twin configuration")?;
+        parse_typed::<model::TwinConfig>(
+            text,
+            schema::twin_schema(),
+            "a twin configuration",
+            &mut [],
+        )?;
     let mut problems = Vec::new();
     semantic::twin_problems(&twin, &Path::root(), &mut problems);
     let problems = locate(problems, &map);
