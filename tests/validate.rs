@@ -280,3 +280,56 @@ fn help_teaches_the_exit_codes() {
     let out = surge().arg("no-such-command").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `--set PATH=VALUE` changes a field before checking; what it breaks is
+/// shown at the flag (exit 2), what it sets correctly validates (exit 0).
+#[test]
+fn overrides_are_checked_as_if_written_and_located_at_their_flag() {
+    let smoke = repo("scenarios/smoke.yaml");
+    let check = |sets: &[&str]| {
+        let mut cmd = surge();
+        cmd.arg("validate").arg(&smoke);
+        for s in sets {
+            cmd.arg("--set").arg(s);
+        }
+        let o = cmd.output().unwrap();
+        (
+            o.status.code().unwrap(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, err) = check(&[
+        "load.phases[1].rate=40/s",
+        "target.twin.core.signing.workers=16",
+        "journeys.buyer.steps[0].expect={ status: 202 }",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for (flag, says) in [
+        ("load.phases[1].rate=-1/s", "rate must not be negative"),
+        (
+            "target.twin.core.signing.workerz=16",
+            "did you mean `workers`?",
+        ),
+        (
+            "load.phases[7].rate=1/s",
+            "has 2 entries ([0] to [1]); there is no [7]",
+        ),
+        ("journeys.buyr.channel=stamping", "did you mean `buyer`?"),
+        ("load.max_in_flight=64000000000000", "load.max_in_flight"),
+        ("load.scale", "is not PATH=VALUE"),
+    ] {
+        let (code, err) = check(&[flag]);
+        assert_eq!(code, 2, "{flag}: {err}");
+        assert!(
+            err.starts_with(&format!("--set {flag}: error: ")),
+            "{flag}: {err}"
+        );
+        assert!(err.contains(says), "{flag}: {err}");
+        for line in err.lines().filter(|l| l.contains(": error: ")) {
+            assert!(
+                line.starts_with("--set "),
+                "shown at the flag, not the file: {err}"
+            );
+        }
+    }
+}

@@ -492,6 +492,11 @@ pub struct ValidateArgs {
     /// (arrivals, peak rate, journeys in flight) apply to each.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub shards: u64,
+    /// Set a field before checking (repeatable): PATH=VALUE, PATH as the
+    /// document writes it (`load.phases[1].rate`, `target.twin.core.
+    /// signing.workers`), VALUE as YAML (`40/s`, `16`, `{ attempts: 1 }`).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
 }
 
 /// The arguments of `surge schema`.

@@ -26,13 +26,14 @@ use crate::twin;
 pub fn validate(
     files: &[PathBuf],
     shards: u64,
+    sets: &[String],
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Exit> {
     let mut status = Exit::Ok;
     for file in files {
         let shown = file.display().to_string();
-        let checked = scenario::check_file_split(file, Some(shards));
+        let checked = scenario::check_file_with(file, Some(shards), sets);
         for problem in &checked.problems {
             writeln!(err, "{}", problem.render(&shown))?;
         }

@@ -117,7 +117,7 @@ pub struct Problem {
     pub pos: Option<Pos>,
     /// The `--set PATH=VALUE` that put the value there: the problem is
     /// shown at the flag, not in the file.
-    pub flag: Option<String>,
+    pub flag: Option<Box<str>>,
 }
 
 impl Problem {

@@ -15,8 +15,8 @@
 pub mod data;
 pub mod diagnostic;
 pub mod limits;
-pub mod overrides;
 pub mod model;
+pub mod overrides;
 pub mod refs;
 pub mod schema;
 mod semantic;
@@ -179,7 +179,7 @@ pub fn check_file_with(path: &FsPath, processes: Option<u64>, sets: &[String]) -
             Ok(o) => overrides.push(o),
             Err(message) => {
                 let mut p = Problem::error(Path::root(), message);
-                p.flag = Some(flag.clone());
+                p.flag = Some(flag.as_str().into());
                 bad.push(p);
             }
         }
@@ -387,13 +387,12 @@ pub fn load_twin_config(path: &FsPath) -> Result<(model::TwinConfig, Vec<Problem
             ]),
         };
     }
-    let (twin, map) =
-        parse_typed::<model::TwinConfig>(
-            text,
-            schema::twin_schema(),
-            "a twin configuration",
-            &mut [],
-        )?;
+    let (twin, map) = parse_typed::<model::TwinConfig>(
+        text,
+        schema::twin_schema(),
+        "a twin configuration",
+        &mut [],
+    )?;
     let mut problems = Vec::new();
     semantic::twin_problems(&twin, &Path::root(), &mut problems);
     let problems = locate(problems, &map);

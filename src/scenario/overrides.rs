@@ -24,9 +24,9 @@ pub struct Override {
 
 /// Reads `PATH=VALUE`.
 pub fn parse(flag: &str) -> Result<Override, String> {
-    let (path, value) = flag
-        .split_once('=')
-        .ok_or_else(|| format!("`{flag}` is not PATH=VALUE; e.g. --set load.phases[1].rate=40/s"))?;
+    let (path, value) = flag.split_once('=').ok_or_else(|| {
+        format!("`{flag}` is not PATH=VALUE; e.g. --set load.phases[1].rate=40/s")
+    })?;
     let path = parse_path(path.trim())?;
     let value: Value = if value.trim().is_empty() {
         Value::Null
@@ -45,7 +45,11 @@ pub fn parse(flag: &str) -> Result<Override, String> {
 
 /// `a.b[1].c` as a path.
 fn parse_path(text: &str) -> Result<Path, String> {
-    let bad = |why: &str| format!("`{text}` is not a path ({why}); write keys with dots and list entries as [N], e.g. load.phases[1].rate");
+    let bad = |why: &str| {
+        format!(
+            "`{text}` is not a path ({why}); write keys with dots and list entries as [N], e.g. load.phases[1].rate"
+        )
+    };
     if text.is_empty() {
         return Err(bad("it is empty"));
     }
@@ -111,8 +115,10 @@ pub fn apply(doc: &mut Value, o: &mut Override) -> Result<(), Problem> {
                 };
                 let k = Value::String(key.clone());
                 if !map.contains_key(&k) {
-                    let known: Vec<String> =
-                        map.keys().filter_map(|k| k.as_str().map(str::to_string)).collect();
+                    let known: Vec<String> = map
+                        .keys()
+                        .filter_map(|k| k.as_str().map(str::to_string))
+                        .collect();
                     if let Some(s) = suggestion(key, known.iter().map(String::as_str)) {
                         o.hint = Some(format!("`{}` is not in the file; {s}", at.key(key)));
                     }
@@ -124,14 +130,20 @@ pub fn apply(doc: &mut Value, o: &mut Override) -> Result<(), Problem> {
                 let Value::Sequence(list) = node else {
                     return Err(at_flag(
                         o,
-                        format!("`{at}` is {}, not a list, so it has no entry [{n}]", kind(node)),
+                        format!(
+                            "`{at}` is {}, not a list, so it has no entry [{n}]",
+                            kind(node)
+                        ),
                     ));
                 };
                 let len = list.len();
                 list.get_mut(*n).ok_or_else(|| {
                     at_flag(
                         o,
-                        format!("`{at}` has {len} entries ([0] to [{}]); there is no [{n}]", len.saturating_sub(1)),
+                        format!(
+                            "`{at}` has {len} entries ([0] to [{}]); there is no [{n}]",
+                            len.saturating_sub(1)
+                        ),
                     )
                 })?
             }
@@ -149,12 +161,12 @@ pub fn apply(doc: &mut Value, o: &mut Override) -> Result<(), Problem> {
 
 fn at_flag(o: &Override, message: String) -> Problem {
     let mut p = Problem::error(o.path.clone(), message);
-    p.flag = Some(o.flag.clone());
+    p.flag = Some(o.flag.as_str().into());
     p
 }
 
 /// Shows every problem about a place an override set (or inside it, or
-/// the mapping it created) at its flag, with its hint.
+/// the mapping it created) at its flag, with its near-miss hint if any.
 pub fn attribute(problems: &mut [Problem], overrides: &[Override]) {
     for p in problems.iter_mut() {
         let by = overrides.iter().rev().find(|o| {
@@ -162,9 +174,11 @@ pub fn attribute(problems: &mut [Problem], overrides: &[Override]) {
                 || (o.path.0.starts_with(&p.path.0) && !p.path.is_root())
         });
         if let Some(o) = by {
-            p.flag = Some(o.flag.clone());
+            p.flag = Some(o.flag.as_str().into());
             p.pos = None;
-            if p.hint.is_none() {
+            // A near-miss key says more than the hint of what the new
+            // key lacks.
+            if o.hint.is_some() {
                 p.hint = o.hint.clone();
             }
         }
@@ -194,10 +208,20 @@ mod tests {
         set(&mut d, "load.phases[1].rate=40/s").unwrap();
         assert_eq!(d["load"]["phases"][1]["rate"], Value::from("40/s"));
         set(&mut d, "target.twin.core.signing.workers=16").unwrap();
-        assert_eq!(d["target"]["twin"]["core"]["signing"]["workers"], Value::from(16));
+        assert_eq!(
+            d["target"]["twin"]["core"]["signing"]["workers"],
+            Value::from(16)
+        );
         set(&mut d, "journeys.buyer.patience={ attempts: 1 }").unwrap();
-        assert_eq!(d["journeys"]["buyer"]["patience"]["attempts"], Value::from(1));
-        set(&mut d, "load.phases[0]={ name: z, duration: 1s, rate: 1/s }").unwrap();
+        assert_eq!(
+            d["journeys"]["buyer"]["patience"]["attempts"],
+            Value::from(1)
+        );
+        set(
+            &mut d,
+            "load.phases[0]={ name: z, duration: 1s, rate: 1/s }",
+        )
+        .unwrap();
         assert_eq!(d["load"]["phases"][0]["name"], Value::from("z"));
         set(&mut d, "mix=[1, 2]").unwrap();
         assert!(d["mix"].is_sequence());
@@ -208,9 +232,17 @@ mod tests {
         let mut d = doc();
         let e = set(&mut d, "load.phases[5].rate=1/s").unwrap_err();
         assert_eq!(e.flag.as_deref(), Some("load.phases[5].rate=1/s"));
-        assert!(e.message.contains("has 2 entries ([0] to [1])"), "{}", e.message);
+        assert!(
+            e.message.contains("has 2 entries ([0] to [1])"),
+            "{}",
+            e.message
+        );
         let e = set(&mut d, "load.phases[0].rate.x=1").unwrap_err();
-        assert!(e.message.contains("is a string, so it has no key `x`"), "{}", e.message);
+        assert!(
+            e.message.contains("is a string, so it has no key `x`"),
+            "{}",
+            e.message
+        );
         let e = set(&mut d, "journeys[0]=1").unwrap_err();
         assert!(e.message.contains("not a list"), "{}", e.message);
     }
@@ -225,8 +257,16 @@ mod tests {
     #[test]
     fn bad_flags_say_how_to_write_them() {
         assert!(parse("load.scale").unwrap_err().contains("PATH=VALUE"));
-        assert!(parse("load..scale=1").unwrap_err().contains("a key is empty"));
-        assert!(parse("load.phases[x].rate=1").unwrap_err().contains("whole number"));
+        assert!(
+            parse("load..scale=1")
+                .unwrap_err()
+                .contains("a key is empty")
+        );
+        assert!(
+            parse("load.phases[x].rate=1")
+                .unwrap_err()
+                .contains("whole number")
+        );
         assert!(parse("a=[1,").unwrap_err().contains("not YAML"));
         assert_eq!(parse("load.scale=").unwrap().value, Value::Null);
     }
@@ -235,12 +275,22 @@ mod tests {
     fn problems_under_an_override_are_shown_at_it() {
         let o = parse("load.phases[1].rate=-3/s").unwrap();
         let mut problems = vec![
-            Problem::error(Path::at(&["load", "phases"]).index(1).key("rate"), "rate must be above 0"),
+            Problem::error(
+                Path::at(&["load", "phases"]).index(1).key("rate"),
+                "rate must be above 0",
+            ),
             Problem::error(Path::at(&["journeys"]), "unrelated"),
         ];
         attribute(&mut problems, std::slice::from_ref(&o));
-        assert_eq!(problems[0].flag.as_deref(), Some("load.phases[1].rate=-3/s"));
+        assert_eq!(
+            problems[0].flag.as_deref(),
+            Some("load.phases[1].rate=-3/s")
+        );
         assert_eq!(problems[1].flag, None);
-        assert!(problems[0].render("s.yaml").starts_with("--set load.phases[1].rate=-3/s: error: "));
+        assert!(
+            problems[0]
+                .render("s.yaml")
+                .starts_with("--set load.phases[1].rate=-3/s: error: ")
+        );
     }
 }
