@@ -276,7 +276,26 @@ pub struct RunArgs {
     #[arg(long, short)]
     pub quiet: bool,
     #[command(flatten)]
+    pub sets: SetFlags,
+    /// Run this variant of the scenario (one of its `variants:`): its
+    /// `set:` applied after any --set.
+    #[arg(long, value_name = "NAME")]
+    pub variant: Option<String>,
+    #[command(flatten)]
     pub history: HistoryFlags,
+}
+
+/// `--set PATH=VALUE`, on every command that resolves a scenario.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct SetFlags {
+    /// Set a scenario field before it is checked (repeatable): PATH as
+    /// the document writes it (`load.phases[1].rate`,
+    /// `target.twin.core.signing.workers`, `journeys.buyer.patience.attempts`),
+    /// VALUE as YAML (`40/s`, `16`, `2m`, `[a, b]`, `{ attempts: 1 }`). The
+    /// run folder's scenario.yaml is the scenario as run; summary.json
+    /// lists the overrides.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
 }
 
 /// Where the run history is, for commands that write or read it.
@@ -479,6 +498,8 @@ pub struct CapacityArgs {
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     #[command(flatten)]
+    pub sets: SetFlags,
+    #[command(flatten)]
     pub history: HistoryFlags,
 }
 
@@ -492,11 +513,8 @@ pub struct ValidateArgs {
     /// (arrivals, peak rate, journeys in flight) apply to each.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub shards: u64,
-    /// Set a field before checking (repeatable): PATH=VALUE, PATH as the
-    /// document writes it (`load.phases[1].rate`, `target.twin.core.
-    /// signing.workers`), VALUE as YAML (`40/s`, `16`, `{ attempts: 1 }`).
-    #[arg(long = "set", value_name = "PATH=VALUE")]
-    pub sets: Vec<String>,
+    #[command(flatten)]
+    pub sets: SetFlags,
 }
 
 /// The arguments of `surge schema`.
@@ -589,6 +607,10 @@ impl RunArgs {
         opts.progress = !self.quiet && progress;
         opts.quiet_goose = true;
         opts.history = self.history.path(&self.reports);
+        opts.resolve = crate::scenario::Resolve {
+            sets: self.sets.sets.clone(),
+            variant: self.variant.clone(),
+        };
         opts
     }
 }
@@ -651,6 +673,7 @@ impl CapacityArgs {
         opts.threads = self.threads;
         opts.quiet_goose = true;
         opts.history = self.history.path(std::path::Path::new("reports"));
+        opts.resolve.sets = self.sets.sets.clone();
         opts
     }
 

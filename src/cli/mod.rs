@@ -33,7 +33,11 @@ pub fn validate(
     let mut status = Exit::Ok;
     for file in files {
         let shown = file.display().to_string();
-        let checked = scenario::check_file_with(file, Some(shards), sets);
+        let how = scenario::Resolve {
+            sets: sets.to_vec(),
+            variant: None,
+        };
+        let checked = scenario::check_file_with(file, Some(shards), &how);
         for problem in &checked.problems {
             writeln!(err, "{}", problem.render(&shown))?;
         }
@@ -173,20 +177,21 @@ pub fn run(
     err: &mut dyn Write,
 ) -> std::io::Result<Exit> {
     let shown = opts.scenario_path.display().to_string();
-    let scenario = match scenario::load_split(&opts.scenario_path, Some(opts.shard.count)) {
-        Ok((scenario, warnings)) => {
-            for w in &warnings {
-                writeln!(err, "{}", w.render(&shown))?;
+    let scenario =
+        match scenario::load_with(&opts.scenario_path, Some(opts.shard.count), &opts.resolve) {
+            Ok((scenario, warnings)) => {
+                for w in &warnings {
+                    writeln!(err, "{}", w.render(&shown))?;
+                }
+                scenario
             }
-            scenario
-        }
-        Err(problems) => {
-            for p in &problems {
-                writeln!(err, "{}", p.render(&shown))?;
+            Err(problems) => {
+                for p in &problems {
+                    writeln!(err, "{}", p.render(&shown))?;
+                }
+                return Ok(Exit::BadInput);
             }
-            return Ok(Exit::BadInput);
-        }
-    };
+        };
     if opts.scale.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
         writeln!(err, "surge run: --scale must be above 0")?;
         return Ok(Exit::BadInput);
@@ -386,7 +391,7 @@ pub fn capacity(
     err: &mut dyn Write,
 ) -> std::io::Result<Exit> {
     let shown = opts.scenario_path.display().to_string();
-    let scenario = match scenario::load(&opts.scenario_path) {
+    let scenario = match scenario::load_with(&opts.scenario_path, Some(1), &opts.resolve) {
         Ok((scenario, _)) => scenario,
         Err(problems) => {
             for p in &problems {
@@ -401,7 +406,7 @@ pub fn capacity(
             paths.push(p.clone());
             continue;
         }
-        let sha = crate::runner::summary::file_sha256(&opts.scenario_path);
+        let sha = crate::runner::summary::as_run_sha256(&scenario, &opts.scenario_path);
         let branch = crate::provenance::here().git_branch;
         let found = match opts.history.as_deref() {
             None => Err("--baseline last-pass reads the history; drop --no-history".to_string()),

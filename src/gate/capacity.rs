@@ -374,7 +374,7 @@ pub fn search(
         format: FORMAT.into(),
         version: 1,
         scenario: scenario.file.name.to_string(),
-        scenario_sha256: crate::runner::summary::file_sha256(&opts.scenario_path),
+        scenario_sha256: crate::runner::summary::as_run_sha256(scenario, &opts.scenario_path),
         started_at,
         provenance,
         base_rate_per_s: base_rate,

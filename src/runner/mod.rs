@@ -99,6 +99,8 @@ pub struct RunOptions {
     pub history: Option<PathBuf>,
     /// The capacity search this run is a trial of (its folder).
     pub trial_of: Option<PathBuf>,
+    /// `--set` overrides and the variant the scenario was resolved with.
+    pub resolve: crate::scenario::Resolve,
 }
 
 impl RunOptions {
@@ -126,6 +128,7 @@ impl RunOptions {
             board: None,
             history: None,
             trial_of: None,
+            resolve: crate::scenario::Resolve::default(),
         }
     }
 }

@@ -8,11 +8,17 @@ use std::path::PathBuf;
 use super::{RunError, RunOptions, io};
 use crate::scenario::Scenario;
 
-/// Creates the run folder and copies the scenario into it.
+/// Creates the run folder and writes the scenario as run into it: a copy
+/// of the file, or its resolved document when `--set` or a variant
+/// changed it.
 pub fn create(scenario: &Scenario, opts: &RunOptions) -> Result<PathBuf, RunError> {
     let dir = run_dir(scenario, opts).map_err(io("cannot create the run folder"))?;
-    std::fs::copy(&opts.scenario_path, dir.join("scenario.yaml"))
-        .map_err(io("cannot copy the scenario"))?;
+    let copy = dir.join("scenario.yaml");
+    match &scenario.as_run {
+        Some(doc) => std::fs::write(&copy, doc).map(drop),
+        None => std::fs::copy(&opts.scenario_path, &copy).map(drop),
+    }
+    .map_err(io("cannot copy the scenario"))?;
     Ok(dir)
 }
 

@@ -36,6 +36,16 @@ pub fn file_sha256(path: &std::path::Path) -> String {
         .unwrap_or_default()
 }
 
+/// SHA-256 of the scenario as run: its resolved document when `--set` or a
+/// variant changed `file`, else the file's bytes; the same bytes the run
+/// folder's `scenario.yaml` holds.
+pub fn as_run_sha256(scenario: &crate::scenario::Scenario, file: &std::path::Path) -> String {
+    match &scenario.as_run {
+        Some(doc) => hex(&Sha256::digest(doc.as_bytes())),
+        None => file_sha256(file),
+    }
+}
+
 pub fn rfc3339(t: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -46,7 +56,7 @@ pub fn rfc3339(t: SystemTime) -> String {
 pub fn initial(ctx: &Context, started: SystemTime) -> Summary {
     let s = ctx.scenario;
     let file = &s.file;
-    let sha = file_sha256(&ctx.opts.scenario_path);
+    let sha = as_run_sha256(s, &ctx.opts.scenario_path);
     Summary {
         format: FORMAT.into(),
         version: VERSION,
@@ -57,6 +67,8 @@ pub fn initial(ctx: &Context, started: SystemTime) -> Summary {
             description: file.description.trim().to_string(),
             file: ctx.opts.scenario_path.display().to_string(),
             sha256: sha,
+            variant: ctx.opts.resolve.variant.clone(),
+            overrides: ctx.opts.resolve.sets.clone(),
             seed: file.seed,
             scale: file.load.scale,
             time_factor: ctx.time_factor,

@@ -76,6 +76,10 @@ pub struct Scenario {
     pub data: semantic::Tables,
     /// The folder relative paths (`file:` bodies) are read from.
     pub base_dir: PathBuf,
+    /// The document as run, when `--set` or a variant changed the file
+    /// (`None`: the file itself is). A run folder keeps this as its
+    /// `scenario.yaml`.
+    pub as_run: Option<String>,
 }
 
 impl Scenario {
@@ -161,20 +165,38 @@ pub fn check_file(path: &FsPath) -> Checked {
 /// limits are per process; `None`: the load is not checked, as for the
 /// copy of a scenario that already ran).
 pub fn check_file_split(path: &FsPath, processes: Option<u64>) -> Checked {
-    check_file_with(path, processes, &[])
+    check_file_with(path, processes, &Resolve::default())
 }
 
-/// Checks a scenario file with `--set PATH=VALUE` overrides applied first:
-/// the scenario as it would run. A problem an override causes is shown at
-/// its flag.
-pub fn check_file_with(path: &FsPath, processes: Option<u64>, sets: &[String]) -> Checked {
+/// How a scenario file becomes the scenario that runs: the file, then its
+/// `--set PATH=VALUE` overrides in order, then one of its variants; the
+/// result is checked as if it had been written so.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Resolve {
+    /// `--set` flags as given (`PATH=VALUE`).
+    pub sets: Vec<String>,
+    /// The variant to apply, by name.
+    pub variant: Option<String>,
+}
+
+impl Resolve {
+    /// Whether the scenario that runs differs from the file.
+    pub fn changes(&self) -> bool {
+        !self.sets.is_empty() || self.variant.is_some()
+    }
+}
+
+/// Checks a scenario file as `how` resolves it: the scenario as it would
+/// run. A problem an override causes is shown at its flag, or at its
+/// variant's entry.
+pub fn check_file_with(path: &FsPath, processes: Option<u64>, how: &Resolve) -> Checked {
     let bytes = match read_bounded(path) {
         Ok(bytes) => bytes,
         Err(message) => return Checked::failed(vec![Problem::error(Path::root(), message)]),
     };
     let mut overrides = Vec::new();
     let mut bad = Vec::new();
-    for flag in sets {
+    for flag in &how.sets {
         match overrides::parse(flag) {
             Ok(o) => overrides.push(o),
             Err(message) => {
@@ -188,7 +210,35 @@ pub fn check_file_with(path: &FsPath, processes: Option<u64>, sets: &[String]) -
         return Checked::failed(bad);
     }
     let base_dir = path.parent().map(FsPath::to_path_buf).unwrap_or_default();
-    check_bytes_split(&bytes, &base_dir, processes, &mut overrides)
+    let mut checked = check_bytes_split(
+        &bytes,
+        &base_dir,
+        processes,
+        &mut overrides,
+        how.variant.as_deref(),
+    );
+    if let Some(s) = &mut checked.scenario
+        && let Some(doc) = &s.as_run
+    {
+        s.as_run = Some(as_run_header(path, how) + doc);
+    }
+    checked
+}
+
+/// The comment on top of a run folder's `scenario.yaml` when the scenario
+/// that ran is not the file as written.
+fn as_run_header(path: &FsPath, how: &Resolve) -> String {
+    let mut out = format!(
+        "# The scenario as run: {} (its comments are there)",
+        path.display()
+    );
+    for set in &how.sets {
+        out += &format!("\n#   --set {set}");
+    }
+    if let Some(v) = &how.variant {
+        out += &format!("\n#   variant `{v}` (its `set:` applied; the list of variants left out)");
+    }
+    out + "\n"
 }
 
 fn read_bounded(path: &FsPath) -> Result<Vec<u8>, String> {
@@ -205,14 +255,15 @@ const START: Pos = Pos { line: 1, column: 1 };
 
 /// Checks a scenario held in memory; `base_dir` resolves `file:` bodies.
 pub fn check_bytes(bytes: &[u8], base_dir: &FsPath) -> Checked {
-    check_bytes_split(bytes, base_dir, Some(1), &mut [])
+    check_bytes_split(bytes, base_dir, Some(1), &mut Vec::new(), None)
 }
 
 fn check_bytes_split(
     bytes: &[u8],
     base_dir: &FsPath,
     processes: Option<u64>,
-    overrides: &mut [overrides::Override],
+    overrides: &mut Vec<overrides::Override>,
+    variant: Option<&str>,
 ) -> Checked {
     if bytes.len() > MAX_FILE_BYTES {
         return Checked::failed(vec![
@@ -239,27 +290,35 @@ fn check_bytes_split(
             ]);
         }
     };
-    check_text_split(text, base_dir, processes, overrides)
+    check_text_split(text, base_dir, processes, overrides, variant)
 }
 
 /// Checks scenario text; `base_dir` resolves `file:` bodies.
 pub fn check_text(text: &str, base_dir: &FsPath) -> Checked {
-    check_text_split(text, base_dir, Some(1), &mut [])
+    check_text_split(text, base_dir, Some(1), &mut Vec::new(), None)
 }
 
 fn check_text_split(
     text: &str,
     base_dir: &FsPath,
     processes: Option<u64>,
-    overrides: &mut [overrides::Override],
+    overrides: &mut Vec<overrides::Override>,
+    variant: Option<&str>,
 ) -> Checked {
-    let parsed = parse_typed::<ScenarioFile>(text, schema::json_schema(), "a scenario", overrides);
-    let (file, map) = match parsed {
+    let parsed = parse_typed::<ScenarioFile>(
+        text,
+        schema::json_schema(),
+        "a scenario",
+        overrides,
+        variant,
+    );
+    let Parsed {
+        typed: file,
+        map,
+        as_run,
+    } = match parsed {
         Ok(parsed) => parsed,
-        Err(mut problems) => {
-            overrides::attribute(&mut problems, overrides);
-            return Checked::failed(problems);
-        }
+        Err(problems) => return Checked::failed(problems),
     };
     let (timeline, mix, data, mut problems) = semantic::check(&file, base_dir);
     let scenario = Scenario {
@@ -268,6 +327,7 @@ fn check_text_split(
         mix,
         data,
         base_dir: base_dir.to_path_buf(),
+        as_run: as_run.map(|doc| serde_yaml::to_string(&doc).unwrap_or_default()),
     };
     if problems.iter().all(|p| !p.is_error()) {
         problems.extend(limits::check(&scenario.file, &scenario.timeline, base_dir));
@@ -276,13 +336,59 @@ fn check_text_split(
             problems.extend(scenario.data_shortfalls());
         }
     }
-    let mut problems = locate(problems, &map);
     overrides::attribute(&mut problems, overrides);
+    let mut problems = locate(problems, &map);
+    if variant.is_none() && !problems.iter().any(Problem::is_error) {
+        problems.extend(variant_problems(
+            text,
+            base_dir,
+            processes,
+            overrides,
+            &scenario.file,
+            &map,
+        ));
+    }
     let ok = !problems.iter().any(Problem::is_error);
     Checked {
         scenario: ok.then_some(scenario),
         problems,
     }
+}
+
+/// Every variant's resulting scenario checked as the scenario would be:
+/// its errors, each shown at the `set:` entry that caused it or else at
+/// the variant's name.
+fn variant_problems(
+    text: &str,
+    base_dir: &FsPath,
+    processes: Option<u64>,
+    sets: &[overrides::Override],
+    file: &ScenarioFile,
+    map: &SourceMap,
+) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for (i, v) in file.variants.iter().enumerate() {
+        let mut overrides = sets.to_vec();
+        let checked = check_text_split(text, base_dir, processes, &mut overrides, Some(&v.name.0));
+        let at_name = Path::root().key("variants").index(i).key("name");
+        for mut p in checked.problems.into_iter().filter(Problem::is_error) {
+            if !p.message.starts_with("variant `") && p.flag.is_none() {
+                p.message = format!("variant `{}`: {}: {}", v.name.0, p.path, p.message);
+                p.path = at_name.clone();
+                p.pos = None;
+            }
+            out.push(p);
+        }
+    }
+    locate(out, map)
+}
+
+/// A document read, resolved and typed.
+struct Parsed<T> {
+    typed: T,
+    map: SourceMap,
+    /// The document after overrides, when any applied.
+    as_run: Option<serde_yaml::Value>,
 }
 
 /// Stages 1 and 2 for any document type: limits, syntax, structure
@@ -291,8 +397,9 @@ fn parse_typed<T: serde::de::DeserializeOwned>(
     text: &str,
     schema: &serde_json::Value,
     what: &str,
-    overrides: &mut [overrides::Override],
-) -> Result<(T, SourceMap), Vec<Problem>> {
+    overrides: &mut Vec<overrides::Override>,
+    variant: Option<&str>,
+) -> Result<Parsed<T>, Vec<Problem>> {
     if text
         .lines()
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
@@ -340,20 +447,33 @@ fn parse_typed<T: serde::de::DeserializeOwned>(
         );
         return Err(locate(vec![problem], &map));
     }
+    if let Some(name) = variant {
+        let sets = overrides::variant(&value, name).map_err(|p| locate(vec![p], &map))?;
+        overrides.extend(sets);
+        // The scenario as run is the variant, not the list of them.
+        if let Some(doc) = value.as_mapping_mut() {
+            doc.remove("variants");
+        }
+    }
+    let shown = |mut problems: Vec<Problem>, overrides: &[overrides::Override]| {
+        overrides::attribute(&mut problems, overrides);
+        locate(problems, &map)
+    };
     let refused: Vec<Problem> = overrides
         .iter_mut()
         .filter_map(|o| overrides::apply(&mut value, o).err())
         .collect();
     if !refused.is_empty() {
-        return Err(refused);
+        return Err(shown(refused, overrides));
     }
     let structural = structure::check(schema, &value);
     if !structural.is_empty() {
-        return Err(locate(structural, &map));
+        return Err(shown(structural, overrides));
     }
+    let as_run = (!overrides.is_empty()).then(|| value.clone());
     match typed(value) {
-        Ok(v) => Ok((v, map)),
-        Err(problem) => Err(locate(vec![problem], &map)),
+        Ok(typed) => Ok(Parsed { typed, map, as_run }),
+        Err(problem) => Err(shown(vec![problem], overrides)),
     }
 }
 
@@ -387,11 +507,14 @@ pub fn load_twin_config(path: &FsPath) -> Result<(model::TwinConfig, Vec<Problem
             ]),
         };
     }
-    let (twin, map) = parse_typed::<model::TwinConfig>(
+    let Parsed {
+        typed: twin, map, ..
+    } = parse_typed::<model::TwinConfig>(
         text,
         schema::twin_schema(),
         "a twin configuration",
-        &mut [],
+        &mut Vec::new(),
+        None,
     )?;
     let mut problems = Vec::new();
     semantic::twin_problems(&twin, &Path::root(), &mut problems);
@@ -415,7 +538,16 @@ pub fn load_split(
     path: &FsPath,
     processes: Option<u64>,
 ) -> Result<(Scenario, Vec<Problem>), Vec<Problem>> {
-    let checked = check_file_split(path, processes);
+    load_with(path, processes, &Resolve::default())
+}
+
+/// Loads a scenario as `how` resolves it (see [`check_file_with`]).
+pub fn load_with(
+    path: &FsPath,
+    processes: Option<u64>,
+    how: &Resolve,
+) -> Result<(Scenario, Vec<Problem>), Vec<Problem>> {
+    let checked = check_file_with(path, processes, how);
     match checked.scenario {
         Some(scenario) => Ok((scenario, checked.problems)),
         None => Err(checked.problems),

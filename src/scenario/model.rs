@@ -61,6 +61,27 @@ pub struct ScenarioFile {
     /// What the platform must achieve; the run's exit code follows them.
     #[serde(default)]
     pub objectives: Vec<Objective>,
+    /// Changes to try on the same arrivals (`surge whatif`): each variant
+    /// sets fields by their dotted paths, as `--set` does, and must give a
+    /// valid scenario.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
+}
+
+/// One change to the scenario, run by `surge whatif` beside the scenario
+/// as written, on the same arrivals.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    /// How the variant is named in `--variant` and in the comparison.
+    pub name: Name,
+    /// What the change is, in a sentence; shown in the comparison.
+    #[serde(default)]
+    pub description: String,
+    /// Fields to set, by dotted path (`target.twin.core.signing.workers:
+    /// 12`, `load.phases[1].rate: 40/s`); values as written in the file.
+    #[schemars(length(min = 1))]
+    pub set: IndexMap<String, serde_json::Value>,
 }
 
 fn default_seed() -> u64 {

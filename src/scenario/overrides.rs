@@ -5,6 +5,10 @@
 //! document's own path syntax (`load.phases[1].rate`,
 //! `target.twin.core.signing.workers`); VALUE is read as YAML (`16`,
 //! `40/s`, `[a, b]`, `{ attempts: 1 }`).
+//!
+//! A scenario's `variants:` are the same overrides written in the file:
+//! each `set:` entry is one, and a problem it causes is shown at that
+//! entry's line, naming the variant.
 
 use serde_yaml::Value;
 
@@ -20,6 +24,17 @@ pub struct Override {
     /// A near-miss noticed while applying it (a key created beside others
     /// much like it), shown with any problem it causes.
     pub hint: Option<String>,
+    /// Where it was written.
+    pub origin: Origin,
+}
+
+/// Where an override was written: where its problems are shown.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Origin {
+    /// `--set` on the command line.
+    Flag,
+    /// A `set:` entry of the variant `name`, at `entry` in the document.
+    Variant { name: String, entry: Path },
 }
 
 /// Reads `PATH=VALUE`.
@@ -40,7 +55,54 @@ pub fn parse(flag: &str) -> Result<Override, String> {
         path,
         value,
         hint: None,
+        origin: Origin::Flag,
     })
+}
+
+/// The overrides of the variant `name` of `doc` (its `set:` entries, in
+/// order), or the problem that it is not there.
+pub fn variant(doc: &Value, name: &str) -> Result<Vec<Override>, Problem> {
+    let listed: Vec<&Value> = match doc.get("variants") {
+        Some(Value::Sequence(list)) => list.iter().collect(),
+        _ => Vec::new(),
+    };
+    let names: Vec<&str> = listed
+        .iter()
+        .filter_map(|v| v.get("name").and_then(Value::as_str))
+        .collect();
+    let Some(index) = names.iter().position(|n| *n == name) else {
+        let mut p = Problem::error(
+            Path::root().key("variants"),
+            format!("the scenario has no variant `{name}`"),
+        );
+        p.hint = Some(match suggestion(name, names.iter().copied()) {
+            Some(s) => s,
+            None if names.is_empty() => "it lists no `variants:`".to_string(),
+            None => format!("its variants: {}", names.join(", ")),
+        });
+        return Err(p);
+    };
+    let at = Path::root().key("variants").index(index).key("set");
+    let mut out = Vec::new();
+    if let Some(Value::Mapping(set)) = listed[index].get("set") {
+        for (key, value) in set {
+            let Some(key) = key.as_str() else { continue };
+            let entry = at.key(key);
+            let written = serde_yaml::to_string(value).unwrap_or_default();
+            let path = parse_path(key).map_err(|message| Problem::error(entry.clone(), message))?;
+            out.push(Override {
+                flag: format!("{key}={}", written.trim_end()),
+                path,
+                value: value.clone(),
+                hint: None,
+                origin: Origin::Variant {
+                    name: name.to_string(),
+                    entry,
+                },
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// `a.b[1].c` as a path.
@@ -166,20 +228,30 @@ fn at_flag(o: &Override, message: String) -> Problem {
 }
 
 /// Shows every problem about a place an override set (or inside it, or
-/// the mapping it created) at its flag, with its near-miss hint if any.
+/// the mapping it created) where the override was written: at its flag,
+/// or at its variant's `set:` entry (then located again by the caller),
+/// with its near-miss hint if any.
 pub fn attribute(problems: &mut [Problem], overrides: &[Override]) {
     for p in problems.iter_mut() {
         let by = overrides.iter().rev().find(|o| {
-            p.path.0.starts_with(&o.path.0)
+            p.flag.as_deref() == Some(o.flag.as_str())
+                || p.path.0.starts_with(&o.path.0)
                 || (o.path.0.starts_with(&p.path.0) && !p.path.is_root())
         });
-        if let Some(o) = by {
-            p.flag = Some(o.flag.as_str().into());
-            p.pos = None;
-            // A near-miss key says more than the hint of what the new
-            // key lacks.
-            if o.hint.is_some() {
-                p.hint = o.hint.clone();
+        let Some(o) = by else { continue };
+        p.pos = None;
+        // A near-miss key says more than the hint of what the new key
+        // lacks.
+        if o.hint.is_some() {
+            p.hint = o.hint.clone();
+        }
+        match &o.origin {
+            Origin::Flag => p.flag = Some(o.flag.as_str().into()),
+            Origin::Variant { name, entry } => {
+                p.flag = None;
+                p.message = format!("variant `{name}`: {}", p.message);
+                p.path = entry.clone();
+                p.anchor = super::diagnostic::Anchor::Key;
             }
         }
     }

@@ -186,8 +186,16 @@ pub struct ScenarioInfo {
     pub description: String,
     /// The scenario file as given on the command line.
     pub file: String,
-    /// SHA-256 of the scenario file's bytes.
+    /// SHA-256 of the scenario as run: the bytes of the run folder's
+    /// `scenario.yaml` (the file itself unless `--set` or a variant
+    /// changed it).
     pub sha256: String,
+    /// The variant of the scenario that ran (`--variant`, `surge whatif`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// The `--set PATH=VALUE` overrides applied before it ran, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
     pub seed: u64,
     /// The `scale` in force (the file's, or `--scale`).
     pub scale: f64,
