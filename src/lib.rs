@@ -59,6 +59,7 @@ pub mod scenario;
 pub mod schedule;
 pub mod summary;
 pub mod twin;
+pub mod whatif;
 
 /// What the process's exit code means; documented in README and `--help`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -378,6 +378,44 @@ fn warn_history(err: &mut dyn Write, command: &str, warning: Option<&str>) -> st
     }
 }
 
+/// `surge whatif SCENARIO`: runs the baseline and the variants, writes the
+/// comparison, prints its verdict lines and where it went.
+pub fn whatif(
+    w: &crate::whatif::Whatif,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
+    if w.base.scale.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+        writeln!(err, "surge whatif: --scale must be above 0")?;
+        return Ok(Exit::BadInput);
+    }
+    let mut say = |line: &str| {
+        let _ = writeln!(err, "surge whatif: {line}");
+    };
+    match crate::whatif::carry_out(w, &mut say) {
+        Ok(c) => {
+            for r in &c.runs {
+                writeln!(out, "{}: {}", r.name, r.verdict)?;
+            }
+            writeln!(out, "comparison: {}", w.out.join("whatif.md").display())?;
+            writeln!(out, "charts: {}", w.out.join("whatif.html").display())?;
+            Ok(if crate::whatif::all_valid(&c) {
+                Exit::Ok
+            } else {
+                Exit::RunError
+            })
+        }
+        Err(e) => {
+            writeln!(err, "surge whatif: {e}")?;
+            Ok(if e.is_bad_input() {
+                Exit::BadInput
+            } else {
+                Exit::RunError
+            })
+        }
+    }
+}
+
 /// `surge capacity SCENARIO`: checks that trials are long enough to judge
 /// every objective, searches the capacity, prints each trial and the
 /// result. Exits 1 when no scale passed on judged objectives or, with

@@ -204,6 +204,20 @@ pub fn proportions(base: Share, new: Share, margin: f64) -> Option<Evidence> {
     })
 }
 
+/// The difference of two shares (`new` − `base`) with its two-sided
+/// interval at normal score `z` (1.96 for 95%), Agresti and Caffo's: each
+/// share with one success and one failure added, so that 0 of n still has
+/// a width. `None` without trials on both sides.
+pub fn difference(base: Share, new: Share, z: f64) -> Option<(f64, f64, f64)> {
+    if base.trials == 0 || new.trials == 0 {
+        return None;
+    }
+    let ((pb, vb), (pn, vn)) = (base.adjusted(), new.adjusted());
+    let d = pn - pb;
+    let half = z * (vb + vn).sqrt();
+    Some((new.value() - base.value(), d - half, d + half))
+}
+
 /// Events counted over an exposure (seconds, journeys), and how much more
 /// they vary than a Poisson count would.
 #[derive(Clone, Copy, Debug)]
@@ -421,6 +435,23 @@ mod tests {
             .collect();
         let slow = dispersion(&waves);
         assert!(slow > 10.0, "{slow}");
+    }
+
+    #[test]
+    fn a_difference_of_shares_is_measurable_only_beyond_its_interval() {
+        let share = |hits, trials| Share { hits, trials };
+        // 600 of 1,000 against 500 of 1,000: +10 points, about ±4.3.
+        let (d, lo, hi) = difference(share(500, 1000), share(600, 1000), 1.96).unwrap();
+        assert!((d - 0.1).abs() < 1e-12);
+        assert!(lo > 0.05 && lo < 0.06 && hi > 0.14 && hi < 0.15, "{lo} {hi}");
+        // 510 of 1,000: within the noise, the interval spans zero.
+        let (_, lo, hi) = difference(share(500, 1000), share(510, 1000), 1.96).unwrap();
+        assert!(lo < 0.0 && hi > 0.0);
+        // None of 20 on both sides is no difference, with a width.
+        let (d, lo, hi) = difference(share(0, 20), share(0, 20), 1.96).unwrap();
+        assert_eq!(d, 0.0);
+        assert!(lo < 0.0 && hi > 0.0);
+        assert_eq!(difference(share(0, 0), share(1, 2), 1.96), None);
     }
 
     #[test]

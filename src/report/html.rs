@@ -34,7 +34,7 @@ impl Format for Html {
 /// whole seconds (histograms and counts add, so a bucket is exact).
 const MAX_POINTS: f64 = 480.0;
 
-const STYLE: &str = "
+pub(crate) const STYLE: &str = "
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;color:#222;margin:0;background:#fafafa}
 main{max-width:1000px;margin:0 auto;padding:16px 20px 60px;background:#fff}
 h1{font-size:22px;margin:8px 0 4px}h2{font-size:18px;margin:32px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}

@@ -150,6 +150,13 @@ pub fn route_signals(control: &Arc<Control>) {
     *CURRENT.lock().expect("signal lock") = Some(control.clone());
 }
 
+/// Whether Ctrl-C or SIGTERM came since the last run began routing them
+/// (also after it ended): a sequence of runs (`surge whatif`) starts no
+/// other.
+pub fn interrupted_since_last_run() -> bool {
+    PRESSES.load(Ordering::SeqCst) > 0
+}
+
 /// The run is over: signals no longer reach it.
 pub fn release_signals() {
     *CURRENT.lock().expect("signal lock") = None;

@@ -418,6 +418,22 @@ pub struct Payments {
     /// Price of one stamp, in rupiah.
     #[serde(default = "Payments::default_price")]
     pub unit_price: u64,
+    /// How the provider delivers a callback again when one did not arrive
+    /// (a `callbacks_dropped` fault). Default: never, so a lost callback
+    /// leaves the payment paid but not credited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_retries: Option<CallbackRetries>,
+}
+
+/// The provider's retries of an undelivered callback.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackRetries {
+    /// Deliveries tried again after the first, at most.
+    #[schemars(range(min = 1))]
+    pub attempts: u32,
+    /// Time between deliveries.
+    pub every: Duration,
 }
 
 impl Default for Payments {
@@ -425,6 +441,7 @@ impl Default for Payments {
         Payments {
             callback_delay: Self::default_callback(),
             unit_price: Self::default_price(),
+            callback_retries: None,
         }
     }
 }

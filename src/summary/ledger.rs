@@ -145,4 +145,19 @@ pub struct Snapshot {
     pub paid_not_credited: u64,
     pub stamps_completed: u64,
     pub invariants: Vec<Verdict>,
+    /// Each reseller whose own stock ran out ("stok habis"), in the order
+    /// it happened.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stock_outs: Vec<StockOut>,
+}
+
+/// A reseller that refused sales for want of stock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StockOut {
+    pub partner: String,
+    /// When it first refused, in ms since the twin started (about the
+    /// run's clock: the twin starts just before the schedule).
+    pub first_ms: u64,
+    /// Sales and stamps it refused for want of stock.
+    pub refused: u64,
 }

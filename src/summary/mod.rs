@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::model::Objective;
-pub use ledger::Snapshot;
+pub use ledger::{Snapshot, StockOut};
 
 pub mod ledger;
 

@@ -8,17 +8,32 @@
 use std::sync::Mutex;
 
 use crate::scenario::model::{Invariant, LedgerCounter};
-pub use crate::summary::ledger::{Counters, Snapshot, Verdict};
+pub use crate::summary::ledger::{Counters, Snapshot, StockOut, Verdict};
 
 #[derive(Default)]
 pub struct Ledger {
     counters: Mutex<Counters>,
+    stock_outs: Mutex<Vec<StockOut>>,
 }
 
 impl Ledger {
     /// Applies one state change to the counters, atomically.
     pub fn record<R>(&self, change: impl FnOnce(&mut Counters) -> R) -> R {
         change(&mut self.counters.lock().expect("ledger lock"))
+    }
+
+    /// A reseller refused a sale for want of stock, `at_ms` after the twin
+    /// started.
+    pub fn stock_out(&self, partner: &str, at_ms: u64) {
+        let mut outs = self.stock_outs.lock().expect("stock-outs lock");
+        match outs.iter_mut().find(|s| s.partner == partner) {
+            Some(s) => s.refused += 1,
+            None => outs.push(StockOut {
+                partner: partner.to_string(),
+                first_ms: at_ms,
+                refused: 1,
+            }),
+        }
     }
 
     pub fn counters(&self) -> Counters {
@@ -39,6 +54,7 @@ impl Ledger {
             .into_iter()
             .map(|i| c.verdict(i))
             .collect(),
+            stock_outs: self.stock_outs.lock().expect("stock-outs lock").clone(),
         }
     }
 }

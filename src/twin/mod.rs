@@ -90,7 +90,7 @@ impl Twin {
         self.ledger.snapshot()
     }
 
-    fn uptime(&self, now: Instant) -> f64 {
+    pub(crate) fn uptime(&self, now: Instant) -> f64 {
         (now - self.started).as_secs_f64()
     }
 

@@ -127,6 +127,8 @@ fn take(twin: &Twin, name: &str, partner: &Partner, n: u64) -> ApiResult<Vec<Ser
     }
     let mut pool = partner.pool.lock().expect("pool lock");
     if twin.faults.reseller_exhausted(name) || (pool.len() as u64) < n {
+        let at_ms = (twin.uptime(Instant::now()) * 1000.0) as u64;
+        twin.ledger.stock_out(name, at_ms);
         return Err(stok_habis(name));
     }
     let taken: Vec<Serial> = pool.drain(..n as usize).collect();

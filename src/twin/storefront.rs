@@ -238,11 +238,24 @@ async fn deliver(twin: Arc<Twin>, payment: String) {
         .delay
         .unwrap_or(twin.config.payments.callback_delay);
     tokio::time::sleep(random::sample(&delay)).await;
-    let effect = twin.faults.callbacks();
-    if random::chance(effect.drop) {
-        twin.storefront.lose(&twin, &payment);
-        return;
-    }
+    let retries = twin.config.payments.callback_retries;
+    let mut left = retries.map_or(0, |r| r.attempts);
+    let effect = loop {
+        let effect = twin.faults.callbacks();
+        if !random::chance(effect.drop) {
+            break effect;
+        }
+        match retries {
+            Some(r) if left > 0 => {
+                left -= 1;
+                tokio::time::sleep(r.every.0).await;
+            }
+            _ => {
+                twin.storefront.lose(&twin, &payment);
+                return;
+            }
+        }
+    };
     twin.faults.wait(None, |f, now| f.credits(now)).await;
     twin.storefront.credit(&twin, &payment, Instant::now());
     if random::chance(effect.duplicate) {
