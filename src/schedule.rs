@@ -232,6 +232,19 @@ impl Schedule {
     }
 }
 
+/// Arrivals per (second, journey) of the whole schedule of `scenario`, in
+/// order: what two runs must share to have met the same applicants.
+pub fn per_second(scenario: &Scenario) -> Vec<(u64, String, u64)> {
+    let names: Vec<&String> = scenario.file.journeys.keys().collect();
+    let mut bins: std::collections::BTreeMap<(u64, usize), u64> = Default::default();
+    for a in Schedule::new(scenario, Shard::WHOLE) {
+        *bins.entry((a.at.as_secs(), a.journey)).or_default() += 1;
+    }
+    bins.into_iter()
+        .map(|((s, j), n)| (s, names[j].clone(), n))
+        .collect()
+}
+
 impl Iterator for Schedule {
     type Item = Arrival;
 

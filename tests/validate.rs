@@ -298,13 +298,21 @@ fn overrides_are_checked_as_if_written_and_located_at_their_flag() {
             String::from_utf8_lossy(&o.stderr).into_owned(),
         )
     };
+    // Numbers, durations, rates, percentages, list entries by index,
+    // whole mappings and lists.
     let (code, err) = check(&[
         "load.phases[1].rate=40/s",
         "target.twin.core.signing.workers=16",
         "journeys.buyer.steps[0].expect={ status: 202 }",
+        "load.drain=30s",
+        "journeys.buyer.patience.backoff.jitter=50%",
+        "target.twin.payments.callback_retries={ attempts: 2, every: 5s }",
+        "journeys.buyer.patience.retry_on=[timeout, http_5xx]",
     ]);
     assert_eq!(code, 0, "{err}");
     for (flag, says) in [
+        ("load.drain=soon", "load.drain"),
+        ("journeys.buyer.patience.attempts=many", "attempts"),
         ("load.phases[1].rate=-1/s", "rate must not be negative"),
         (
             "target.twin.core.signing.workerz=16",
@@ -332,4 +340,51 @@ fn overrides_are_checked_as_if_written_and_located_at_their_flag() {
             );
         }
     }
+}
+
+/// A scenario's `variants:` are checked with it: each variant's scenario
+/// must validate, and a problem is shown at the line of the `set:` entry
+/// that causes it, naming the variant.
+#[test]
+fn every_variant_is_checked_and_its_problems_located_at_its_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let smoke = std::fs::read_to_string(repo("scenarios/smoke.yaml")).unwrap();
+    let body = smoke.replace(
+        "\nobjectives:",
+        "\nvariants:\n  - name: faster\n    set:\n      target.twin.core.signing.workers: 16\n  - name: typo\n    set:\n      load.phases[1].rate: 9/s\n      target.twin.core.signing.wrokers: 3\n  - name: beyond\n    set:\n      load.phases[4].rate: 3/s\n\nobjectives:",
+    );
+    let path = dir.path().join("variants.yaml");
+    std::fs::write(&path, &body).unwrap();
+    let line_of = |needle: &str| body.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let o = surge().arg("validate").arg(&path).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    let shown = path.display().to_string();
+    let typo = format!("{shown}:{}:", line_of("signing.wrokers"));
+    let beyond = format!("{shown}:{}:", line_of("phases[4]"));
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains(": error: ")).collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with(&typo) && lines[0].contains("variant `typo`: unknown key `wrokers`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `workers`?"), "{err}");
+    assert!(
+        lines[1].starts_with(&beyond)
+            && lines[1].contains("variant `beyond`")
+            && lines[1].contains("there is no [4]"),
+        "{err}"
+    );
+    // Without the broken variants, the file and `faster` validate.
+    let start = body.find("  - name: typo").unwrap();
+    let end = body.find("\nobjectives:").unwrap();
+    let fixed = format!("{}{}", &body[..start], &body[end..]);
+    std::fs::write(&path, fixed).unwrap();
+    let o = surge().arg("validate").arg(&path).output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

@@ -572,9 +572,10 @@ impl WhatifArgs {
         crate::whatif::Whatif {
             base,
             variants: self.variant.clone(),
-            out: self.out.clone().unwrap_or_else(|| {
-                crate::whatif::default_folder(&self.reports, &self.scenario)
-            }),
+            out: self
+                .out
+                .clone()
+                .unwrap_or_else(|| crate::whatif::default_folder(&self.reports, &self.scenario)),
             rate_tolerance: self.rate_tolerance.fraction(),
         }
     }

@@ -443,7 +443,10 @@ mod tests {
         // 600 of 1,000 against 500 of 1,000: +10 points, about ±4.3.
         let (d, lo, hi) = difference(share(500, 1000), share(600, 1000), 1.96).unwrap();
         assert!((d - 0.1).abs() < 1e-12);
-        assert!(lo > 0.05 && lo < 0.06 && hi > 0.14 && hi < 0.15, "{lo} {hi}");
+        assert!(
+            lo > 0.05 && lo < 0.06 && hi > 0.14 && hi < 0.15,
+            "{lo} {hi}"
+        );
         // 510 of 1,000: within the noise, the interval spans zero.
         let (_, lo, hi) = difference(share(500, 1000), share(510, 1000), 1.96).unwrap();
         assert!(lo < 0.0 && hi > 0.0);

@@ -103,6 +103,15 @@ pub struct RunOptions {
     pub resolve: crate::scenario::Resolve,
 }
 
+/// The arrivals a run of `scenario` with `opts` will be offered, per
+/// (second, journey): its schedule after `--scale`, `--seed` and
+/// `--duration`, before any sharding.
+pub fn planned_arrivals(scenario: &Scenario, opts: &RunOptions) -> Vec<(u64, String, u64)> {
+    let mut s = scenario.clone();
+    overrides::apply_overrides(&mut s, opts);
+    crate::schedule::per_second(&s)
+}
+
 impl RunOptions {
     pub fn new(scenario_path: impl Into<PathBuf>) -> RunOptions {
         RunOptions {

@@ -219,6 +219,8 @@ pub struct Planned {
     pub description: String,
     pub sets: Vec<String>,
     pub folder: String,
+    /// Its schedule's arrivals per (second, journey).
+    pub arrivals: Vec<(u64, String, u64)>,
 }
 
 /// A run as it ended: its folder's data, or why there is none.
@@ -233,14 +235,25 @@ pub fn compare(file: &str, runs: &[(Planned, Ran)]) -> Comparison {
         Ran::Data(d) => Some(d.as_ref()),
         Ran::NotCarriedOut(_) => None,
     });
+    // Variants are compared only with a baseline that ran to its end.
     let base_done = match runs.first() {
-        Some((_, Ran::Data(d))) => Some(d.as_ref()),
+        Some((_, Ran::Data(d))) if d.summary.status == crate::summary::Status::Completed => {
+            Some(d.as_ref())
+        }
         _ => None,
     };
+    let base_arrivals = runs.first().map(|(p, _)| &p.arrivals);
     let mut results: Vec<RunResult> = runs
         .iter()
         .map(|(plan, ran)| result(plan, ran, base_done))
         .collect();
+    for (r, (plan, _)) in results.iter_mut().zip(runs).skip(1) {
+        let same = base_arrivals == Some(&plan.arrivals);
+        r.same_arrivals = Some(same);
+        if !same && r.versus_baseline.is_some() {
+            r.verdict += " (its arrivals differ from the baseline's: the variant changes the load)";
+        }
+    }
     if let Some(first) = results.first_mut()
         && first.carried_out
     {
@@ -355,8 +368,6 @@ fn result(plan: &Planned, ran: &Ran, base: Option<&RunData>) -> RunResult {
         return r;
     }
     if let Some(b) = base.filter(|b| !std::ptr::eq(*b, data)) {
-        let arrivals_alike = arrivals(b) == arrivals(data);
-        r.same_arrivals = Some(arrivals_alike);
         let base_total = base_total(b);
         r.versus_baseline = Change::between(base_total, r.total);
         for c in &mut r.channels {
@@ -378,9 +389,8 @@ fn result(plan: &Planned, ran: &Ran, base: Option<&RunData>) -> RunResult {
         if !r.valid {
             r.verdict += " (this run is invalid: see its problems)";
         }
-        if !arrivals_alike {
-            r.verdict += " (its arrivals differ from the baseline's: the variant changes the load)";
-        }
+    } else if plan.name != BASELINE {
+        r.verdict = "not compared: the baseline did not run to its end".into();
     }
     r
 }
@@ -397,16 +407,6 @@ fn base_total(b: &RunData) -> Outcomes {
             acc.add(Outcomes::of(j));
             acc
         })
-}
-
-/// Scheduled arrivals per (second, journey): what must be alike for two
-/// runs to have met the same applicants.
-pub fn arrivals(d: &RunData) -> Vec<(u64, &str, u64)> {
-    d.journeys
-        .iter()
-        .filter(|(_, _, c)| c.scheduled > 0)
-        .map(|(sec, name, c)| (*sec, name.as_str(), c.scheduled))
-        .collect()
 }
 
 /// Completed before the deadline per second, and journeys in flight at

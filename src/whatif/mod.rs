@@ -34,8 +34,13 @@ pub struct Whatif {
 #[derive(Debug, Error)]
 pub enum WhatifError {
     #[error("{}", render(problems, file))]
-    Scenario { problems: Vec<Problem>, file: String },
-    #[error("the scenario has no variants: add `variants:` (a list of {{ name, description, set }}), or name a scenario that has them")]
+    Scenario {
+        problems: Vec<Problem>,
+        file: String,
+    },
+    #[error(
+        "the scenario has no variants: add `variants:` (a list of {{ name, description, set }}), or name a scenario that has them"
+    )]
     NoVariants,
     #[error("the scenario has no variant `{0}`; its variants: {1}")]
     UnknownVariant(String, String),
@@ -125,6 +130,7 @@ fn resolve(w: &Whatif) -> Result<Vec<Step>, WhatifError> {
                 description,
                 sets,
                 folder: name.to_string(),
+                arrivals: crate::runner::planned_arrivals(&scenario, &opts),
             },
             scenario,
             opts,
@@ -197,7 +203,11 @@ pub fn carry_out(w: &Whatif, say: &mut dyn FnMut(&str)) -> Result<Comparison, Wh
                 Ran::Data(Box::new(finished.data))
             }
             Err(e) => {
-                say(&format!("[{}/{total}] {}: could not be carried out: {e}", i + 1, step.plan.name));
+                say(&format!(
+                    "[{}/{total}] {}: could not be carried out: {e}",
+                    i + 1,
+                    step.plan.name
+                ));
                 Ran::NotCarriedOut(format!("could not be carried out: {e}"))
             }
         };

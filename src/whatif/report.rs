@@ -89,7 +89,11 @@ fn change_cell(c: Option<&Change>) -> String {
 fn outcome_cells(o: &Outcomes) -> [String; 5] {
     [
         o.arrivals.to_string(),
-        format!("{} ({})", o.completed_in_time, pct(o.completed_in_time, o.arrivals)),
+        format!(
+            "{} ({})",
+            o.completed_in_time,
+            pct(o.completed_in_time, o.arrivals)
+        ),
         o.completed_late.to_string(),
         o.abandoned.to_string(),
         (o.failed + o.other).to_string(),
@@ -314,7 +318,11 @@ fn html(c: &Comparison, ran: &[(super::Planned, Ran)]) -> String {
             if r.description.is_empty() || r.name == super::BASELINE {
                 String::new()
             } else {
-                format!(" <span class=\"note\">{} ({})</span>", esc(&r.description), esc(&r.sets.join(", ")))
+                format!(
+                    " <span class=\"note\">{} ({})</span>",
+                    esc(&r.description),
+                    esc(&r.sets.join(", "))
+                )
             }
         );
     }
