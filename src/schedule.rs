@@ -232,9 +232,12 @@ impl Schedule {
     }
 }
 
+/// Arrivals per (second, journey name), in order.
+pub type PerSecond = Vec<(u64, String, u64)>;
+
 /// Arrivals per (second, journey) of the whole schedule of `scenario`, in
 /// order: what two runs must share to have met the same applicants.
-pub fn per_second(scenario: &Scenario) -> Vec<(u64, String, u64)> {
+pub fn per_second(scenario: &Scenario) -> PerSecond {
     let names: Vec<&String> = scenario.file.journeys.keys().collect();
     let mut bins: std::collections::BTreeMap<(u64, usize), u64> = Default::default();
     for a in Schedule::new(scenario, Shard::WHOLE) {

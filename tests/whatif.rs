@@ -67,7 +67,7 @@ variants:
 /// A run folder's arrivals: per (second, journey) as its schedule offers
 /// them (from the folder's scenario as run and the scale it ran at), and
 /// per journey as journeys.csv counted them.
-fn arrivals(dir: &Path) -> (Vec<(u64, String, u64)>, BTreeMap<String, u64>) {
+fn arrivals(dir: &Path) -> (surge::schedule::PerSecond, BTreeMap<String, u64>) {
     let (scenario, _) = surge::scenario::load(&dir.join("scenario.yaml")).unwrap();
     let mut opts = surge::runner::RunOptions::new(dir.join("scenario.yaml"));
     opts.scale = read_summary(dir)["scenario"]["scale"].as_f64();

@@ -106,7 +106,7 @@ pub struct RunOptions {
 /// The arrivals a run of `scenario` with `opts` will be offered, per
 /// (second, journey): its schedule after `--scale`, `--seed` and
 /// `--duration`, before any sharding.
-pub fn planned_arrivals(scenario: &Scenario, opts: &RunOptions) -> Vec<(u64, String, u64)> {
+pub fn planned_arrivals(scenario: &Scenario, opts: &RunOptions) -> crate::schedule::PerSecond {
     let mut s = scenario.clone();
     overrides::apply_overrides(&mut s, opts);
     crate::schedule::per_second(&s)

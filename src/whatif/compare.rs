@@ -220,7 +220,7 @@ pub struct Planned {
     pub sets: Vec<String>,
     pub folder: String,
     /// Its schedule's arrivals per (second, journey).
-    pub arrivals: Vec<(u64, String, u64)>,
+    pub arrivals: crate::schedule::PerSecond,
 }
 
 /// A run as it ended: its folder's data, or why there is none.

@@ -200,7 +200,14 @@ pub fn carry_out(w: &Whatif, say: &mut dyn FnMut(&str)) -> Result<Comparison, Wh
                 if let Some(warning) = &finished.history_warning {
                     say(&format!("warning: {warning}"));
                 }
-                Ran::Data(Box::new(finished.data))
+                // The comparison reads the summary and the per-second
+                // journey counts; the latency series stay in the folder
+                // rather than in memory for the rest of the sequence.
+                let mut data = finished.data;
+                data.series.clear();
+                data.steps.clear();
+                data.examples.clear();
+                Ran::Data(Box::new(data))
             }
             Err(e) => {
                 say(&format!(
