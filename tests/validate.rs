@@ -351,7 +351,7 @@ fn every_variant_is_checked_and_its_problems_located_at_its_entry() {
     let smoke = std::fs::read_to_string(repo("scenarios/smoke.yaml")).unwrap();
     let body = smoke.replace(
         "\nobjectives:",
-        "\nvariants:\n  - name: faster\n    set:\n      target.twin.core.signing.workers: 16\n  - name: typo\n    set:\n      load.phases[1].rate: 9/s\n      target.twin.core.signing.wrokers: 3\n  - name: beyond\n    set:\n      load.phases[4].rate: 3/s\n\nobjectives:",
+        "\nvariants:\n  - name: faster\n    set:\n      target.twin.core.signing.workers: 16\n  - name: typo\n    set:\n      load.phases[1].rate: 9/s\n      target.twin.core.signing.wrokers: 3\n  - name: beyond\n    set:\n      load.phases[4].rate: 3/s\n  - name: baseline\n    set:\n      seed: 3\n\nobjectives:",
     );
     let path = dir.path().join("variants.yaml");
     std::fs::write(&path, &body).unwrap();
@@ -363,7 +363,12 @@ fn every_variant_is_checked_and_its_problems_located_at_its_entry() {
     let typo = format!("{shown}:{}:", line_of("signing.wrokers"));
     let beyond = format!("{shown}:{}:", line_of("phases[4]"));
     let lines: Vec<&str> = err.lines().filter(|l| l.contains(": error: ")).collect();
-    assert_eq!(lines.len(), 2, "{err}");
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(
+        lines[2].starts_with(&format!("{shown}:{}:", line_of("name: baseline")))
+            && lines[2].contains("the variant name `baseline` is taken"),
+        "{err}"
+    );
     assert!(
         lines[0].starts_with(&typo) && lines[0].contains("variant `typo`: unknown key `wrokers`"),
         "{err}"

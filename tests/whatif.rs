@@ -84,6 +84,22 @@ fn arrivals(dir: &Path) -> (surge::schedule::PerSecond, BTreeMap<String, u64>) {
     (planned, counted)
 }
 
+/// `surge whatif SCENARIO ARGS... --no-history --out OUT`: (exit code,
+/// stdout and stderr).
+fn whatif(scenario: &Path, args: &[&str], out: &Path) -> (i32, String) {
+    let o = surge()
+        .arg("whatif")
+        .arg(scenario)
+        .args(args)
+        .args(["--no-history", "--out"])
+        .arg(out)
+        .output()
+        .unwrap();
+    let printed =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    (o.status.code().expect("exited"), printed)
+}
+
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -93,23 +109,12 @@ fn more_signers_come_out_ahead_on_the_same_arrivals() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = scenario_file(dir.path(), "small", SMALL);
     let out = dir.path().join("whatif");
-    let o = surge()
-        .arg("whatif")
-        .arg(&scenario)
-        .args([
-            "--variant",
-            "more-signers",
-            "--set",
-            "seed=12",
-            "--no-history",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let printed =
-        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{printed}");
+    let (code, printed) = whatif(
+        &scenario,
+        &["--variant", "more-signers", "--set", "seed=12"],
+        &out,
+    );
+    assert_eq!(code, 0, "{printed}");
 
     // Identical arrivals, from the run folders: the same schedule per
     // second and journey, and the same arrivals counted by each run.
@@ -196,23 +201,12 @@ fn an_invalid_run_is_marked_and_exits_3_and_unknown_variants_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = scenario_file(dir.path(), "small", SMALL);
     let out = dir.path().join("whatif");
-    let o = surge()
-        .arg("whatif")
-        .arg(&scenario)
-        .args([
-            "--variant",
-            "starved",
-            "--duration",
-            "4s",
-            "--no-history",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let printed =
-        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(3), "{printed}");
+    let (code, printed) = whatif(
+        &scenario,
+        &["--variant", "starved", "--duration", "4s"],
+        &out,
+    );
+    assert_eq!(code, 3, "{printed}");
     let c = json(&out.join("whatif.json"));
     let starved = &c["runs"][1];
     assert_eq!(starved["name"], "starved");
@@ -234,15 +228,9 @@ fn an_invalid_run_is_marked_and_exits_3_and_unknown_variants_exit_2() {
 
     // A variant the file does not have, and a file with none: exit 2,
     // nothing run.
-    let o = surge()
-        .arg("whatif")
-        .arg(&scenario)
-        .args(["--variant", "more-signer", "--no-history", "--out"])
-        .arg(dir.path().join("never"))
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let never = dir.path().join("never");
+    let (code, err) = whatif(&scenario, &["--variant", "more-signer"], &never);
+    assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("no variant `more-signer`") && err.contains("more-signers, starved"),
         "{err}"
@@ -253,15 +241,10 @@ fn an_invalid_run_is_marked_and_exits_3_and_unknown_variants_exit_2() {
         "plain",
         &SMALL[..SMALL.find("variants:").unwrap()],
     );
-    let o = surge()
-        .arg("whatif")
-        .arg(&plain)
-        .args(["--no-history", "--out"])
-        .arg(dir.path().join("never"))
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("has no variants"));
+    let (code, err) = whatif(&plain, &[], &never);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("has no variants"), "{err}");
+    assert!(!never.exists());
 }
 
 #[test]

@@ -179,13 +179,6 @@ pub struct Resolve {
     pub variant: Option<String>,
 }
 
-impl Resolve {
-    /// Whether the scenario that runs differs from the file.
-    pub fn changes(&self) -> bool {
-        !self.sets.is_empty() || self.variant.is_some()
-    }
-}
-
 /// Checks a scenario file as `how` resolves it: the scenario as it would
 /// run. A problem an override causes is shown at its flag, or at its
 /// variant's entry.
@@ -368,9 +361,19 @@ fn variant_problems(
 ) -> Vec<Problem> {
     let mut out = Vec::new();
     for (i, v) in file.variants.iter().enumerate() {
+        let at_name = Path::root().key("variants").index(i).key("name");
+        // `surge whatif` names the scenario as written `baseline` and puts
+        // each run in a folder of its name.
+        let taken = v.name.0 == "baseline" || file.variants[..i].iter().any(|w| w.name == v.name);
+        if taken {
+            out.push(
+                Problem::error(at_name.clone(), format!("the variant name `{}` is taken", v.name.0))
+                    .with_hint("`baseline` names the scenario as written, and each variant needs a name of its own"),
+            );
+            continue;
+        }
         let mut overrides = sets.to_vec();
         let checked = check_text_split(text, base_dir, processes, &mut overrides, Some(&v.name.0));
-        let at_name = Path::root().key("variants").index(i).key("name");
         for mut p in checked.problems.into_iter().filter(Problem::is_error) {
             if !p.message.starts_with("variant `") && p.flag.is_none() {
                 p.message = format!("variant `{}`: {}: {}", v.name.0, p.path, p.message);

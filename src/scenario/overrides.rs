@@ -86,10 +86,19 @@ pub fn variant(doc: &Value, name: &str) -> Result<Vec<Override>, Problem> {
     let mut out = Vec::new();
     if let Some(Value::Mapping(set)) = listed[index].get("set") {
         for (key, value) in set {
-            let Some(key) = key.as_str() else { continue };
+            let Some(key) = key.as_str() else {
+                return Err(Problem::error(
+                    at.clone(),
+                    format!(
+                        "variant `{name}`: a `set:` key is a path written as text, e.g. `load.phases[1].rate`"
+                    ),
+                ));
+            };
             let entry = at.key(key);
             let written = serde_yaml::to_string(value).unwrap_or_default();
-            let path = parse_path(key).map_err(|message| Problem::error(entry.clone(), message))?;
+            let path = parse_path(key).map_err(|message| {
+                Problem::error(entry.clone(), format!("variant `{name}`: {message}")).at_key()
+            })?;
             out.push(Override {
                 flag: format!("{key}={}", written.trim_end()),
                 path,

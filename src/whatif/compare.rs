@@ -104,6 +104,14 @@ impl Outcomes {
         }
     }
 
+    /// The outcomes of `journeys` together.
+    fn of_all<'a>(journeys: impl Iterator<Item = &'a JourneySummary>) -> Outcomes {
+        journeys.fold(Outcomes::default(), |mut acc, j| {
+            acc.add(Outcomes::of(j));
+            acc
+        })
+    }
+
     fn add(&mut self, o: Outcomes) {
         self.arrivals += o.arrivals;
         self.completed_in_time += o.completed_in_time;
@@ -368,18 +376,10 @@ fn result(plan: &Planned, ran: &Ran, base: Option<&RunData>) -> RunResult {
         return r;
     }
     if let Some(b) = base.filter(|b| !std::ptr::eq(*b, data)) {
-        let base_total = base_total(b);
-        r.versus_baseline = Change::between(base_total, r.total);
+        let journeys = &b.summary.journeys;
+        r.versus_baseline = Change::between(Outcomes::of_all(journeys.iter()), r.total);
         for c in &mut r.channels {
-            let of_base = b
-                .summary
-                .journeys
-                .iter()
-                .filter(|j| j.channel == c.channel)
-                .fold(Outcomes::default(), |mut acc, j| {
-                    acc.add(Outcomes::of(j));
-                    acc
-                });
+            let of_base = Outcomes::of_all(journeys.iter().filter(|j| j.channel == c.channel));
             c.versus_baseline = Change::between(of_base, c.outcomes);
         }
         r.verdict = match &r.versus_baseline {
@@ -397,16 +397,6 @@ fn result(plan: &Planned, ran: &Ran, base: Option<&RunData>) -> RunResult {
 
 fn ratio(a: f64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a / b as f64 }
-}
-
-fn base_total(b: &RunData) -> Outcomes {
-    b.summary
-        .journeys
-        .iter()
-        .fold(Outcomes::default(), |mut acc, j| {
-            acc.add(Outcomes::of(j));
-            acc
-        })
 }
 
 /// Completed before the deadline per second, and journeys in flight at

@@ -86,6 +86,16 @@ fn change_cell(c: Option<&Change>) -> String {
     }
 }
 
+/// The heads of [`outcome_cells`] and the change beside them.
+const OUTCOME_HEAD: [&str; 6] = [
+    "arrivals",
+    "done before the deadline",
+    "late",
+    "abandoned",
+    "failed or unfinished",
+    "vs baseline (95% interval)",
+];
+
 fn outcome_cells(o: &Outcomes) -> [String; 5] {
     [
         o.arrivals.to_string(),
@@ -115,22 +125,15 @@ fn totals(c: &Comparison) -> Table {
             row
         })
         .collect();
-    Table {
-        head: vec![
-            "run",
-            "arrivals",
-            "done before the deadline",
-            "late",
-            "abandoned",
-            "failed or unfinished",
-            "vs baseline (95% interval)",
-            "paid, not credited",
-            "stock-outs",
-            "requests per arrival",
-            "validity",
-        ],
-        rows,
-    }
+    let mut head = vec!["run"];
+    head.extend(OUTCOME_HEAD);
+    head.extend([
+        "paid, not credited",
+        "stock-outs",
+        "requests per arrival",
+        "validity",
+    ]);
+    Table { head, rows }
 }
 
 fn validity(r: &RunResult) -> String {
@@ -183,20 +186,10 @@ fn channels(c: &Comparison) -> Table {
             rows.push(row);
         }
     }
-    Table {
-        head: vec![
-            "channel",
-            "run",
-            "arrivals",
-            "done before the deadline",
-            "late",
-            "abandoned",
-            "failed or unfinished",
-            "vs baseline (95% interval)",
-            "requests per arrival",
-        ],
-        rows,
-    }
+    let mut head = vec!["channel", "run"];
+    head.extend(OUTCOME_HEAD);
+    head.push("requests per arrival");
+    Table { head, rows }
 }
 
 fn journey_times(c: &Comparison) -> Table {
