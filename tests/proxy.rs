@@ -418,3 +418,100 @@ fn a_proxy_config_with_a_remote_upstream_is_refused() {
         "{err}"
     );
 }
+
+/// An upstream that reads until the client's FIN, then answers with all it
+/// read and closes: a request-then-wait client's server (BusyBox wget,
+/// `nc -N`, RPCs that half-close after the request).
+async fn answer_after_fin() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                if s.read_to_end(&mut got).await.is_ok() {
+                    let _ = s.write_all(&got).await;
+                    let _ = s.shutdown().await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Sends `data`, half-closes, and reads the answer to its end.
+async fn half_closed_round_trip(addr: SocketAddr, data: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let (mut r, mut w) = s.split();
+    let reading = async {
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).await.map(|_| out)
+    };
+    let writing = async {
+        w.write_all(data).await?;
+        w.shutdown().await
+    };
+    let (read, written) = bounded(async { tokio::join!(reading, writing) }).await;
+    written.expect("the request is sent");
+    read.expect("the answer is read to its end, not reset")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_half_closes_gets_the_whole_answer_under_each_toxic() {
+    let p = proxy(answer_after_fin().await).await;
+    let toxics = [
+        None,
+        Some(json!({ "fault": { "latency": { "delay": "20ms", "jitter": "5ms" } } })),
+        Some(json!({ "fault": { "latency": { "delay": "20ms" } }, "stream": "upstream" })),
+        Some(json!({ "fault": { "bandwidth": { "rate": "20MB/s" } } })),
+        Some(
+            json!({ "fault": { "slicer": { "average": "4KB", "variation": "1KB", "delay": "100us" } } }),
+        ),
+        Some(json!({ "fault": { "slow_close": { "delay": "50ms" } } })),
+    ];
+    for toxic in toxics {
+        let id = toxic.as_ref().map(|t| p.add(spec(t.clone())).unwrap());
+        for n in [100, 10_000, 1_000_000] {
+            let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+            let back = half_closed_round_trip(p.addr(), &data).await;
+            assert_eq!(back.len(), n, "{n} bytes under {toxic:?}");
+            assert!(back == data, "{n} bytes under {toxic:?}: the same bytes");
+        }
+        if let Some(id) = id {
+            p.remove(id).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_half_closes_still_reads_the_client() {
+    // The upstream sends its 200 kB and half-closes, then counts what the
+    // client sends until the client's own FIN.
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = l.local_addr().unwrap();
+    let (count_tx, count_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        let data: Vec<u8> = (0..200_000).map(|i| (i % 251) as u8).collect();
+        s.write_all(&data).await.unwrap();
+        s.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        let read = s.read_to_end(&mut got).await.map(|_| got.len());
+        let _ = count_tx.send(read);
+    });
+    let p = proxy(upstream).await;
+    p.add(spec(json!({ "fault": { "latency": { "delay": "10ms" } } })))
+        .unwrap();
+    let mut s = TcpStream::connect(p.addr()).await.unwrap();
+    let mut answer = Vec::new();
+    bounded(s.read_to_end(&mut answer)).await.unwrap();
+    assert_eq!(answer.len(), 200_000, "the upstream's data, then its FIN");
+    // The client's direction is still open: it sends, then half-closes.
+    s.write_all(&vec![7u8; 50_000]).await.unwrap();
+    s.shutdown().await.unwrap();
+    let counted = bounded(count_rx).await.unwrap();
+    assert_eq!(
+        counted.expect("read to the client's FIN, not reset"),
+        50_000
+    );
+}

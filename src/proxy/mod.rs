@@ -369,15 +369,27 @@ async fn connection(proxy: Arc<Proxy>, client: TcpStream, n: u64, mut cut: watch
         ended: end_rx.clone(),
         framer: None,
     }));
+    // A direction that reads the end of its data passes the FIN on and
+    // ends alone: the other stays open until its own end (a client that
+    // half-closes after its request still reads the whole response). A
+    // toxic that closes or resets, a failed write, or a cut ends both.
     let mut ended = end_rx;
-    tokio::select! {
-        _ = cut.changed() => { let _ = end_tx.send(End::Close); }
-        _ = ended.wait_for(|e| *e != End::Open) => {}
+    let (mut up, mut down) = (up, down);
+    let (mut up_done, mut down_done) = (false, false);
+    while !(up_done && down_done) {
+        tokio::select! {
+            _ = cut.changed() => { let _ = end_tx.send(End::Close); break; }
+            _ = ended.wait_for(|e| *e != End::Open) => break,
+            _ = &mut up, if !up_done => up_done = true,
+            _ = &mut down, if !down_done => down_done = true,
+        }
     }
-    up.abort();
-    down.abort();
-    let _ = up.await;
-    let _ = down.await;
+    for (pipe, done) in [(up, up_done), (down, down_done)] {
+        if !done {
+            pipe.abort();
+            let _ = pipe.await;
+        }
+    }
     if *end_tx.borrow() == End::Reset {
         reset(&client);
     }
@@ -474,7 +486,11 @@ async fn pipe(mut p: Pipe) {
             _ = ended.wait_for(|e| *e != End::Open) => return,
         };
         let n = match read {
-            Ok(0) | Err(_) => {
+            Err(_) => {
+                let _ = p.end.send(End::Close);
+                return;
+            }
+            Ok(0) => {
                 let entries = p.proxy.toxics.current();
                 let pause = p
                     .toxics(&entries)
@@ -485,8 +501,9 @@ async fn pipe(mut p: Pipe) {
                 if !pause.is_zero() {
                     tokio::time::sleep(pause).await;
                 }
+                // The FIN follows the data before it (each write above was
+                // awaited, delays included); this direction is done.
                 shutdown_write(&p.to);
-                let _ = p.end.send(End::Close);
                 return;
             }
             Ok(n) => n,
