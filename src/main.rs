@@ -58,7 +58,7 @@ fn main() -> ExitCode {
             cli::capacity(&opts, &search, &a.baseline, a.tolerance(), out, err)
         }
         Command::Whatif(a) => cli::whatif(&a.whatif(), out, err),
-        Command::Proxy(a) => cli::proxy(&a.config, out, err),
+        Command::Proxy(a) => cli::proxy(&a, out, err),
         Command::Twin(a) => cli::twin(a.listen, a.config.as_deref(), a.workers, out, err),
     };
     match result {

@@ -5,9 +5,6 @@
 //! connection, and both servers stay up with bounded memory. Real servers
 //! on loopback, bounded in cases and time.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use proptest::prelude::*;
 use serde_json::Value;
 use surge::scenario::model::TwinConfig;
@@ -46,15 +43,20 @@ fn servers() -> Servers {
             .unwrap();
         let twin = running.base_url();
         std::mem::forget(running);
-        let upstream = "127.0.0.1:9".parse().unwrap();
-        let p = surge::proxy::Proxy::start("p", "127.0.0.1:0".parse().unwrap(), upstream)
+        let upstream = "127.0.0.1:9".to_string();
+        let control = surge::proxy::control::Control::new(Default::default());
+        control
+            .create(surge::proxy::toxiproxy::ProxyIn {
+                name: Some("p".into()),
+                upstream: Some(upstream),
+                ..Default::default()
+            })
             .await
             .unwrap();
-        let proxies = Arc::new(BTreeMap::from([("p".to_string(), p)]));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(
-            async move { axum::serve(listener, surge::proxy::control::router(proxies)).await },
+            async move { axum::serve(listener, surge::proxy::control::router(control)).await },
         );
         (twin, format!("http://{addr}"))
     });
@@ -127,6 +129,9 @@ fn json() -> impl Strategy<Value = Value> {
             Just("serials"),
             Just("count"),
             Just("toxicity"),
+            Just("latency"),
+            Just("upstream"),
+            Just("downstream"),
         ]
         .prop_map(|s| Value::String(s.into())),
     ];
@@ -143,6 +148,10 @@ fn json() -> impl Strategy<Value = Value> {
                     Just("quantity".to_string()),
                     Just("latency".to_string()),
                     Just("toxicity".to_string()),
+                    Just("type".to_string()),
+                    Just("attributes".to_string()),
+                    Just("stream".to_string()),
+                    Just("enabled".to_string()),
                     ".{0,12}".prop_map(|s| s),
                 ],
                 inner,
@@ -172,6 +181,9 @@ fn malformed_bodies_get_a_json_4xx_and_the_servers_stay_up() {
         .collect();
     urls.push(format!("{}/proxies/p/toxics", s.proxy));
     urls.push(format!("{}/proxies/none/toxics", s.proxy));
+    urls.push(format!("{}/proxies/p/toxics/latency_downstream", s.proxy));
+    urls.push(format!("{}/proxies/p", s.proxy));
+    urls.push(format!("{}/populate", s.proxy));
     let config = ProptestConfig {
         cases: 48,
         failure_persistence: None,

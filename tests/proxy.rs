@@ -377,24 +377,33 @@ fn the_proxy_runs_standalone_with_its_control_api() {
     let _reap = Reap(vec![proxy, twin]);
 
     assert_eq!(http(&listen, "GET", "/storefront/", ""), 200);
+    // surge's HTTP faults are toxic types of Toxiproxy's API.
     let added = http(
         &control,
         "POST",
         "/proxies/twin/toxics",
-        r#"{"fault":{"error_rate":{"rate":"100%","status":503}}}"#,
+        r#"{"type":"http_error","attributes":{"rate":1.0,"status":503}}"#,
     );
-    assert_eq!(added, 201);
+    assert_eq!(added, 200);
     assert_eq!(http(&listen, "GET", "/storefront/", ""), 503);
-    assert_eq!(http(&control, "DELETE", "/proxies/twin/toxics/1", ""), 200);
+    assert_eq!(
+        http(
+            &control,
+            "DELETE",
+            "/proxies/twin/toxics/http_error_downstream",
+            ""
+        ),
+        204
+    );
     assert_eq!(http(&listen, "GET", "/storefront/", ""), 200);
     // A toxic the proxy cannot apply is refused with a reason.
     let bad = http(
         &control,
         "POST",
         "/proxies/twin/toxics",
-        r#"{"fault":{"stock_exhausted":{}}}"#,
+        r#"{"type":"stock_exhausted"}"#,
     );
-    assert_eq!(bad, 422);
+    assert_eq!(bad, 400);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 # (a real browser reads the live dashboard in tests/dashboard.rs),
 # `sqlite3` (README's query on the run history runs in tests/history.rs), and the
 # Python packages of tests/requirements.txt (HdrHistogram's own decoder
-# checks latency.hlog).
+# checks latency.hlog; Toxiproxy's Python client drives `surge proxy`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()

@@ -164,18 +164,25 @@ pub enum Command {
     /// of a scenario file. With --summary, the schema of a run's
     /// summary.json instead.
     Schema(SchemaArgs),
-    /// Serve fault-injecting proxies on their own, with a control API
+    /// Serve fault-injecting proxies that speak Toxiproxy's API
     ///
-    /// Each proxy listens on loopback in front of one upstream (host:port)
-    /// and forwards bytes both ways through the toxics switched on:
-    /// latency, bandwidth, slow_close, timeout, reset_peer, slicer,
-    /// limit_data and down (TCP, each on a share of connections, its
-    /// `toxicity`), error_rate and http_delay (HTTP, on a share of
-    /// requests). Toxics use the same fields as a scenario's faults and are
-    /// switched live with POST/DELETE /proxies/NAME/toxics. Stops on Ctrl-C
-    /// or SIGTERM.
+    /// A drop-in for toxiproxy-server: its HTTP API (2.x) on
+    /// 127.0.0.1:8474, so toxiproxy-cli and Toxiproxy's client libraries
+    /// drive it unchanged. Each proxy listens on loopback in front of one
+    /// upstream (host:port) and forwards bytes both ways, half-closes
+    /// included, through the toxics switched on: latency, bandwidth,
+    /// slow_close, timeout, reset_peer, slicer, limit_data (Toxiproxy's,
+    /// with its attributes and units), http_error and http_delay (on a
+    /// share of HTTP requests). Stops on Ctrl-C or SIGTERM.
     ///
-    /// The file:
+    ///   surge proxy &
+    ///   curl -X POST localhost:8474/proxies \
+    ///     -d '{"name":"storefront","listen":"127.0.0.1:18080","upstream":"127.0.0.1:8080"}'
+    ///   curl -X POST localhost:8474/proxies/storefront/toxics \
+    ///     -d '{"type":"latency","attributes":{"latency":200,"jitter":20}}'
+    ///   curl -X DELETE localhost:8474/proxies/storefront/toxics/latency_downstream
+    ///
+    /// --config takes Toxiproxy's JSON config, or surge's YAML:
     ///
     ///   control: 127.0.0.1:8474
     ///   proxies:
@@ -606,9 +613,24 @@ pub struct SchemaArgs {
 /// The arguments of `surge proxy`.
 #[derive(clap::Args)]
 pub struct ProxyArgs {
-    /// The proxy configuration (YAML).
+    /// Proxies to start with: Toxiproxy's JSON config (a list of
+    /// {name, listen, upstream, enabled}) or surge's YAML (which can also
+    /// switch toxics on). Without it the proxy starts empty, as
+    /// toxiproxy-server does, to be populated over the API.
     #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
+    /// Where the control API (Toxiproxy's) listens. Default: the config's
+    /// `control`, else 127.0.0.1:8474 (Toxiproxy's port).
+    #[arg(long, value_name = "ADDR")]
+    pub control: Option<SocketAddr>,
+    /// An upstream host allowed off loopback (repeat for more); the
+    /// config's `allow_hosts` are allowed too.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<String>,
+    /// Lets proxies and the control API listen off loopback (e.g. on
+    /// 0.0.0.0 for other machines); without it only 127.0.0.0/8 and ::1.
+    #[arg(long)]
+    pub listen_anywhere: bool,
 }
 
 /// The arguments of `surge twin`.

@@ -641,66 +641,94 @@ pub fn report(
     Ok(verdict.exit())
 }
 
-/// `surge proxy --config FILE`: serves the proxies of the file and their
-/// control API until Ctrl-C or SIGTERM.
-pub fn proxy(config: &Path, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
-    let config = match crate::proxy::config::read(config) {
-        Ok(c) => c,
-        Err(e) => {
-            writeln!(err, "surge proxy: {e}")?;
-            return Ok(Exit::BadInput);
-        }
+/// `surge proxy [--config FILE]`: serves the proxies of the file (none
+/// without one) and Toxiproxy's API over them until Ctrl-C or SIGTERM.
+pub fn proxy(
+    args: &args::ProxyArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
+    use crate::proxy::control::{Control, Policy};
+    let config = match &args.config {
+        None => crate::proxy::config::ProxyConfig::default(),
+        Some(path) => match crate::proxy::config::read(path) {
+            Ok(c) => c,
+            Err(e) => {
+                writeln!(err, "surge proxy: {e}")?;
+                return Ok(Exit::BadInput);
+            }
+        },
+    };
+    let shown = args
+        .config
+        .as_ref()
+        .map_or_else(String::new, |p| format!("{}: ", p.display()));
+    let control_addr = args
+        .control
+        .or(config.control)
+        .unwrap_or_else(|| "127.0.0.1:8474".parse().expect("an address"));
+    if !args.listen_anywhere && !control_addr.ip().is_loopback() {
+        writeln!(
+            err,
+            "surge proxy: the control API address {control_addr} is off loopback; pass --listen-anywhere to serve it there"
+        )?;
+        return Ok(Exit::BadInput);
+    }
+    let policy = Policy {
+        allow_hosts: config
+            .allow_hosts
+            .iter()
+            .chain(&args.allow_hosts)
+            .cloned()
+            .collect(),
+        listen_anywhere: args.listen_anywhere,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let mut proxies = std::collections::BTreeMap::new();
+        let control = Control::new(policy);
         for entry in &config.proxies {
-            let upstream = match tokio::net::lookup_host(&entry.upstream).await.map(|mut a| a.next()) {
-                Ok(Some(a)) => a,
-                Ok(None) | Err(_) => {
-                    writeln!(err, "surge proxy: proxy `{}`: cannot resolve upstream `{}`", entry.name, entry.upstream)?;
-                    return Ok(Exit::BadInput);
-                }
-            };
-            let proxy = match crate::proxy::Proxy::start(&entry.name, entry.listen, upstream).await {
+            let proxy = match control.create(entry.as_api()).await {
                 Ok(p) => p,
                 Err(e) => {
-                    writeln!(err, "surge proxy: proxy `{}`: {e}", entry.name)?;
-                    return Ok(Exit::RunError);
+                    writeln!(err, "surge proxy: {shown}proxy `{}`: {e}", entry.name)?;
+                    let exit = if e.status() == 500 { Exit::RunError } else { Exit::BadInput };
+                    return Ok(exit);
                 }
             };
             for t in &entry.toxics {
-                if let Err(e) = proxy.add(t.clone()) {
-                    writeln!(err, "surge proxy: proxy `{}`: {e}", entry.name)?;
+                let mut t = t.clone();
+                t.name = Some(crate::proxy::config::toxic_name(&t));
+                if let Err(e) = proxy.add(t) {
+                    writeln!(err, "surge proxy: {shown}proxy `{}`: {e}", entry.name)?;
                     return Ok(Exit::BadInput);
                 }
             }
             writeln!(
                 out,
-                "surge proxy: {} listening on {} -> {} ({} toxics on)",
+                "surge proxy: {} listening on {} -> {} ({} toxics on{})",
                 entry.name,
                 proxy.addr(),
-                upstream,
-                entry.toxics.len()
+                entry.upstream,
+                entry.toxics.len(),
+                if entry.enabled { "" } else { "; disabled" }
             )?;
-            proxies.insert(entry.name.clone(), proxy);
         }
-        let listener = match tokio::net::TcpListener::bind(config.control).await {
+        let listener = match tokio::net::TcpListener::bind(control_addr).await {
             Ok(l) => l,
             Err(e) => {
-                writeln!(err, "surge proxy: cannot serve the control API on {}: {e}", config.control)?;
+                writeln!(err, "surge proxy: cannot serve the control API on {control_addr}: {e}; is a Toxiproxy or another surge proxy running there? Pick another with --control")?;
                 return Ok(Exit::RunError);
             }
         };
         writeln!(
             out,
-            "surge proxy: control API on http://{} (GET /proxies; POST|DELETE /proxies/NAME/toxics)",
+            "surge proxy: control API on http://{} (Toxiproxy's API: GET /proxies, POST /proxies, POST /proxies/NAME/toxics, ...)",
             listener.local_addr()?
         )?;
         out.flush()?;
-        let app = crate::proxy::control::router(std::sync::Arc::new(proxies));
+        let app = crate::proxy::control::router(control);
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await?;

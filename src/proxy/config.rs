@@ -1,5 +1,12 @@
-//! `surge proxy --config FILE`: proxies on their own, each in front of one
-//! upstream, with a control API. The file:
+//! `surge proxy --config FILE`: the proxies to start with. Two forms:
+//!
+//! Toxiproxy's JSON config (what `toxiproxy-server -config` takes), a list:
+//!
+//! ```json
+//! [{ "name": "storefront", "listen": "127.0.0.1:18080", "upstream": "127.0.0.1:8080", "enabled": true }]
+//! ```
+//!
+//! or surge's YAML, which can also switch toxics on from the start:
 //!
 //! ```yaml
 //! control: 127.0.0.1:8474          # the control API (default)
@@ -7,40 +14,64 @@
 //!   - name: storefront
 //!     listen: 127.0.0.1:18080      # port 0: any free port (printed)
 //!     upstream: 127.0.0.1:8080     # must be on loopback unless allowed
+//!     enabled: true                # false: refuses connections
 //!     toxics:                      # optional: on from the start
 //!       - { fault: { latency: { delay: 100ms, jitter: 10ms } }, toxicity: 50% }
 //! allow_hosts: []                  # upstream hosts allowed off loopback
 //! ```
+//!
+//! Addresses are checked when the proxies start (the API's checks), not
+//! here: this reads the file and says where it is wrong.
 
 use std::net::SocketAddr;
 
 use serde::Deserialize;
 
 use super::ToxicSpec;
+use super::toxiproxy::ProxyIn;
+use crate::scenario::model::FaultKind;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyConfig {
-    #[serde(default = "default_control")]
-    pub control: SocketAddr,
+    #[serde(default)]
+    pub control: Option<SocketAddr>,
+    #[serde(default)]
     pub proxies: Vec<ProxyEntry>,
     #[serde(default)]
     pub allow_hosts: Vec<String>,
-}
-
-fn default_control() -> SocketAddr {
-    "127.0.0.1:8474".parse().expect("an address")
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyEntry {
     pub name: String,
-    pub listen: SocketAddr,
+    /// `host:port` to listen on. Default: any port on 127.0.0.1.
+    #[serde(default)]
+    pub listen: Option<String>,
     /// `host:port` of the upstream.
     pub upstream: String,
+    #[serde(default = "enabled")]
+    pub enabled: bool,
     #[serde(default)]
     pub toxics: Vec<ToxicSpec>,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+impl ProxyEntry {
+    /// The entry as the API creates a proxy.
+    pub fn as_api(&self) -> ProxyIn {
+        ProxyIn {
+            name: Some(self.name.clone()),
+            listen: self.listen.clone(),
+            upstream: Some(self.upstream.clone()),
+            enabled: Some(self.enabled),
+            _toxics: None,
+        }
+    }
 }
 
 /// Why a proxy configuration was refused.
@@ -68,61 +99,105 @@ pub fn read(path: &std::path::Path) -> Result<ProxyConfig, ConfigError> {
         path: shown.clone(),
         source,
     })?;
-    let config: ProxyConfig = serde_yaml::from_str(&text).map_err(|e| {
-        let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-        ConfigError::Parse {
-            path: shown.clone(),
-            line,
-            column,
-            message: e.to_string(),
-        }
-    })?;
-    let invalid = |message: String| ConfigError::Invalid {
+    let parse = |line, column, message| ConfigError::Parse {
         path: shown.clone(),
+        line,
+        column,
         message,
     };
-    if config.proxies.is_empty() {
-        return Err(invalid(
-            "`proxies` is empty; list at least one proxy".into(),
-        ));
+    // Toxiproxy's config is a JSON list; surge's a YAML mapping.
+    let config = if text.trim_start().starts_with('[') {
+        let list: Vec<ProxyIn> = serde_json::from_str(&text).map_err(|e| {
+            parse(
+                e.line(),
+                e.column(),
+                format!("{e} (a Toxiproxy config: a list of {{name, listen, upstream, enabled}})"),
+            )
+        })?;
+        from_toxiproxy(list).map_err(|message| ConfigError::Invalid {
+            path: shown.clone(),
+            message,
+        })?
+    } else {
+        serde_yaml::from_str::<ProxyConfig>(&text).map_err(|e| {
+            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+            parse(line, column, e.to_string())
+        })?
+    };
+    check(&config).map_err(|message| ConfigError::Invalid {
+        path: shown,
+        message,
+    })?;
+    Ok(config)
+}
+
+fn from_toxiproxy(list: Vec<ProxyIn>) -> Result<ProxyConfig, String> {
+    let mut proxies = Vec::new();
+    for (i, p) in list.into_iter().enumerate() {
+        let missing = |field: &str| format!("proxy {} has no `{field}`", i + 1);
+        proxies.push(ProxyEntry {
+            name: p
+                .name
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| missing("name"))?,
+            listen: p.listen,
+            upstream: p
+                .upstream
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| missing("upstream"))?,
+            enabled: p.enabled.unwrap_or(true),
+            toxics: Vec::new(),
+        });
     }
+    Ok(ProxyConfig {
+        proxies,
+        ..ProxyConfig::default()
+    })
+}
+
+fn check(config: &ProxyConfig) -> Result<(), String> {
     let mut names = std::collections::BTreeSet::new();
     for p in &config.proxies {
         if !names.insert(&p.name) {
-            return Err(invalid(format!("two proxies are named `{}`", p.name)));
+            return Err(format!("two proxies are named `{}`", p.name));
         }
-        let (host, port) = crate::net::split_host_port(&p.upstream).ok_or_else(|| {
-            invalid(format!(
-                "proxy `{}`: upstream `{}` is not host:port (e.g. 127.0.0.1:8080)",
-                p.name, p.upstream
-            ))
-        })?;
-        let allowed = config
-            .allow_hosts
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(host));
-        if !allowed && !crate::net::resolves_to_loopback(host, port) {
-            return Err(invalid(format!(
-                "proxy `{}`: upstream `{host}` is not on loopback; add it to `allow_hosts` if you may load it",
-                p.name
-            )));
-        }
+        let mut toxics = std::collections::BTreeSet::new();
         for t in &p.toxics {
+            if matches!(t.fault, FaultKind::Down(_)) {
+                return Err(format!(
+                    "proxy `{}`: `down` is not a toxic here; write `enabled: false` on the proxy",
+                    p.name
+                ));
+            }
             if super::toxics::build(&t.fault).is_none()
-                && !matches!(
-                    t.fault,
-                    crate::scenario::model::FaultKind::Down(_)
-                        | crate::scenario::model::FaultKind::ErrorRate(_)
-                        | crate::scenario::model::FaultKind::HttpDelay(_)
-                )
+                && !matches!(t.fault, FaultKind::ErrorRate(_) | FaultKind::HttpDelay(_))
             {
-                return Err(invalid(format!(
-                    "proxy `{}`: `{}` is not a proxy fault",
+                return Err(format!(
+                    "proxy `{}`: `{}` is not a proxy fault; the proxy takes latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, error_rate and http_delay",
                     p.name,
                     t.fault.name()
-                )));
+                ));
+            }
+            if !toxics.insert(toxic_name(t)) {
+                return Err(format!(
+                    "proxy `{}`: two toxics are named `{}`; give each a `name`",
+                    p.name,
+                    toxic_name(t)
+                ));
             }
         }
     }
-    Ok(config)
+    Ok(())
+}
+
+/// A config toxic's name: its own, or Toxiproxy's default `TYPE_STREAM`,
+/// so the API finds it by the name Toxiproxy would give it.
+pub fn toxic_name(t: &ToxicSpec) -> String {
+    t.name.clone().unwrap_or_else(|| {
+        format!(
+            "{}_{}",
+            super::toxiproxy::type_name(&t.fault),
+            super::toxiproxy::stream_name(t.stream.unwrap_or_default())
+        )
+    })
 }

@@ -5,19 +5,23 @@
 //! a change takes effect at the next chunk and no byte is lost. Each toxic
 //! affects a connection with probability `toxicity`, decided once per
 //! connection (as Toxiproxy does); HTTP faults (`error_rate`,
-//! `http_delay`) act per request, by their `rate`. `down` refuses new
-//! connections (the listener is closed) and cuts open ones.
+//! `http_delay`) act per request of an affected connection, by their
+//! `rate`. `down`, or a proxy disabled, refuses new connections (the
+//! listener is closed) and cuts open ones. `control` serves Toxiproxy's
+//! HTTP API over a set of proxies, in Toxiproxy's vocabulary
+//! (`toxiproxy`).
 
 pub mod config;
 pub mod control;
 pub mod http;
 pub mod toxic;
 pub mod toxics;
+pub mod toxiproxy;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use rand::Rng;
@@ -97,73 +101,8 @@ struct Entry {
     effect: Effect,
 }
 
-#[derive(Default)]
-struct Toxics {
-    list: RwLock<Arc<Vec<Entry>>>,
-    next: AtomicU64,
-}
-
-impl Toxics {
-    fn current(&self) -> Arc<Vec<Entry>> {
-        self.list.read().expect("toxic lock").clone()
-    }
-}
-
-/// One proxy: a listener in front of one upstream.
-pub struct Proxy {
-    pub name: String,
-    pub upstream: SocketAddr,
-    addr: SocketAddr,
-    toxics: Toxics,
-    /// Bumped to cut every open connection (`down`, shutdown).
-    cut: watch::Sender<u64>,
-    /// Told when the toxic list changes (the listener reacts to `down`).
-    changed: watch::Sender<u64>,
-    connections: AtomicU64,
-}
-
-impl Proxy {
-    /// Binds `listen` (port 0 for any) and serves until `stop` fires.
-    pub async fn start(
-        name: &str,
-        listen: SocketAddr,
-        upstream: SocketAddr,
-    ) -> Result<Arc<Proxy>, ProxyError> {
-        let listener = TcpListener::bind(listen)
-            .await
-            .map_err(|source| ProxyError::Listen {
-                addr: listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| ProxyError::Listen {
-            addr: listen,
-            source,
-        })?;
-        let proxy = Arc::new(Proxy {
-            name: name.to_string(),
-            upstream,
-            addr,
-            toxics: Toxics::default(),
-            cut: watch::channel(0).0,
-            changed: watch::channel(0).0,
-            connections: AtomicU64::new(0),
-        });
-        tokio::spawn(accept_loop(proxy.clone(), Some(listener)));
-        Ok(proxy)
-    }
-
-    /// Where clients connect.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Connections accepted so far.
-    pub fn connections(&self) -> u64 {
-        self.connections.load(Ordering::Relaxed)
-    }
-
-    /// Switches a toxic on; returns its id.
-    pub fn add(&self, spec: ToxicSpec) -> Result<u64, ProxyError> {
+impl Entry {
+    fn new(id: u64, spec: ToxicSpec) -> Result<Entry, ProxyError> {
         let effect = match &spec.fault {
             FaultKind::Down(_) => Effect::Down,
             FaultKind::ErrorRate(e) => Effect::Abort {
@@ -179,7 +118,6 @@ impl Proxy {
                 Effect::Tcp(toxics::build(other).ok_or(ProxyError::NotAProxyFault(other.name()))?)
             }
         };
-        let id = self.toxics.next.fetch_add(1, Ordering::Relaxed) + 1;
         let view = ToxicView {
             id,
             name: spec.name.unwrap_or_else(|| spec.fault.name().to_string()),
@@ -188,9 +126,133 @@ impl Proxy {
             toxicity: spec.toxicity.map_or(1.0, |t| t.fraction()),
             fault: spec.fault,
         };
-        let down = matches!(effect, Effect::Down);
+        Ok(Entry { view, effect })
+    }
+}
+
+#[derive(Default)]
+struct Toxics {
+    list: RwLock<Arc<Vec<Entry>>>,
+    next: AtomicU64,
+}
+
+impl Toxics {
+    fn current(&self) -> Arc<Vec<Entry>> {
+        self.list.read().expect("toxic lock").clone()
+    }
+}
+
+/// One proxy: a listener in front of one upstream.
+pub struct Proxy {
+    pub name: String,
+    upstream: RwLock<SocketAddr>,
+    addr: RwLock<SocketAddr>,
+    /// A listener bound for a new address, for the accept loop to take.
+    moved: Mutex<Option<TcpListener>>,
+    toxics: Toxics,
+    enabled: AtomicBool,
+    stopped: AtomicBool,
+    /// Bumped to cut every open connection (`down`, disabled, moved,
+    /// stopped).
+    cut: watch::Sender<u64>,
+    /// Told when the toxic list or the state changes (the listener reacts).
+    changed: watch::Sender<u64>,
+    connections: AtomicU64,
+}
+
+impl Proxy {
+    /// Binds `listen` (port 0 for any) and serves until stopped.
+    pub async fn start(
+        name: &str,
+        listen: SocketAddr,
+        upstream: SocketAddr,
+    ) -> Result<Arc<Proxy>, ProxyError> {
+        let listener = bind(listen).await?;
+        let addr = listener.local_addr().map_err(|source| ProxyError::Listen {
+            addr: listen,
+            source,
+        })?;
+        let proxy = Arc::new(Proxy {
+            name: name.to_string(),
+            upstream: RwLock::new(upstream),
+            addr: RwLock::new(addr),
+            moved: Mutex::new(None),
+            toxics: Toxics::default(),
+            enabled: AtomicBool::new(true),
+            stopped: AtomicBool::new(false),
+            cut: watch::channel(0).0,
+            changed: watch::channel(0).0,
+            connections: AtomicU64::new(0),
+        });
+        tokio::spawn(accept_loop(proxy.clone(), Some(listener)));
+        Ok(proxy)
+    }
+
+    /// Where clients connect.
+    pub fn addr(&self) -> SocketAddr {
+        *self.addr.read().expect("addr lock")
+    }
+
+    /// Where connections go.
+    pub fn upstream(&self) -> SocketAddr {
+        *self.upstream.read().expect("upstream lock")
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.load(Ordering::SeqCst)
+    }
+
+    /// Disabled, the proxy refuses new connections and cuts open ones;
+    /// enabled again, it listens on the same address.
+    pub fn set_enabled(&self, enabled: bool) {
+        self.enabled.store(enabled, Ordering::SeqCst);
+        self.changed.send_modify(|g| *g += 1);
+        if !enabled {
+            self.cut.send_modify(|g| *g += 1);
+        }
+    }
+
+    /// Sends new connections to `upstream`; open ones are cut, as
+    /// Toxiproxy does when a proxy's upstream changes.
+    pub fn set_upstream(&self, upstream: SocketAddr) {
+        *self.upstream.write().expect("upstream lock") = upstream;
+        self.cut.send_modify(|g| *g += 1);
+    }
+
+    /// Listens on `listen` instead (bound before the old address is let
+    /// go, so a refused address changes nothing); open connections are cut.
+    pub async fn set_listen(&self, listen: SocketAddr) -> Result<SocketAddr, ProxyError> {
+        let listener = bind(listen).await?;
+        let addr = listener.local_addr().map_err(|source| ProxyError::Listen {
+            addr: listen,
+            source,
+        })?;
+        *self.addr.write().expect("addr lock") = addr;
+        *self.moved.lock().expect("moved lock") = Some(listener);
+        self.changed.send_modify(|g| *g += 1);
+        self.cut.send_modify(|g| *g += 1);
+        Ok(addr)
+    }
+
+    /// Stops listening and cuts every connection, for good.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.changed.send_modify(|g| *g += 1);
+        self.cut.send_modify(|g| *g += 1);
+    }
+
+    /// Switches a toxic on; returns its id.
+    pub fn add(&self, spec: ToxicSpec) -> Result<u64, ProxyError> {
+        let id = self.toxics.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let entry = Entry::new(id, spec)?;
+        let down = matches!(entry.effect, Effect::Down);
         self.edit(|list| {
-            list.push(Entry { view, effect });
+            list.push(entry);
             Ok(())
         })?;
         // After the list: the accept loop relies on a `down` being listed
@@ -199,6 +261,22 @@ impl Proxy {
             self.cut.send_modify(|g| *g += 1);
         }
         Ok(id)
+    }
+
+    /// Changes a toxic in place: same id, same place in the chain, and
+    /// connections it affects stay affected (their dice are kept).
+    pub fn replace(&self, id: u64, spec: ToxicSpec) -> Result<ToxicView, ProxyError> {
+        let entry = Entry::new(id, spec)?;
+        let view = entry.view.clone();
+        self.edit(|list| {
+            let at = list
+                .iter()
+                .position(|e| e.view.id == id)
+                .ok_or(ProxyError::Unknown(id))?;
+            list[at] = entry;
+            Ok(())
+        })?;
+        Ok(view)
     }
 
     /// Changes the toxic list copy-on-write (connections keep reading the
@@ -244,28 +322,46 @@ impl Proxy {
     }
 
     fn is_down(&self) -> bool {
-        self.toxics
-            .current()
-            .iter()
-            .any(|e| matches!(e.effect, Effect::Down))
+        !self.is_enabled()
+            || self
+                .toxics
+                .current()
+                .iter()
+                .any(|e| matches!(e.effect, Effect::Down))
     }
 }
 
-/// Accepts while up; while `down`, holds no listener (connections are
-/// refused) and binds the same address again when it is lifted.
+async fn bind(listen: SocketAddr) -> Result<TcpListener, ProxyError> {
+    TcpListener::bind(listen)
+        .await
+        .map_err(|source| ProxyError::Listen {
+            addr: listen,
+            source,
+        })
+}
+
+/// Accepts while up; while down or disabled, holds no listener
+/// (connections are refused) and binds the same address again when it is
+/// lifted; takes a moved listener in place of the old one.
 async fn accept_loop(proxy: Arc<Proxy>, mut listener: Option<TcpListener>) {
     let mut changed = proxy.changed.subscribe();
     loop {
+        if proxy.stopped.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Some(moved) = proxy.moved.lock().expect("moved lock").take() {
+            listener = Some(moved);
+        }
         if proxy.is_down() {
             listener = None;
         } else if listener.is_none() {
-            match TcpListener::bind(proxy.addr).await {
+            match TcpListener::bind(proxy.addr()).await {
                 Ok(l) => listener = Some(l),
                 Err(e) => {
                     log::warn!(
                         "proxy {}: cannot listen again on {}: {e}",
                         proxy.name,
-                        proxy.addr
+                        proxy.addr()
                     );
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
@@ -322,13 +418,13 @@ enum End {
 }
 
 async fn connection(proxy: Arc<Proxy>, client: TcpStream, n: u64, mut cut: watch::Receiver<u64>) {
-    let upstream = match TcpStream::connect(proxy.upstream).await {
+    let upstream = match TcpStream::connect(proxy.upstream()).await {
         Ok(s) => s,
         Err(e) => {
             log::warn!(
                 "proxy {}: upstream {} unreachable: {e}",
                 proxy.name,
-                proxy.upstream
+                proxy.upstream()
             );
             reset(&client);
             return;
@@ -344,7 +440,7 @@ async fn connection(proxy: Arc<Proxy>, client: TcpStream, n: u64, mut cut: watch
     let upstream = Arc::new(upstream);
     let (end_tx, end_rx) = watch::channel(End::Open);
     let dice = Arc::new(std::sync::Mutex::new(Dice::default()));
-    let seed = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(proxy.addr.port());
+    let seed = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(proxy.addr().port());
     let up = tokio::spawn(pipe(Pipe {
         proxy: proxy.clone(),
         stream: Stream::Upstream,
@@ -443,7 +539,13 @@ impl Pipe {
     fn request_steps(&mut self, head: Vec<u8>) -> Vec<Step> {
         let entries = self.proxy.toxics.current();
         let mut steps = Vec::new();
+        let mut dice = self.dice.lock().expect("dice lock");
         for e in entries.iter() {
+            if matches!(e.effect, Effect::Tcp(_) | Effect::Down)
+                || !dice.affects(e, &mut self.link.rng)
+            {
+                continue;
+            }
             match e.effect {
                 Effect::Abort { rate, status } if self.link.rng.random::<f64>() < rate => {
                     return vec![Step::Abort(status)];

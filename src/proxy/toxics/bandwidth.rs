@@ -1,5 +1,6 @@
 //! `bandwidth`: at most `bytes_per_s` go through, in pieces of at most a
-//! tenth of a second's worth, each followed by the wait it costs.
+//! tenth of a second's worth, each followed by the wait it costs; 0 is no
+//! limit (as in Toxiproxy).
 
 use std::time::Duration;
 
@@ -12,6 +13,10 @@ pub struct Bandwidth {
 
 impl Toxic for Bandwidth {
     fn chunk(&self, _link: &mut Link, data: Vec<u8>, out: &mut Vec<Step>) {
+        if self.bytes_per_s == 0 {
+            out.push(Step::Write(data));
+            return;
+        }
         let piece = (self.bytes_per_s / 10).max(1) as usize;
         for part in data.chunks(piece) {
             out.push(Step::Write(part.to_vec()));

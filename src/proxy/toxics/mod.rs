@@ -33,7 +33,7 @@ pub fn build(kind: &FaultKind) -> Option<Arc<dyn Toxic>> {
             jitter: l.jitter.0,
         }),
         FaultKind::Bandwidth(b) => Arc::new(Bandwidth {
-            bytes_per_s: b.rate.0.max(1),
+            bytes_per_s: b.rate.0,
         }),
         FaultKind::SlowClose(d) => Arc::new(SlowClose { delay: d.delay.0 }),
         FaultKind::Timeout(a) => Arc::new(Timeout { after: a.after.0 }),
