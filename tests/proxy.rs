@@ -3,10 +3,13 @@
 //! busy 2-core machine and narrow enough to catch a toxic that does
 //! nothing (or twice as much).
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::tcp::{echo, numbered, sender};
 use serde_json::json;
 use surge::proxy::{Proxy, ToxicSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -14,46 +17,6 @@ use tokio::net::{TcpListener, TcpStream};
 
 fn spec(v: serde_json::Value) -> ToxicSpec {
     serde_json::from_value(v).expect("a toxic")
-}
-
-/// An upstream that echoes what it reads.
-async fn echo() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                loop {
-                    match s.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => {
-                            if s.write_all(&buf[..n]).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
-/// An upstream that sends `n` bytes on connect, then closes.
-async fn sender(n: usize) -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
-                let _ = s.write_all(&data).await;
-                let _ = s.shutdown().await;
-            });
-        }
-    });
-    addr
 }
 
 async fn proxy(upstream: SocketAddr) -> Arc<Proxy> {
@@ -192,7 +155,7 @@ async fn limit_data_closes_at_the_limit() {
     .unwrap();
     let (data, _) = read_all(p.addr()).await;
     assert_eq!(data.len(), 1000);
-    let expected: Vec<u8> = (0..1000).map(|i| (i % 251) as u8).collect();
+    let expected = numbered(1000);
     assert_eq!(data, expected);
 }
 
@@ -204,7 +167,7 @@ async fn slicer_delivers_everything_in_order_slowly() {
     ))
     .unwrap();
     let (data, took) = read_all(p.addr()).await;
-    let expected: Vec<u8> = (0..2000).map(|i| (i % 251) as u8).collect();
+    let expected = numbered(2000);
     assert_eq!(data, expected);
     // About 20 pieces with 5 ms between them.
     assert!(took >= Duration::from_millis(60), "sliced in {took:?}");
@@ -285,6 +248,13 @@ async fn toxics_come_and_go_without_losing_a_byte() {
                 let id = p
                     .add(spec(json!({ "fault": { "latency": { "delay": "2ms" } } })))
                     .unwrap();
+                tokio::task::yield_now().await;
+                // Changed in place, as the API's toxic update does.
+                p.replace(
+                    id,
+                    spec(json!({ "fault": { "slicer": { "average": "512B", "delay": "0s" } } })),
+                )
+                .unwrap();
                 tokio::task::yield_now().await;
                 p.remove(id).unwrap();
             }

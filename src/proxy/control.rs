@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
@@ -142,11 +143,9 @@ impl Control {
     async fn start(&self, name: &str, input: &ProxyIn, upstream: &str) -> Result<Listed, ApiError> {
         let listen = self.policy.listen(input.listen.as_deref()).await?;
         let to = self.policy.upstream(upstream).await?;
-        let proxy = Proxy::start(name, listen, to)
-            .await
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        let proxy = Proxy::start(name, listen, to).await.map_err(unavailable)?;
         if input.enabled == Some(false) {
-            proxy.set_enabled(false);
+            proxy.set_enabled(false).await.map_err(unavailable)?;
         }
         Ok(Listed {
             proxy,
@@ -252,11 +251,7 @@ impl Control {
         if let Some(l) =
             listen.filter(|l| l.ip() != at.ip() || (l.port() != 0 && l.port() != at.port()))
         {
-            listed
-                .proxy
-                .set_listen(l)
-                .await
-                .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            listed.proxy.set_listen(l).await.map_err(unavailable)?;
         }
         if let Some((text, addr)) = upstream {
             listed.proxy.set_upstream(addr);
@@ -265,7 +260,11 @@ impl Control {
         if let Some(enabled) = input.enabled
             && enabled != listed.proxy.is_enabled()
         {
-            listed.proxy.set_enabled(enabled);
+            listed
+                .proxy
+                .set_enabled(enabled)
+                .await
+                .map_err(unavailable)?;
         }
         Ok(())
     }
@@ -277,7 +276,7 @@ impl Control {
             .await
             .remove(name)
             .ok_or(ApiError::ProxyNotFound)?;
-        listed.proxy.stop();
+        listed.proxy.stop().await;
         Ok((StatusCode::NO_CONTENT, Value::Null))
     }
 
@@ -285,7 +284,7 @@ impl Control {
         for listed in self.proxies.lock().await.values() {
             listed.proxy.clear();
             if !listed.proxy.is_enabled() {
-                listed.proxy.set_enabled(true);
+                listed.proxy.set_enabled(true).await.map_err(unavailable)?;
             }
         }
         Ok((StatusCode::NO_CONTENT, Value::Null))
@@ -377,6 +376,22 @@ fn required(p: &ProxyIn, at: Option<usize>) -> Result<(String, String), ApiError
     Ok((name, upstream))
 }
 
+/// A request's JSON body, or why it cannot be read: every error of this
+/// API is JSON, a body too large included.
+fn input<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    let body = body.map_err(|r| ApiError::Unreadable {
+        status: r.status().as_u16(),
+        message: r.body_text(),
+    })?;
+    toxiproxy::parse(&body)
+}
+
+fn unavailable(e: super::ProxyError) -> ApiError {
+    ApiError::Unavailable(e.to_string())
+}
+
 fn status(e: &ApiError) -> StatusCode {
     StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
@@ -447,10 +462,9 @@ async fn index(State(c): State<Arc<Control>>) -> Response {
     respond(c.index().await)
 }
 
-async fn create(State(c): State<Arc<Control>>, body: Bytes) -> Response {
+async fn create(State(c): State<Arc<Control>>, body: Result<Bytes, BytesRejection>) -> Response {
     let reply = async {
-        let input: ProxyIn = toxiproxy::parse(&body)?;
-        let proxy = c.create(input).await?;
+        let proxy = c.create(input(body)?).await?;
         c.show(&proxy.name)
             .await
             .map(|(_, body)| (StatusCode::CREATED, body))
@@ -458,8 +472,8 @@ async fn create(State(c): State<Arc<Control>>, body: Bytes) -> Response {
     respond(reply.await)
 }
 
-async fn populate(State(c): State<Arc<Control>>, body: Bytes) -> Response {
-    let reply = async { c.populate(toxiproxy::parse(&body)?).await };
+async fn populate(State(c): State<Arc<Control>>, body: Result<Bytes, BytesRejection>) -> Response {
+    let reply = async { c.populate(input(body)?).await };
     respond(reply.await)
 }
 
@@ -467,8 +481,12 @@ async fn show(State(c): State<Arc<Control>>, Path(proxy): Path<String>) -> Respo
     respond(c.show(&proxy).await)
 }
 
-async fn update(State(c): State<Arc<Control>>, Path(proxy): Path<String>, body: Bytes) -> Response {
-    let reply = async { c.update(&proxy, toxiproxy::parse(&body)?).await };
+async fn update(
+    State(c): State<Arc<Control>>,
+    Path(proxy): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let reply = async { c.update(&proxy, input(body)?).await };
     respond(reply.await)
 }
 
@@ -483,9 +501,9 @@ async fn toxics(State(c): State<Arc<Control>>, Path(proxy): Path<String>) -> Res
 async fn add_toxic(
     State(c): State<Arc<Control>>,
     Path(proxy): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let reply = async { c.add_toxic(&proxy, toxiproxy::parse(&body)?).await };
+    let reply = async { c.add_toxic(&proxy, input(body)?).await };
     respond(reply.await)
 }
 
@@ -499,12 +517,9 @@ async fn toxic(
 async fn update_toxic(
     State(c): State<Arc<Control>>,
     Path((proxy, toxic)): Path<(String, String)>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let reply = async {
-        c.toxic(&proxy, &toxic, Some(toxiproxy::parse(&body)?))
-            .await
-    };
+    let reply = async { c.toxic(&proxy, &toxic, Some(input(body)?)).await };
     respond(reply.await)
 }
 

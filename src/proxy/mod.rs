@@ -157,6 +157,9 @@ pub struct Proxy {
     cut: watch::Sender<u64>,
     /// Told when the toxic list or the state changes (the listener reacts).
     changed: watch::Sender<u64>,
+    /// The last change the listener has carried out, so a caller can wait
+    /// until a disabled proxy really refuses, or an enabled one accepts.
+    applied: watch::Sender<u64>,
     connections: AtomicU64,
 }
 
@@ -182,6 +185,7 @@ impl Proxy {
             stopped: AtomicBool::new(false),
             cut: watch::channel(0).0,
             changed: watch::channel(0).0,
+            applied: watch::channel(0).0,
             connections: AtomicU64::new(0),
         });
         tokio::spawn(accept_loop(proxy.clone(), Some(listener)));
@@ -208,12 +212,31 @@ impl Proxy {
     }
 
     /// Disabled, the proxy refuses new connections and cuts open ones;
-    /// enabled again, it listens on the same address.
-    pub fn set_enabled(&self, enabled: bool) {
+    /// enabled again, it listens on the same address. Returns once the
+    /// listener has done so.
+    pub async fn set_enabled(&self, enabled: bool) -> Result<(), ProxyError> {
         self.enabled.store(enabled, Ordering::SeqCst);
         self.changed.send_modify(|g| *g += 1);
         if !enabled {
             self.cut.send_modify(|g| *g += 1);
+        }
+        self.settled().await
+    }
+
+    /// Waits until the listener has carried out every change so far.
+    async fn settled(&self) -> Result<(), ProxyError> {
+        let wanted = *self.changed.borrow();
+        let mut applied = self.applied.subscribe();
+        match tokio::time::timeout(Duration::from_secs(5), applied.wait_for(|a| *a >= wanted)).await
+        {
+            Ok(_) => Ok(()),
+            Err(_) => Err(ProxyError::Listen {
+                addr: self.addr(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    "could not listen there again within 5 s",
+                ),
+            }),
         }
     }
 
@@ -236,14 +259,17 @@ impl Proxy {
         *self.moved.lock().expect("moved lock") = Some(listener);
         self.changed.send_modify(|g| *g += 1);
         self.cut.send_modify(|g| *g += 1);
+        self.settled().await?;
         Ok(addr)
     }
 
-    /// Stops listening and cuts every connection, for good.
-    pub fn stop(&self) {
+    /// Stops listening and cuts every connection, for good; returns once
+    /// the port is let go.
+    pub async fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
         self.changed.send_modify(|g| *g += 1);
         self.cut.send_modify(|g| *g += 1);
+        let _ = self.settled().await;
     }
 
     /// Switches a toxic on; returns its id.
@@ -346,7 +372,10 @@ async fn bind(listen: SocketAddr) -> Result<TcpListener, ProxyError> {
 async fn accept_loop(proxy: Arc<Proxy>, mut listener: Option<TcpListener>) {
     let mut changed = proxy.changed.subscribe();
     loop {
+        let generation = *changed.borrow_and_update();
         if proxy.stopped.load(Ordering::SeqCst) {
+            drop(listener);
+            proxy.applied.send_replace(generation);
             return;
         }
         if let Some(moved) = proxy.moved.lock().expect("moved lock").take() {
@@ -368,6 +397,7 @@ async fn accept_loop(proxy: Arc<Proxy>, mut listener: Option<TcpListener>) {
                 }
             }
         }
+        proxy.applied.send_replace(generation);
         let Some(l) = &listener else {
             if changed.changed().await.is_err() {
                 return;

@@ -35,6 +35,9 @@ pub enum ApiError {
     BadBody(String),
     #[error("missing required field: {0}")]
     MissingField(String),
+    /// A body the server would not read (too large, cut off).
+    #[error("bad request body: {message}")]
+    Unreadable { status: u16, message: String },
     #[error("proxy not found")]
     ProxyNotFound,
     #[error("proxy already exists")]
@@ -66,6 +69,7 @@ impl ApiError {
             ApiError::InvalidStream | ApiError::InvalidToxicType(_) | ApiError::Down => 400,
             ApiError::ProxyNotFound | ApiError::ToxicNotFound => 404,
             ApiError::ProxyExists | ApiError::ToxicExists => 409,
+            ApiError::Unreadable { status, .. } => *status,
             ApiError::Forbidden(_) => 403,
             ApiError::Unavailable(_) => 500,
         }
