@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::tcp::{echo, numbered, sender};
+use common::tcp::{bounded, echo, numbered, round_trip, sender};
 use serde_json::json;
 use surge::proxy::{Proxy, ToxicSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,25 +23,6 @@ async fn proxy(upstream: SocketAddr) -> Arc<Proxy> {
     Proxy::start("test", "127.0.0.1:0".parse().unwrap(), upstream)
         .await
         .unwrap()
-}
-
-/// Awaits `f`, failing the test after 10 s instead of hanging the suite.
-async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(10), f)
-        .await
-        .expect("no answer within 10 s")
-}
-
-/// Round trip of a small message through `addr`.
-async fn round_trip(addr: SocketAddr) -> Duration {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.set_nodelay(true).unwrap();
-    let t = Instant::now();
-    s.write_all(b"ping").await.unwrap();
-    let mut buf = [0u8; 4];
-    bounded(s.read_exact(&mut buf)).await.unwrap();
-    assert_eq!(&buf, b"ping");
-    t.elapsed()
 }
 
 async fn read_all(addr: SocketAddr) -> (Vec<u8>, Duration) {

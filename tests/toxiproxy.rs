@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::tcp::{echo, numbered, sender};
+use common::tcp::{bounded, echo, numbered, round_trip, sender};
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -95,24 +95,6 @@ async fn call(server: &Server, method: &str, path: &str, body: Option<Value>) ->
         serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
     };
     (status, value)
-}
-
-/// Awaits `f`, failing the test after 15 s instead of hanging the suite.
-async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(15), f)
-        .await
-        .expect("no answer within 15 s")
-}
-
-async fn round_trip(addr: SocketAddr) -> Duration {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.set_nodelay(true).unwrap();
-    let t = Instant::now();
-    s.write_all(b"ping").await.unwrap();
-    let mut buf = [0u8; 4];
-    bounded(s.read_exact(&mut buf)).await.unwrap();
-    assert_eq!(&buf, b"ping");
-    t.elapsed()
 }
 
 /// Everything `addr` sends: (bytes, reads it took, time to the end, how

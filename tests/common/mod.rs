@@ -309,6 +309,26 @@ pub mod tcp {
         addr
     }
 
+    /// Awaits `f`, failing the test after 15 s instead of hanging the
+    /// suite.
+    pub async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::time::timeout(std::time::Duration::from_secs(15), f)
+            .await
+            .expect("no answer within 15 s")
+    }
+
+    /// The round trip of a small message through `addr` to an echo.
+    pub async fn round_trip(addr: SocketAddr) -> std::time::Duration {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.set_nodelay(true).unwrap();
+        let t = std::time::Instant::now();
+        s.write_all(b"ping").await.unwrap();
+        let mut buf = [0u8; 4];
+        bounded(s.read_exact(&mut buf)).await.unwrap();
+        assert_eq!(&buf, b"ping");
+        t.elapsed()
+    }
+
     /// `n` bytes counting 0 to 250 over and over: a reordered or lost
     /// byte shows.
     pub fn numbered(n: usize) -> Vec<u8> {
