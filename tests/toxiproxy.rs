@@ -770,3 +770,31 @@ fn bad_configs_and_addresses_are_refused_before_anything_listens() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown field `upstraem`"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_it_and_lets_its_ports_go() {
+    let mut server = start(&[]);
+    let listen = new_proxy(&server, "echo", echo().await).await;
+    // A connection open through it when Ctrl-C comes.
+    let mut open = TcpStream::connect(listen).await.unwrap();
+    open.write_all(b"ping").await.unwrap();
+    let mut buf = [0u8; 4];
+    bounded(open.read_exact(&mut buf)).await.unwrap();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let until = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < until, "surge proxy did not stop on Ctrl-C");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status.code(), Some(0));
+    // Both its ports are free again.
+    assert!(TcpStream::connect(listen).await.is_err());
+    assert!(TcpStream::connect(&server.control).await.is_err());
+}
