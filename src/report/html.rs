@@ -388,12 +388,43 @@ fn bucket_note(axis: &Axis) -> String {
     }
 }
 
-/// Merges per-second histograms of `tag` into the axis's buckets.
-fn bucketed(run: &RunData, tag: &str, axis: &Axis) -> BTreeMap<u64, Histogram<u64>> {
-    let mut out: BTreeMap<u64, Histogram<u64>> = BTreeMap::new();
-    if let Some(seconds) = run.series.get(tag) {
-        for (s, h) in seconds {
-            h.add_to(out.entry(s / axis.bucket).or_insert_with(histogram));
+/// The percentiles of one bucket of the axis.
+#[derive(Clone, Copy, Debug)]
+struct Quantiles {
+    p50: u64,
+    p90: u64,
+    p99: u64,
+    max: u64,
+}
+
+/// Merges the per-second histograms of `tags` into the axis's buckets and
+/// keeps each bucket's percentiles, one scratch histogram at a time: a
+/// histogram per bucket would hold its whole range of counts (some
+/// hundred kilobytes each) for every bucket of a long run at once.
+fn bucketed(run: &RunData, tags: &[String], axis: &Axis) -> BTreeMap<u64, Quantiles> {
+    let series: Vec<_> = tags.iter().filter_map(|t| run.series.get(t)).collect();
+    let keys: std::collections::BTreeSet<u64> = series
+        .iter()
+        .flat_map(|m| m.keys().map(|s| s / axis.bucket))
+        .collect();
+    let mut scratch = histogram();
+    let mut out = BTreeMap::new();
+    for b in keys {
+        scratch.reset();
+        let seconds = b * axis.bucket..(b + 1) * axis.bucket;
+        for m in &series {
+            for (_, h) in m.range(seconds.clone()) {
+                h.add_to(&mut scratch);
+            }
+        }
+        if !scratch.is_empty() {
+            let q = Quantiles {
+                p50: scratch.value_at_quantile(0.5),
+                p90: scratch.value_at_quantile(0.9),
+                p99: scratch.value_at_quantile(0.99),
+                max: scratch.max(),
+            };
+            out.insert(b, q);
         }
     }
     out
@@ -409,7 +440,7 @@ fn whole(run: &RunData, tag: &str) -> Histogram<u64> {
     sum
 }
 
-fn percentile_lines(per_bucket: &BTreeMap<u64, Histogram<u64>>, axis: &Axis) -> Vec<Line> {
+fn percentile_lines(per_bucket: &BTreeMap<u64, Quantiles>, axis: &Axis) -> Vec<Line> {
     percentile_colors()
         .iter()
         .map(|(name, c, dashed)| Line {
@@ -418,13 +449,12 @@ fn percentile_lines(per_bucket: &BTreeMap<u64, Histogram<u64>>, axis: &Axis) -> 
             dashed: *dashed,
             points: per_bucket
                 .iter()
-                .filter(|(_, h)| !h.is_empty())
-                .map(|(b, h)| {
+                .map(|(b, q)| {
                     let v = match *name {
-                        "p50" => h.value_at_quantile(0.5),
-                        "p90" => h.value_at_quantile(0.9),
-                        "p99" => h.value_at_quantile(0.99),
-                        _ => h.max(),
+                        "p50" => q.p50,
+                        "p90" => q.p90,
+                        "p99" => q.p99,
+                        _ => q.max,
                     };
                     (axis.x(*b), v as f64 / 1000.0)
                 })
@@ -460,8 +490,8 @@ fn latency(out: &mut String, run: &RunData, axis: &Axis, frame: &Frame) {
             step.requests,
             ms(step.latency.p99_us)
         );
-        let per_bucket = bucketed(run, &step_tag(&step.name), axis);
-        if per_bucket.values().all(|h| h.is_empty()) {
+        let per_bucket = bucketed(run, &[step_tag(&step.name)], axis);
+        if per_bucket.is_empty() {
             let _ = writeln!(out, "<p class=\"note\">no request answered</p>");
             continue;
         }
@@ -748,12 +778,8 @@ fn generator(out: &mut String, run: &RunData, axis: &Axis, frame: &Frame) {
         &lines,
     ));
     legend(out, &line_legend(&lines));
-    let mut lag: BTreeMap<u64, Histogram<u64>> = BTreeMap::new();
-    for j in &s.journeys {
-        for (b, h) in bucketed(run, &lag_tag(&j.name), axis) {
-            let _ = lag.entry(b).or_insert_with(histogram).add(&h);
-        }
-    }
+    let tags: Vec<String> = s.journeys.iter().map(|j| lag_tag(&j.name)).collect();
+    let lag = bucketed(run, &tags, axis);
     if !lag.is_empty() {
         let lines: Vec<Line> = percentile_lines(&lag, axis)
             .into_iter()
@@ -775,11 +801,10 @@ fn generator(out: &mut String, run: &RunData, axis: &Axis, frame: &Frame) {
     // Journey time per journey: how long applicants really waited.
     let mut time_lines = Vec::new();
     for (i, j) in s.journeys.iter().enumerate() {
-        let per_bucket = bucketed(run, &journey_tag(&j.name), axis);
+        let per_bucket = bucketed(run, &[journey_tag(&j.name)], axis);
         let points: Vec<(f64, f64)> = per_bucket
             .iter()
-            .filter(|(_, h)| !h.is_empty())
-            .map(|(b, h)| (axis.x(*b), h.value_at_quantile(0.99) as f64 / 1000.0))
+            .map(|(b, q)| (axis.x(*b), q.p99 as f64 / 1000.0))
             .collect();
         if !points.is_empty() {
             time_lines.push(Line {

@@ -42,27 +42,50 @@ pub enum DataError {
 /// a few hundred distinct values at most, while a whole histogram spans
 /// every bucket up to its maximum (an hour of per-second histograms would
 /// take gigabytes). Each bucket is stored by its highest equivalent value,
-/// which records back into the same bucket, so sums stay exact.
+/// which records back into the same bucket, so sums stay exact. The
+/// buckets are packed as varints, each value as its distance from the one
+/// before, with its count: two or three bytes a bucket rather than sixteen,
+/// so a long run's series, read back whole, stays small.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sparse {
-    buckets: Vec<(u64, u64)>,
+    packed: Vec<u8>,
 }
 
 impl Sparse {
     pub fn of(h: &Histogram<u64>) -> Sparse {
-        Sparse {
-            buckets: h
-                .iter_recorded()
-                .map(|v| (v.value_iterated_to(), v.count_at_value()))
-                .collect(),
+        let mut packed = Vec::new();
+        let mut last = 0;
+        for v in h.iter_recorded() {
+            let value = v.value_iterated_to();
+            prost::encoding::encode_varint(value - last, &mut packed);
+            prost::encoding::encode_varint(v.count_at_value(), &mut packed);
+            last = value;
         }
+        packed.shrink_to_fit();
+        Sparse { packed }
+    }
+
+    /// The (value, count) of each bucket, in order.
+    fn buckets(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let mut rest = self.packed.as_slice();
+        let mut last = 0;
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            // Written by `of` alone, so it reads back.
+            let delta = prost::encoding::decode_varint(&mut rest).ok()?;
+            let count = prost::encoding::decode_varint(&mut rest).ok()?;
+            last += delta;
+            Some((last, count))
+        })
     }
 
     /// Adds these counts into `h` (3 significant digits, like every
     /// histogram surge records).
     pub fn add_to(&self, h: &mut Histogram<u64>) {
-        for (value, count) in &self.buckets {
-            let _ = h.record_n(*value, *count);
+        for (value, count) in self.buckets() {
+            let _ = h.record_n(value, count);
         }
     }
 
@@ -73,7 +96,7 @@ impl Sparse {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.buckets.is_empty()
+        self.packed.is_empty()
     }
 
     /// Adds `other`'s counts to these.
@@ -390,6 +413,34 @@ fn read_rows<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_packed_second_reads_back_as_the_same_histogram_in_a_fraction_of_its_size() {
+        let mut h = histogram();
+        // Latencies from 40 µs to a 60 s stall, every bucket's edges.
+        let mut x: u64 = 0x9E37_79B9;
+        for _ in 0..20_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let value = 40 + (x >> 33) % 60_000_000 / (1 + (x >> 60));
+            h.record(value).unwrap();
+        }
+        h.record_n(u64::from(u32::MAX) * 8, 3).unwrap();
+        let packed = Sparse::of(&h);
+        let back = packed.histogram();
+        assert_eq!(back, h);
+        let buckets = h.iter_recorded().count();
+        assert!(
+            packed.packed.len() < buckets * 5,
+            "{} bytes for {buckets} buckets",
+            packed.packed.len()
+        );
+        let mut twice = packed.clone();
+        twice.add(&packed);
+        assert_eq!(twice.histogram().len(), 2 * h.len());
+        assert!(Sparse::of(&histogram()).is_empty());
+    }
 
     #[test]
     fn windows_select_overlapping_seconds() {
