@@ -58,8 +58,10 @@ URL="http://127.0.0.1:$PORT/index.html"
 py() { python3 -c "$1"; }
 # Runs a command on CPU 0 under GNU time; leaves "user sys maxrss_kb" in $work/time.
 timed() { taskset -c 0 /usr/bin/time -f "%U %S %M" -o "$work/time" "$@"; }
-cpu_s() { awk '{print $1 + $2}' "$work/time"; }
-rss_mb() { awk '{printf "%.0f", $3 / 1024}' "$work/time"; }
+# GNU time puts "Command exited with non-zero status N" above its figures
+# when the command failed (surge's 3: it fell short of the schedule).
+cpu_s() { tail -1 "$work/time" | awk '{print $1 + $2}'; }
+rss_mb() { tail -1 "$work/time" | awk '{printf "%.1f", $3 / 1024}'; }
 
 scenario() { # rate seconds users lateness -> file
   cat > "$work/s.yaml" <<YAML
