@@ -193,11 +193,7 @@ fn check(config: &ProxyConfig) -> Result<(), String> {
 /// A config toxic's name: its own, or Toxiproxy's default `TYPE_STREAM`,
 /// so the API finds it by the name Toxiproxy would give it.
 pub fn toxic_name(t: &ToxicSpec) -> String {
-    t.name.clone().unwrap_or_else(|| {
-        format!(
-            "{}_{}",
-            super::toxiproxy::type_name(&t.fault),
-            super::toxiproxy::stream_name(t.stream.unwrap_or_default())
-        )
-    })
+    t.name
+        .clone()
+        .unwrap_or_else(|| super::toxiproxy::default_name(&t.fault, t.stream.unwrap_or_default()))
 }

@@ -213,10 +213,7 @@ impl Control {
         let Ok(listen) = self.policy.listen(p.listen.as_deref()).await else {
             return false;
         };
-        let at = existing.proxy.addr();
-        existing.upstream == upstream
-            && listen.ip() == at.ip()
-            && (listen.port() == 0 || listen.port() == at.port())
+        existing.upstream == upstream && already_at(listen, existing.proxy.addr())
     }
 
     /// `POST`/`PATCH /proxies/{proxy}`.
@@ -247,10 +244,7 @@ impl Control {
             }
             _ => None,
         };
-        // Port 0 on the same host: where it is now will do.
-        if let Some(l) =
-            listen.filter(|l| l.ip() != at.ip() || (l.port() != 0 && l.port() != at.port()))
-        {
+        if let Some(l) = listen.filter(|l| !already_at(*l, at)) {
             listed.proxy.set_listen(l).await.map_err(unavailable)?;
         }
         if let Some((text, addr)) = upstream {
@@ -363,6 +357,12 @@ impl Control {
         proxy.remove(id).map_err(|_| ApiError::ToxicNotFound)?;
         Ok((StatusCode::NO_CONTENT, Value::Null))
     }
+}
+
+/// Whether a proxy listening at `at` already listens where `wanted` asks:
+/// port 0 on the same host means any port, so where it is will do.
+fn already_at(wanted: SocketAddr, at: SocketAddr) -> bool {
+    wanted.ip() == at.ip() && (wanted.port() == 0 || wanted.port() == at.port())
 }
 
 /// A proxy's name and upstream, which Toxiproxy requires; `at` numbers the

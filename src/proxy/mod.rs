@@ -170,11 +170,7 @@ impl Proxy {
         listen: SocketAddr,
         upstream: SocketAddr,
     ) -> Result<Arc<Proxy>, ProxyError> {
-        let listener = bind(listen).await?;
-        let addr = listener.local_addr().map_err(|source| ProxyError::Listen {
-            addr: listen,
-            source,
-        })?;
+        let (listener, addr) = bind(listen).await?;
         let proxy = Arc::new(Proxy {
             name: name.to_string(),
             upstream: RwLock::new(upstream),
@@ -250,11 +246,7 @@ impl Proxy {
     /// Listens on `listen` instead (bound before the old address is let
     /// go, so a refused address changes nothing); open connections are cut.
     pub async fn set_listen(&self, listen: SocketAddr) -> Result<SocketAddr, ProxyError> {
-        let listener = bind(listen).await?;
-        let addr = listener.local_addr().map_err(|source| ProxyError::Listen {
-            addr: listen,
-            source,
-        })?;
+        let (listener, addr) = bind(listen).await?;
         *self.addr.write().expect("addr lock") = addr;
         *self.moved.lock().expect("moved lock") = Some(listener);
         self.changed.send_modify(|g| *g += 1);
@@ -357,13 +349,15 @@ impl Proxy {
     }
 }
 
-async fn bind(listen: SocketAddr) -> Result<TcpListener, ProxyError> {
-    TcpListener::bind(listen)
-        .await
-        .map_err(|source| ProxyError::Listen {
-            addr: listen,
-            source,
-        })
+/// Binds `listen`; the listener and the address it got (port 0 resolved).
+async fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr), ProxyError> {
+    let failed = |source| ProxyError::Listen {
+        addr: listen,
+        source,
+    };
+    let listener = TcpListener::bind(listen).await.map_err(failed)?;
+    let addr = listener.local_addr().map_err(failed)?;
+    Ok((listener, addr))
 }
 
 /// Accepts while up; while down or disabled, holds no listener

@@ -135,7 +135,7 @@ pub fn new_toxic(input: ToxicIn) -> Result<ToxicSpec, ApiError> {
     let fault = fault_of(&kind, &input.attributes.unwrap_or_default())?;
     let name = match input.name {
         Some(n) if !n.is_empty() => n,
-        _ => format!("{kind}_{}", stream_name(stream)),
+        _ => default_name(&fault, stream),
     };
     Ok(ToxicSpec {
         name: Some(name),
@@ -185,7 +185,12 @@ fn toxicity(t: f64) -> Result<Percent, ApiError> {
     Ok(Percent::from_fraction(t))
 }
 
-pub fn stream_name(s: Stream) -> &'static str {
+/// Toxiproxy's name for a toxic not given one: `TYPE_STREAM`.
+pub fn default_name(fault: &FaultKind, stream: Stream) -> String {
+    format!("{}_{}", type_name(fault), stream_name(stream))
+}
+
+fn stream_name(s: Stream) -> &'static str {
     match s {
         Stream::Upstream => "upstream",
         Stream::Downstream => "downstream",
