@@ -73,6 +73,51 @@ fn latency_of_a_20ms_server_is_reported_as_20ms() {
     assert!(stdout.contains("get.fixed"), "{stdout}");
 }
 
+/// `--goose-metrics` keeps goose's own bookkeeping as a cross-check: goose's
+/// report must count exactly the requests surge counted, step by step
+/// (without the flag requests skip goose's bookkeeping, so this is the one
+/// place the two are compared).
+#[test]
+fn goose_metrics_count_the_requests_surge_counts() {
+    let server = server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let text = external(
+        &server.url,
+        "load: { arrivals: uniform, max_in_flight: 20, phases: [{ name: p, duration: 2s, rate: 30/s }] }",
+        "journeys:\n  get: { channel: storefront, steps: [{ name: fixed, path: /fixed }, { name: fast, path: /fast }] }",
+    );
+    let file = scenario_file(dir.path(), "goose", &text);
+    let out = dir.path().join("run");
+    let (code, stdout, stderr) = run(&file, &out, &["--goose-metrics"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let s = read_summary(&out);
+    let html = std::fs::read_to_string(out.join("goose-report.html")).expect("goose's report");
+    for step in ["get.fixed", "get.fast"] {
+        let ours = named(&s["steps"], step)["requests"].as_u64().unwrap();
+        assert_eq!(ours, 60, "{step}: every arrival sends it once");
+        assert_eq!(
+            goose_count(&html, step),
+            Some(ours),
+            "{step} in goose's report"
+        );
+    }
+}
+
+/// The request count of `step` in goose's HTML report: the first table
+/// row naming it reads "GET step COUNT FAILS ...".
+fn goose_count(html: &str, step: &str) -> Option<u64> {
+    html.split("<tr>").find_map(|row| {
+        let text: String = row
+            .split('<')
+            .map(|part| part.split_once('>').map_or(part, |(_, t)| t))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == step)?;
+        words.get(at + 1)?.parse().ok()
+    })
+}
+
 #[test]
 fn a_stall_shows_in_journey_time_from_the_intended_start() {
     let server = server::start();

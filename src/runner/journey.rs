@@ -1,9 +1,11 @@
 //! One applicant's journey: the steps of its journey in order, each a
-//! request sent through goose (named `JOURNEY.STEP`), timed from send to
-//! the end of the body, checked against its expectations, mined for its
-//! captures, repeated while its `until` does not hold, and retried with
-//! backoff while the applicant's patience lasts. Everything measured goes
-//! into the user's buffer; nothing here takes a lock.
+//! request sent on the goose user's client (through goose's own request
+//! bookkeeping, named `JOURNEY.STEP`, when `--goose-metrics` asks for
+//! goose's report), timed from send to the end of the body, checked
+//! against its expectations, mined for its captures, repeated while its
+//! `until` does not hold, and retried with backoff while the applicant's
+//! patience lasts. Everything measured goes into the user's buffer;
+//! nothing here takes a lock.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -40,6 +42,12 @@ pub struct Shared {
     pub seed: u64,
     /// Each journey's test data, in the plan's journey order.
     pub feeds: Vec<Vec<Feed>>,
+    /// Whether goose keeps its own request metrics (`--goose-metrics`).
+    /// Without them a request is sent on the user's goose client directly:
+    /// goose's request bookkeeping (a metric record, the URL and names
+    /// copied per request) would feed nothing, and costs ~5% of a request
+    /// at full speed.
+    pub goose_metrics: bool,
 }
 
 /// One user's state between arrivals.
@@ -410,7 +418,14 @@ async fn try_step(
         let shared = ctx.shared.clone();
         let jp = &shared.plan.journeys[ctx.journey];
         let Some((answer, connected)) = control
-            .unless_cut(timing_connects(send(user, jp, step, applicant, timeout)))
+            .unless_cut(timing_connects(send(
+                user,
+                shared.goose_metrics,
+                jp,
+                step,
+                applicant,
+                timeout,
+            )))
             .await
         else {
             return Try::Cut;
@@ -620,6 +635,7 @@ fn io_kind(e: &reqwest::Error) -> Option<std::io::ErrorKind> {
 /// in one place so every request is timed and classed alike.)
 async fn send(
     user: &mut GooseUser,
+    goose_metrics: bool,
     jp: &JourneyPlan,
     step: &StepPlan,
     applicant: &Applicant<'_>,
@@ -688,16 +704,19 @@ async fn send(
             .header(CONTENT_TYPE, "application/pdf")
             .body(template.render(applicant.arrival)),
     };
-    let request = GooseRequest::builder()
-        .method(step.goose_method)
-        .name(step.label.as_str())
-        .set_request_builder(rb)
-        .build();
-    let response = user
-        .request(request)
-        .await
-        .map_err(|_| unbuilt("goose could not send the request"))?
-        .response;
+    let response = if goose_metrics {
+        let request = GooseRequest::builder()
+            .method(step.goose_method)
+            .name(step.label.as_str())
+            .set_request_builder(rb)
+            .build();
+        user.request(request)
+            .await
+            .map_err(|_| unbuilt("goose could not send the request"))?
+            .response
+    } else {
+        rb.send().await
+    };
     let response = response.map_err(transport)?;
     let status = response.status().as_u16();
     let found = response.headers();

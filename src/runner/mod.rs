@@ -187,6 +187,19 @@ pub enum RunError {
 }
 
 impl RunError {
+    /// Goose's error with what goose says about it: its own message names
+    /// only the kind ("invalid option or value specified").
+    pub fn goose(e: goose::GooseError) -> RunError {
+        RunError::Goose(match e {
+            goose::GooseError::InvalidOption {
+                option,
+                value,
+                detail,
+            } => format!("goose refused {option} = {value}: {detail}"),
+            e => e.to_string(),
+        })
+    }
+
     /// The scenario or the command line asks for what cannot be run (exit
     /// 2), as opposed to a run that failed (exit 3).
     pub fn is_bad_input(&self) -> bool {
@@ -266,6 +279,7 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         max_lateness: scenario.file.load.max_lateness.0,
         seed: scenario.file.seed,
         feeds: feed::feeds(&scenario, opts.shard),
+        goose_metrics: opts.goose_metrics,
     });
     let capacities = pool::queue_capacities(&scenario, opts.shard, &users);
     let (pool, queues) = Pool::new(users.clone(), &capacities, shared);
@@ -436,7 +450,7 @@ impl Drive<'_> {
             let _ = tokio::time::timeout(LIFT_WAIT, lift).await;
         }
         if let Some(result) = result {
-            result.map_err(|e| RunError::Goose(e.to_string()))?;
+            result.map_err(RunError::goose)?;
         }
         let flusher = flusher.await.map_err(|e| RunError::Goose(e.to_string()))?;
         flusher.map_err(io("cannot write the run's measurements"))

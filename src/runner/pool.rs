@@ -153,7 +153,7 @@ pub fn attack(
     opts: &RunOptions,
     dir: &Path,
 ) -> Result<GooseAttack, RunError> {
-    let goose = |e: goose::GooseError| RunError::Goose(e.to_string());
+    let goose = RunError::goose;
     let Pool {
         users,
         receivers,
@@ -173,8 +173,9 @@ pub fn attack(
     config.no_error_summary = true;
     config.no_metrics = !opts.goose_metrics;
     if opts.goose_metrics {
+        // With `iterations` goose never resets its metrics, and refuses
+        // `no_reset_metrics` beside it.
         config.report_file = vec![dir.join("goose-report.html").display().to_string()];
-        config.no_reset_metrics = true;
     }
     let client = GooseClientBuilder::new()
         .without_cookies()
