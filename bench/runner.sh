@@ -154,7 +154,7 @@ for rate in 5000 10000 20000; do
   lag50=$(summary "s['load']['lag']['p50_us']"); lag99=$(summary "s['load']['lag']['p99_us']")
   printf '   %-34s start lag p50 %sus p99 %sus\n' "surge run at $rate/s" "$lag50" "$lag99"
   if py "import sys; sys.exit(0 if $lag99 <= 1000 else 1)"; then held=$rate; fi
-  [ "$rate" = 20000 ] && lag99_20k=$lag99
+  if [ "$rate" = 20000 ]; then lag99_20k=$lag99; fi
 done
 [ "$held" = none ] && held="none of 5,000-20,000/s" || held="$held/s"
 echo "   goal: start lag p99 <= 1ms at 20,000/s: ${lag99_20k}us $(verdict "$lag99_20k <= 1000") (highest rate here where it holds: $held)"
