@@ -1,14 +1,16 @@
-//! The dispatcher: a thread of its own that hands each arrival to its
-//! journey's users at the arrival's intended instant. A tokio timer wakes
-//! up to a millisecond late, which would add the generator's own lag to
-//! every latency measured from the intended start; a plain thread sleeping
-//! with a 1 µs timer slack hands arrivals out within tens of microseconds.
-//! An arrival that finds no idle user is counted late at that moment and
-//! waits in its journey's queue for the next free one.
+//! The dispatcher: a task on the generator's runtime that hands each
+//! arrival to its journey's users at the arrival's intended instant. A
+//! tokio timer wakes up to a millisecond late, which would add the
+//! generator's own lag to every latency measured from the intended start;
+//! the dispatcher sleeps on a kernel timer of its own (a timerfd, which
+//! fires to the microsecond) registered with the runtime, so an arrival
+//! costs the worker one wake and no thread hand-over: a dispatcher thread
+//! beside the runtime cost a wake of its own and a cross-thread wake of the
+//! worker per arrival. An arrival that finds no idle user is counted late
+//! at that moment and waits in its journey's queue for the next free one.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -34,6 +36,11 @@ const SLICE: Duration = Duration::from_millis(50);
 /// How long to wait for the users to be ready before starting anyway.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Arrivals handed out in a row before the dispatcher lets the users run:
+/// behind schedule it never sleeps, and must not hold the worker while the
+/// users it feeds wait.
+const RUN_OF: usize = 64;
+
 pub struct Dispatcher {
     pub schedule: Schedule,
     /// One queue per journey (`None` for journeys without users).
@@ -49,25 +56,19 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// Starts the thread. It starts the run's clock once the users are
-    /// ready, hands out the whole schedule (or until stopped), then closes
-    /// the queues so users finish.
-    pub fn spawn(self) -> std::io::Result<JoinHandle<u64>> {
-        std::thread::Builder::new()
-            .name("surge-dispatch".into())
-            .spawn(move || self.run())
-    }
-
-    fn run(mut self) -> u64 {
-        precise_timers();
-        let waited = std::time::Instant::now();
+    /// Waits for the users to be ready, starts the run's clock, hands out
+    /// the whole schedule (or until stopped), then closes the queues so
+    /// users finish. Runs on the generator's runtime.
+    pub async fn run(mut self) -> std::io::Result<u64> {
+        let mut alarm = Alarm::new()?;
+        let waited = Instant::now();
         while self.control.ready.load(Ordering::SeqCst) < self.users
             && waited.elapsed() < READY_TIMEOUT
         {
             if self.control.stopped() {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(1));
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
         // A short lead, so the first arrivals are not late by the time it
         // takes to read the clock and start the flusher.
@@ -82,6 +83,7 @@ impl Dispatcher {
         self.control.start(t0);
         let mut handed = 0;
         let mut last_wake = Instant::now();
+        let mut in_a_row = 0;
         for arrival in self.schedule.by_ref() {
             // Behind schedule (offered more than the users can take) the
             // dispatcher never sleeps, so it looks at the stop flag here too:
@@ -94,11 +96,17 @@ impl Dispatcher {
             // than a quantum after the last wake: dense arrivals go out in
             // small batches instead of costing a timer interrupt each.
             if intended > Instant::now() {
-                if !sleep_until(intended.max(last_wake + QUANTUM), &self.control) {
+                let wake = intended.max(last_wake + QUANTUM);
+                if !sleep_until(&mut alarm, wake, &self.control).await? {
                     break;
                 }
                 last_wake = Instant::now();
+                in_a_row = 0;
+            } else if in_a_row == RUN_OF {
+                tokio::task::yield_now().await;
+                in_a_row = 0;
             }
+            in_a_row += 1;
             let Some(queue) = &self.queues[arrival.journey] else {
                 continue;
             };
@@ -112,31 +120,84 @@ impl Dispatcher {
                 Err(flume::TrySendError::Disconnected(_)) => break,
             }
         }
-        handed
+        Ok(handed)
     }
 }
 
 /// Sleeps until `t`, in slices so a stop is noticed; false if stopped.
-fn sleep_until(t: Instant, control: &Control) -> bool {
+async fn sleep_until(alarm: &mut Alarm, t: Instant, control: &Control) -> std::io::Result<bool> {
     loop {
         if control.stopped() {
-            return false;
+            return Ok(false);
         }
         let now = Instant::now();
         if now >= t {
-            return true;
+            return Ok(true);
         }
-        std::thread::sleep((t - now).min(SLICE));
+        alarm.sleep((t - now).min(SLICE)).await?;
     }
 }
 
-/// Asks the kernel to wake this thread within a microsecond of its
-/// deadline instead of the default 50 µs slack.
-fn precise_timers() {
+/// A timer that fires to the microsecond: a timerfd the runtime's poller
+/// watches (Linux); elsewhere tokio's millisecond timer.
+struct Alarm {
     #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_TIMERSLACK takes a plain integer and affects only the
-    // calling thread.
-    unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1_000 as libc::c_ulong, 0, 0, 0);
+    fd: tokio::io::unix::AsyncFd<TimerFd>,
+}
+
+#[cfg(target_os = "linux")]
+struct TimerFd(nix::sys::timerfd::TimerFd);
+
+#[cfg(target_os = "linux")]
+impl std::os::fd::AsRawFd for TimerFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsFd;
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Alarm {
+    fn new() -> std::io::Result<Alarm> {
+        use nix::sys::timerfd::{ClockId, TimerFd as Fd, TimerFlags};
+        let flags = TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC;
+        let fd = Fd::new(ClockId::CLOCK_MONOTONIC, flags)?;
+        let readable = tokio::io::Interest::READABLE;
+        // SAFETY: the timerfd owns its descriptor, which stays open and the
+        // same until the AsyncFd holding it is dropped.
+        let fd =
+            unsafe { tokio::io::unix::AsyncFd::register_with_interest(TimerFd(fd), readable)? };
+        Ok(Alarm { fd })
+    }
+
+    /// Sleeps for `d`.
+    async fn sleep(&mut self, d: Duration) -> std::io::Result<()> {
+        use nix::sys::time::TimeSpec;
+        use nix::sys::timerfd::{Expiration, TimerSetTimeFlags};
+        // A zero expiry would disarm the timer instead of firing at once.
+        let d = TimeSpec::from_duration(d.max(Duration::from_nanos(1)));
+        let timer = &self.fd.get_ref().0;
+        timer.set(Expiration::OneShot(d), TimerSetTimeFlags::empty())?;
+        loop {
+            let mut ready = self.fd.readable().await?;
+            // Reading the expiry count clears the readiness; a wake that
+            // finds the timer not yet expired (EAGAIN) waits again.
+            match ready.try_io(|fd| fd.get_ref().0.wait().map_err(std::io::Error::from)) {
+                Ok(result) => return result,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+impl Alarm {
+    fn new() -> std::io::Result<Alarm> {
+        Ok(Alarm {})
+    }
+
+    async fn sleep(&mut self, d: Duration) -> std::io::Result<()> {
+        tokio::time::sleep(d).await;
+        Ok(())
     }
 }

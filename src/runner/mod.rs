@@ -293,9 +293,7 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         control: control.clone(),
         users: users.iter().sum(),
         start_at: opts.start_at,
-    }
-    .spawn()
-    .map_err(io("cannot start the dispatcher"))?;
+    };
     let runtime = generator_runtime(opts.threads)?;
     let context = summary::Context {
         scenario: &scenario,
@@ -321,8 +319,7 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         host: &target.default_base,
         observers,
     };
-    let outcome = runtime.block_on(drive.run(pool));
-    let _ = dispatcher.join();
+    let outcome = runtime.block_on(drive.run(pool, dispatcher));
     control::release_signals();
     let ledger = target.stop();
     runtime.shutdown_timeout(Duration::from_secs(2));
@@ -408,8 +405,9 @@ impl Drive<'_> {
     /// Starts the flusher, the fault timeline and the cutter, runs the
     /// goose attack to its end, lifts every fault, and waits for the last
     /// second to be written.
-    async fn run(self, pool: Pool) -> Result<Flusher, RunError> {
+    async fn run(self, pool: Pool, dispatcher: Dispatcher) -> Result<Flusher, RunError> {
         let (scenario, control, driver) = (self.scenario, self.control, &self.faults.driver);
+        let dispatch = tokio::spawn(dispatcher.run());
         let flusher = tokio::spawn(flush::flush_loop(flush::FlushJob {
             dir: self.dir.clone(),
             names: self.plan.names(),
@@ -451,6 +449,9 @@ impl Drive<'_> {
         }
         if let Some(result) = result {
             result.map_err(RunError::goose)?;
+        }
+        if let Ok(Err(e)) = dispatch.await {
+            return Err(io("the dispatcher's timer failed")(e));
         }
         let flusher = flusher.await.map_err(|e| RunError::Goose(e.to_string()))?;
         flusher.map_err(io("cannot write the run's measurements"))
