@@ -450,10 +450,19 @@ impl Drive<'_> {
         if let Some(result) = result {
             result.map_err(RunError::goose)?;
         }
-        if let Ok(Err(e)) = dispatch.await {
-            return Err(io("the dispatcher's timer failed")(e));
+        // The dispatcher has seen the cut's stop flag within a slice.
+        match dispatch.await {
+            Ok(Ok(_handed)) => {}
+            Ok(Err(e)) => return Err(io("the dispatcher's timer failed")(e)),
+            Err(panicked) => return Err(io("the dispatcher failed")(panicked.into())),
         }
-        let flusher = flusher.await.map_err(|e| RunError::Goose(e.to_string()))?;
-        flusher.map_err(io("cannot write the run's measurements"))
+        let writing = format!(
+            "cannot write the run's measurements to {}",
+            self.dir.display()
+        );
+        flusher
+            .await
+            .map_err(|e| io(writing.clone())(e.into()))?
+            .map_err(io(writing))
     }
 }
