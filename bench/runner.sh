@@ -3,6 +3,11 @@
 # measured in the same run. nginx serves a small static file pinned to
 # CPU 1; every load generator is pinned to CPU 0 with one worker thread.
 # Prints:
+#   0. what the machine itself charges, measured without a network or a
+#      runtime (examples/machine_probe.rs): the CPU of a wake from sleep,
+#      how much slower fixed work runs right after a wake than back to
+#      back, and the machine's stalls (windows where that work runs 5x
+#      slower or more), which the figures below contain too;
 #   1. maximum requests/s on one core: wrk, plain goose (metrics on and
 #      off), and `surge run` offered 120% of wrk's figure; each the median
 #      of interleaved rounds, every round printed (this machine is noisy);
@@ -36,7 +41,7 @@ fi
 [ "$(nproc)" -ge 2 ] || { echo "needs 2 cores" >&2; exit 1; }
 
 cargo build --release --locked -q
-cargo build --release --locked -q --example plain_goose
+cargo build --release --locked -q --example plain_goose --example machine_probe
 SURGE=target/release/surge
 GOOSE=target/release/examples/plain_goose
 work=$(mktemp -d)
@@ -100,6 +105,17 @@ echo "machine: $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/c
 echo "nginx on CPU 1; each generator on CPU 0 with one thread; ${SECS}s per throughput run"
 echo
 if [ "${ONLY:-}" != memory ]; then
+echo "0. the machine itself (CPU 0, no network, no runtime; 10 s of stall probe)"
+m=$(SECONDS=10 taskset -c 0 target/release/examples/machine_probe | tail -1)
+mp() { py "import json; d=json.loads('$m'); print($1)"; }
+printf '   %-34s %6s us CPU\n' "a wake from sleep" "$(mp "d['wake_us']")"
+printf '   %-34s %6s us CPU after a wake, %s us back to back (%sx)\n' "a fixed piece of work" \
+  "$(mp "d['chunk_after_wake_us']")" "$(mp "d['chunk_in_a_row_us']")" \
+  "$(mp "f\"{d['chunk_after_wake_us']/d['chunk_in_a_row_us']:.1f}\"")"
+printf '   %-34s %s in %s s, %s ms long on average, every %s s, worst %sx slower\n' \
+  "stalls (work >= 5x its median)" "$(mp "d['stalls']")" "$(mp "d['stall_probe_s']")" \
+  "$(mp "d['stall_mean_ms']")" "$(mp "d['stall_spacing_s']")" "$(mp "d['stall_worst_x']")"
+echo
 echo "1. maximum throughput, one core (median of $ROUNDS interleaved rounds)"
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 wrk_all=(); goose_all=(); goose_nm_all=(); surge_all=(); offers=()
@@ -147,6 +163,7 @@ printf '   %-34s %6s us CPU/request, %s wake-ups/request; %s requests for 40000 
   "$(py "print(f'{($t_req/40000-1)*100:+.2f}%')")"
 ratio=$(py "print(f'{$s_us/$t_us:.2f}')")
 echo "   goal: CPU/request at most goose throttled: ${ratio}x $(verdict "$ratio <= 1.0")"
+echo "   of which waking: $(py "print(f'{$s_sw/$s_req:.2f}')") wake-ups x $(mp "d['wake_us']") us (part 0) for surge, $(py "print(f'{$t_sw/$t_req:.2f}')") for goose, whose throttle releases its requests in batches every 10 ms"
 echo "   goal: start lag p50 <= 100us, p99 <= 1ms at 2,000/s: ${s_lag50}us, ${s_lag99}us $(verdict "$s_lag50 <= 100 and $s_lag99 <= 1000")"
 held=none
 for rate in 5000 10000 20000; do
