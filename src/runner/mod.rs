@@ -450,7 +450,8 @@ impl Drive<'_> {
         if let Some(result) = result {
             result.map_err(RunError::goose)?;
         }
-        // The dispatcher has seen the cut's stop flag within a slice.
+        // The cut set the stop flag, which the dispatcher sees within one
+        // slice of its sleep (50 ms).
         match dispatch.await {
             Ok(Ok(_handed)) => {}
             Ok(Err(e)) => return Err(io("the dispatcher's timer failed")(e)),
