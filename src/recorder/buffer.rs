@@ -78,6 +78,9 @@ pub enum Event {
     Exhausted { journey: u32 },
 }
 
+/// Spins of the flusher waiting for an append before it yields the core.
+const SPINS_BEFORE_YIELD: u32 = 128;
+
 /// A user's pair of event lists.
 ///
 /// Safety protocol. `push` is called only by the user that owns the
@@ -123,8 +126,18 @@ impl UserBuffer {
     /// the flusher may call this.
     pub fn drain(&self, into: &mut Vec<Event>) {
         let old = self.active.fetch_xor(1, SeqCst);
+        // An append holds the flag for nanoseconds; a writer the kernel
+        // took off the CPU mid-append holds it for a time slice, which
+        // spinning would burn on a core it may share: after a short spin,
+        // give the core away.
+        let mut spins = 0;
         while self.writing.load(SeqCst) {
-            std::hint::spin_loop();
+            if spins < SPINS_BEFORE_YIELD {
+                spins += 1;
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
         }
         // SAFETY: list `old` is no longer active and no append to it is
         // under way; the writer only reaches it again after the next flip.
