@@ -741,6 +741,29 @@ fn a_hook_fault_drives_the_proxy_over_toxiproxys_api() {
     assert_eq!((status, toxics), (200, json!([])));
 }
 
+/// surge's YAML config switches a toxic on from the start, written as a
+/// scenario writes faults; the API lists it under Toxiproxy's default name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_yaml_config_starts_its_toxics_on() {
+    let upstream = sender(10_000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("proxies.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "proxies:\n  - name: limited\n    listen: 127.0.0.1:0\n    upstream: {upstream}\n    toxics:\n      - {{ fault: {{ limit_data: {{ bytes: 1000B }} }} }}\n"
+        ),
+    )
+    .unwrap();
+    let server = start(&["--config", config.to_str().unwrap()]);
+    let (status, toxics) = call(&server, "GET", "/proxies/limited/toxics", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(toxics[0]["name"], "limit_data_downstream", "{toxics}");
+    assert_eq!(toxics[0]["attributes"]["bytes"], 1000, "{toxics}");
+    let (data, _, _, _) = read_all(server.listens[0]).await;
+    assert_eq!(data, numbered(1000));
+}
+
 #[test]
 fn bad_configs_and_addresses_are_refused_before_anything_listens() {
     let dir = tempfile::tempdir().unwrap();

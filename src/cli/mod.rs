@@ -707,11 +707,14 @@ pub fn proxy(
             }
             writeln!(
                 out,
-                "surge proxy: {} listening on {} -> {} ({} toxics on{})",
+                "surge proxy: {} listening on {} -> {} ({} on{})",
                 entry.name,
                 proxy.addr(),
                 entry.upstream,
-                entry.toxics.len(),
+                match entry.toxics.len() {
+                    1 => "1 toxic".to_string(),
+                    n => format!("{n} toxics"),
+                },
                 if entry.enabled { "" } else { "; disabled" }
             )?;
         }

@@ -119,10 +119,15 @@ pub fn read(path: &std::path::Path) -> Result<ProxyConfig, ConfigError> {
             message,
         })?
     } else {
-        serde_yaml::from_str::<ProxyConfig>(&text).map_err(|e| {
-            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-            parse(line, column, e.to_string())
-        })?
+        // Faults are one-key mappings (`fault: { latency: {...} }`), as in
+        // a scenario, which serde_yaml reads only through singleton maps.
+        let yaml = serde_yaml::Deserializer::from_str(&text);
+        serde_yaml::with::singleton_map_recursive::deserialize::<ProxyConfig, _>(yaml).map_err(
+            |e| {
+                let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+                parse(line, column, e.to_string())
+            },
+        )?
     };
     check(&config).map_err(|message| ConfigError::Invalid {
         path: shown,
@@ -169,9 +174,7 @@ fn check(config: &ProxyConfig) -> Result<(), String> {
                     p.name
                 ));
             }
-            if super::toxics::build(&t.fault).is_none()
-                && !matches!(t.fault, FaultKind::ErrorRate(_) | FaultKind::HttpDelay(_))
-            {
+            if !super::applies(&t.fault) {
                 return Err(format!(
                     "proxy `{}`: `{}` is not a proxy fault; the proxy takes latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, error_rate and http_delay",
                     p.name,
@@ -196,4 +199,63 @@ pub fn toxic_name(t: &ToxicSpec) -> String {
     t.name
         .clone()
         .unwrap_or_else(|| super::toxiproxy::default_name(&t.fault, t.stream.unwrap_or_default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_yaml(text: &str) -> Result<ProxyConfig, ConfigError> {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        read(file.path())
+    }
+
+    fn with_toxic(fault: &str) -> String {
+        format!(
+            "proxies:\n  - name: storefront\n    upstream: 127.0.0.1:8080\n    toxics:\n      - {{ fault: {fault} }}\n"
+        )
+    }
+
+    #[test]
+    fn a_fault_only_the_twin_applies_is_refused_by_name() {
+        let err = read_yaml(&with_toxic("{ stock_exhausted: {} }")).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("`stock_exhausted` is not a proxy fault"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn down_as_a_toxic_points_to_enabled_false() {
+        let message = read_yaml(&with_toxic("{ down: {} }"))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("write `enabled: false`"), "{message}");
+    }
+
+    #[test]
+    fn a_misspelt_toxic_key_is_located() {
+        let text = with_toxic("{ latency: { delay: 100ms } }, toxicty: 50%");
+        match read_yaml(&text) {
+            Err(ConfigError::Parse { line, message, .. }) => {
+                assert_eq!(line, 5, "{message}");
+                assert!(message.contains("toxicty"), "{message}");
+            }
+            other => panic!("expected a located parse error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn tcp_toxics_and_http_faults_are_proxy_faults() {
+        for fault in [
+            "{ latency: { delay: 100ms } }",
+            "{ error_rate: { rate: 30%, status: 503 } }",
+            "{ http_delay: { rate: 50%, delay: 200ms } }",
+        ] {
+            let config = read_yaml(&with_toxic(fault));
+            assert!(config.is_ok(), "{fault}: {:?}", config.err());
+        }
+    }
 }

@@ -312,13 +312,13 @@ impl Control {
         let proxy = &proxies.get(name).ok_or(ApiError::ProxyNotFound)?.proxy;
         let spec: ToxicSpec = toxiproxy::new_toxic(input)?;
         let toxic = spec.name.clone().unwrap_or_default();
-        if proxy.list().iter().any(|t| t.name == toxic) {
+        if proxy.find(&toxic).is_some() {
             return Err(ApiError::ToxicExists);
         }
         let id = proxy
             .add(spec)
             .map_err(|e| ApiError::BadBody(e.to_string()))?;
-        let view = proxy.list().into_iter().find(|t| t.id == id);
+        let view = proxy.find_id(id);
         Ok((
             StatusCode::OK,
             view.as_ref().map_or(Value::Null, toxiproxy::toxic_json),
@@ -328,11 +328,7 @@ impl Control {
     async fn toxic(&self, name: &str, toxic: &str, change: Option<ToxicIn>) -> Reply {
         let proxies = self.proxies.lock().await;
         let proxy = &proxies.get(name).ok_or(ApiError::ProxyNotFound)?.proxy;
-        let view = proxy
-            .list()
-            .into_iter()
-            .find(|t| t.name == toxic)
-            .ok_or(ApiError::ToxicNotFound)?;
+        let view = proxy.find(toxic).ok_or(ApiError::ToxicNotFound)?;
         let view = match change {
             None => view,
             Some(input) => {
@@ -348,12 +344,7 @@ impl Control {
     async fn remove_toxic(&self, name: &str, toxic: &str) -> Reply {
         let proxies = self.proxies.lock().await;
         let proxy = &proxies.get(name).ok_or(ApiError::ProxyNotFound)?.proxy;
-        let id = proxy
-            .list()
-            .into_iter()
-            .find(|t| t.name == toxic)
-            .ok_or(ApiError::ToxicNotFound)?
-            .id;
+        let id = proxy.find(toxic).ok_or(ApiError::ToxicNotFound)?.id;
         proxy.remove(id).map_err(|_| ApiError::ToxicNotFound)?;
         Ok((StatusCode::NO_CONTENT, Value::Null))
     }

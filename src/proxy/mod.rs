@@ -101,23 +101,33 @@ struct Entry {
     effect: Effect,
 }
 
+/// What `fault` does through a proxy; `None` for a fault the proxy cannot
+/// apply (one only the twin applies, as `stock_exhausted`).
+fn effect_of(fault: &FaultKind) -> Option<Effect> {
+    Some(match fault {
+        FaultKind::Down(_) => Effect::Down,
+        FaultKind::ErrorRate(e) => Effect::Abort {
+            rate: e.rate.fraction(),
+            status: e.status,
+        },
+        FaultKind::HttpDelay(d) => Effect::Delay {
+            rate: d.rate.fraction(),
+            delay: d.delay.0,
+            jitter: d.jitter.0,
+        },
+        other => Effect::Tcp(toxics::build(other)?),
+    })
+}
+
+/// Whether a proxy can apply `fault`, so a config is checked before
+/// anything listens.
+pub fn applies(fault: &FaultKind) -> bool {
+    effect_of(fault).is_some()
+}
+
 impl Entry {
     fn new(id: u64, spec: ToxicSpec) -> Result<Entry, ProxyError> {
-        let effect = match &spec.fault {
-            FaultKind::Down(_) => Effect::Down,
-            FaultKind::ErrorRate(e) => Effect::Abort {
-                rate: e.rate.fraction(),
-                status: e.status,
-            },
-            FaultKind::HttpDelay(d) => Effect::Delay {
-                rate: d.rate.fraction(),
-                delay: d.delay.0,
-                jitter: d.jitter.0,
-            },
-            other => {
-                Effect::Tcp(toxics::build(other).ok_or(ProxyError::NotAProxyFault(other.name()))?)
-            }
-        };
+        let effect = effect_of(&spec.fault).ok_or(ProxyError::NotAProxyFault(spec.fault.name()))?;
         let view = ToxicView {
             id,
             name: spec.name.unwrap_or_else(|| spec.fault.name().to_string()),
@@ -337,6 +347,21 @@ impl Proxy {
             .iter()
             .map(|e| e.view.clone())
             .collect()
+    }
+
+    /// The toxic named `name`, if there is one.
+    pub fn find(&self, name: &str) -> Option<ToxicView> {
+        self.find_by(|v| v.name == name)
+    }
+
+    /// The toxic of id `id`, if there is one.
+    pub fn find_id(&self, id: u64) -> Option<ToxicView> {
+        self.find_by(|v| v.id == id)
+    }
+
+    fn find_by(&self, matches: impl Fn(&ToxicView) -> bool) -> Option<ToxicView> {
+        let toxics = self.toxics.current();
+        toxics.iter().map(|e| &e.view).find(|v| matches(v)).cloned()
     }
 
     fn is_down(&self) -> bool {
