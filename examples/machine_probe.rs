@@ -19,16 +19,10 @@ fn env(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
-/// CPU time of this thread so far.
+/// CPU time of this process so far: the probe runs on one thread, so the
+/// process's figure is that thread's.
 fn cpu() -> Duration {
-    // SAFETY: getrusage writes into the struct it is given.
-    let usage = unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_THREAD, &mut u);
-        u
-    };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1_000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
+    Duration::from_secs_f64(surge::recorder::cpu::process_seconds().expect("getrusage works"))
 }
 
 /// A fixed piece of work that touches memory as request handling does:

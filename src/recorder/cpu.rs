@@ -5,6 +5,20 @@
 
 use std::time::Instant;
 
+/// CPU seconds (user and system) this process has used so far, dead
+/// threads included.
+pub fn process_seconds() -> Option<f64> {
+    // SAFETY: getrusage writes into the struct it is given.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+            return None;
+        }
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        Some(secs(usage.ru_utime) + secs(usage.ru_stime))
+    }
+}
+
 /// Threads whose CPU belongs to the target, not the generator.
 pub const TWIN_THREAD: &str = "surge-twin";
 
@@ -30,16 +44,7 @@ impl CpuMeter {
     /// CPU seconds used so far by the generator: the whole process (dead
     /// threads included) less the twin's threads.
     fn read(&self) -> Option<f64> {
-        // SAFETY: getrusage writes into the struct it is given.
-        let total = unsafe {
-            let mut usage: libc::rusage = std::mem::zeroed();
-            if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
-                return None;
-            }
-            let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-            secs(usage.ru_utime) + secs(usage.ru_stime)
-        };
-        Some(total - self.twin_threads())
+        Some(process_seconds()? - self.twin_threads())
     }
 
     /// CPU seconds of the live twin threads.
