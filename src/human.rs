@@ -42,6 +42,23 @@ fn millis(us: f64, small: usize, large: usize) -> String {
     format!("{:.*}ms", decimals, us / 1000.0)
 }
 
+/// An instant as RFC 3339 in UTC, to the millisecond (`summary.json`,
+/// `capacity.json`, the history).
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,16 +15,24 @@
 //!   per-second files (a second was recorded: the one place it happens).
 //! - [`faults`]: carries out the fault timeline on the twin's switches,
 //!   the [`proxy`] or external hooks.
+//! - [`folder`]: the run folder's contract: its file names, the series of
+//!   its interval log, the rows of its CSV files, their one writer and
+//!   reader.
 //! - [`finish`]: finishes a run folder (read back, total, judge, write
 //!   `summary.json` and every report): called by run, report, merge and
 //!   each capacity trial.
 //! - [`rundata`]: reads a run folder back and builds its totals.
-//! - [`gate`]: judges a run (objectives, validity), compares runs, searches
-//!   capacity.
+//! - [`gate`]: judges a run (objectives, validity), compares runs, says
+//!   what a capacity trial needs and what it showed.
+//! - [`capacity`]: the capacity search, a bisection over trial runs.
 //! - [`report`]: the formats people and CI read (HTML, Markdown, JUnit,
 //!   the terminal's text).
 //! - [`merge`]: adds the run folders of a run's shards into one.
-//! - [`summary`]: the `summary.json` contract (a leaf).
+//! - [`whatif`]: the scenario and its variants run on the same arrivals,
+//!   compared from their run folders.
+//! - [`live`]: views of a run as it goes (dashboard, `/metrics`,
+//!   Prometheus remote write), observers of each recorded second.
+//! - [`summary`]: the `summary.json` and `capacity.json` contracts.
 //! - [`twin`]: the built-in e-Meterai platform to rehearse against;
 //!   [`pdf`]: the documents its applicants upload.
 //! - [`proxy`]: the fault-injecting TCP/HTTP proxy.
@@ -35,13 +43,30 @@
 //! - [`cli`]: one function per subcommand, and the arguments clap reads,
 //!   called by `main.rs`, so tests drive exactly what users run.
 //!
+//! # Layers
+//!
+//! From the ground up: a module imports only from its own layer and the
+//! layers before it, and no modules import each other around a circle.
+//! `tests/layers.rs` reads this list and `src/`, and fails naming the file
+//! and the import that breaks either rule; a new top-level module must be
+//! added here.
+//!
+//! 1. leaves: net, human, pdf
+//! 2. contracts: scenario, summary, folder, provenance
+//! 3. logic: schedule, rundata, gate, report, history
+//! 4. machinery: recorder, runner, live, twin, proxy, faults
+//! 5. drivers: finish, capacity, whatif, merge
+//! 6. face: cli
+//!
 //! Exit codes are part of the interface: see [`Exit`].
 //!
 //! [`Scenario`]: scenario::Scenario
 
+pub mod capacity;
 pub mod cli;
 pub mod faults;
 pub mod finish;
+pub mod folder;
 pub mod gate;
 pub mod history;
 pub mod human;

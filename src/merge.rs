@@ -8,7 +8,6 @@
 //! that `surge report` and `surge compare` read.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,7 +15,9 @@ use std::time::Duration;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
-use crate::recorder::{JourneyCounts, StepCounts, histogram, journeys_header, steps_header};
+use crate::folder::{
+    self, JourneyCounts, RowWriter, StepCounts, histogram, journeys_header, steps_header,
+};
 use crate::rundata::{DataError, RunData, Sparse};
 use crate::summary::{ShardStart, Status, Summary};
 
@@ -70,7 +71,7 @@ pub struct Merged {
     /// Wall-clock start of the earliest shard, Unix seconds.
     start: f64,
     timeline: Vec<Row>,
-    timeline_header: String,
+    timeline_header: Vec<String>,
 }
 
 /// Reads and checks the shards, and merges them.
@@ -333,34 +334,31 @@ fn merge_timelines(
     shards: &[Shard],
     earliest: f64,
     data: &RunData,
-) -> Result<(String, Vec<Row>), MergeError> {
-    let mut header = String::new();
+) -> Result<(Vec<String>, Vec<Row>), MergeError> {
+    let mut header = Vec::new();
     let mut rows: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     for (k, shard) in shards.iter().enumerate() {
-        let path = shard.data.dir.join("timeline.csv");
-        let text = crate::rundata::read(&path)?;
-        let mut lines = text.lines();
-        let head = lines.next().unwrap_or_default().to_string();
-        let cols: Vec<String> = head.split(',').map(str::to_string).collect();
+        let table =
+            folder::read_table(&shard.data.dir.join(folder::TIMELINE)).map_err(DataError::from)?;
+        let cols = table.header;
         if k == 0 {
-            header = head;
+            header = cols.clone();
         }
         let shift = (shard.start - earliest).round() as u64;
-        for line in lines {
-            let fields: Vec<&str> = line.split(',').collect();
-            let Some(second) = fields.first().and_then(|s| s.parse::<u64>().ok()) else {
+        for (_, fields) in &table.rows {
+            let Some(second) = fields.get(0).and_then(|s| s.parse::<u64>().ok()) else {
                 continue;
             };
             let second = second + shift;
             let row = rows
                 .entry(second)
                 .or_insert_with(|| vec![String::new(); cols.len()]);
-            for (i, (name, value)) in cols.iter().zip(&fields).enumerate() {
+            for (i, (name, value)) in cols.iter().zip(fields).enumerate() {
                 match name.as_str() {
                     "second" => row[i] = second.to_string(),
                     "phase" | "faults" => {
                         if k == 0 || row[i].is_empty() {
-                            row[i] = (*value).to_string();
+                            row[i] = value.to_string();
                         }
                     }
                     _ => {
@@ -373,8 +371,7 @@ fn merge_timelines(
         }
     }
     // Percentiles are recomputed from the merged histograms, never summed.
-    let cols: Vec<&str> = header.split(',').collect();
-    let at = |name: &str| cols.iter().position(|c| *c == name);
+    let at = |name: &str| header.iter().position(|c| c == name);
     for (second, row) in rows.iter_mut() {
         let mut requests = histogram();
         let mut lag = histogram();
@@ -429,18 +426,26 @@ impl Merged {
         std::fs::create_dir_all(dir).map_err(wrap(dir.clone()))?;
         let _ = std::fs::copy(first_shard.join("scenario.yaml"), dir.join("scenario.yaml"));
         self.write_hlog().map_err(wrap(dir.join("latency.hlog")))?;
-        let mut text = steps_header() + "\n";
-        for (s, name, c) in &self.data.steps {
-            let _ = writeln!(text, "{}", c.csv_row(*s, name));
-        }
-        std::fs::write(dir.join("steps.csv"), text).map_err(wrap(dir.join("steps.csv")))?;
-        let mut text = journeys_header() + "\n";
-        for (s, name, c) in &self.data.journeys {
-            let _ = writeln!(text, "{}", c.csv_row(*s, name));
-        }
-        std::fs::write(dir.join("journeys.csv"), text).map_err(wrap(dir.join("journeys.csv")))?;
+        let path = dir.join(folder::STEPS);
+        let steps = || {
+            let mut w = RowWriter::create(&path, &steps_header())?;
+            for (s, name, c) in &self.data.steps {
+                w.step(*s, name, c)?;
+            }
+            w.flush()
+        };
+        steps().map_err(wrap(path.clone()))?;
+        let path = dir.join(folder::JOURNEYS);
+        let journeys = || {
+            let mut w = RowWriter::create(&path, &journeys_header())?;
+            for (s, name, c) in &self.data.journeys {
+                w.journey(*s, name, c)?;
+            }
+            w.flush()
+        };
+        journeys().map_err(wrap(path.clone()))?;
         if !self.data.examples.is_empty() {
-            let path = dir.join(crate::recorder::EXAMPLES_FILE);
+            let path = dir.join(folder::EXAMPLES);
             let mut text = String::new();
             for e in &self.data.examples {
                 text += &serde_json::to_string(e).expect("examples serialize");
@@ -448,12 +453,15 @@ impl Merged {
             }
             std::fs::write(&path, text).map_err(wrap(path))?;
         }
-        let mut text = self.timeline_header.clone() + "\n";
-        for (_, row) in &self.timeline {
-            text += &row.join(",");
-            text.push('\n');
-        }
-        std::fs::write(dir.join("timeline.csv"), text).map_err(wrap(dir.join("timeline.csv")))?;
+        let path = dir.join(folder::TIMELINE);
+        let timeline = || {
+            let mut w = RowWriter::create(&path, &self.timeline_header)?;
+            for (_, row) in &self.timeline {
+                w.fields(row)?;
+            }
+            w.flush()
+        };
+        timeline().map_err(wrap(path.clone()))?;
         Ok(())
     }
 

@@ -255,8 +255,9 @@ fn against_the_twin_the_page_shows_its_ledger() {
         dir.path(),
         "ledger",
         "version: 1\nname: ledger\ntarget: { twin: {} }\n\
-         load: { phases: [{ name: p, duration: 3s, rate: 5/s }] }\n\
-         journeys:\n  j: { channel: storefront, steps: [{ name: login, method: POST, path: /storefront/login, json: { phone: \"0812{arrival}\" } }] }\n",
+         load: { phases: [{ name: p, duration: 9s, rate: 5/s }] }\n\
+         journeys:\n  j: { channel: storefront, steps: [{ name: login, method: POST, path: /storefront/login, json: { phone: \"0812{arrival}\" } }] }\n\
+         objectives:\n  - ledger: { counter: paid_not_credited, at_most: 0 }\n",
     );
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -287,8 +288,21 @@ fn against_the_twin_the_page_shows_its_ledger() {
         );
         std::thread::sleep(Duration::from_millis(200));
     };
+    // The ledger objective is judged mid-run on the ledger the page shows,
+    // not called unjudgeable.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let judged = loop {
+        let dom = browse(&format!("{base}/"));
+        if element(&dom, "judged_at").starts_with("(so far, at ") {
+            break dom;
+        }
+        assert!(Instant::now() < deadline, "no running verdict shown");
+        std::thread::sleep(Duration::from_millis(500));
+    };
     let _ = child.kill();
     let _ = child.wait();
+    assert!(!judged.contains("has no ledger"), "{judged}");
+    assert!(judged.contains("class=\"met\">met</td>"), "{judged}");
     assert!(
         element(&dom, "ledger").contains("paid but not credited"),
         "{}",

@@ -220,7 +220,57 @@ fn patience_retries_what_it_should_and_nothing_else() {
         .iter()
         .map(|e| e["class"].as_str().unwrap())
         .collect();
-    assert_eq!(classes, ["queue_full", "http_4xx"]);
+    assert_eq!(classes, ["unavailable", "http_4xx"]);
+}
+
+/// 429 and 503 say different things (the client is too fast; the platform
+/// cannot serve): each is its own class, and both are retried by default.
+/// The old name `queue_full` still reads in `retry_on`, as both, with a
+/// warning naming the new classes.
+#[test]
+fn a_429_counts_rate_limited_and_a_503_unavailable() {
+    let server = server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let journeys = "journeys:
+  limited:
+    channel: storefront
+    patience: { attempts: 2, backoff: { initial: 10ms, max: 10ms, jitter: 0% } }
+    steps: [{ name: get, path: /status/429 }]
+  down:
+    channel: storefront
+    patience: { attempts: 2, backoff: { initial: 10ms, max: 10ms, jitter: 0% }, retry_on: [queue_full] }
+    steps: [{ name: get, path: /status/503 }]";
+    let text = external(
+        &server.url,
+        "load: { arrivals: uniform, max_in_flight: 10, phases: [{ name: p, duration: 1s, rate: 10/s }] }",
+        journeys,
+    );
+    let file = scenario_file(dir.path(), "statuses", &text);
+    let out = dir.path().join("run");
+    let (code, stdout, stderr) = run(&file, &out, &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("`queue_full` is now two classes") && stderr.contains("line"),
+        "{stderr}"
+    );
+    let s = read_summary(&out);
+    for (journey, class, other) in [
+        ("limited", "rate_limited", "unavailable"),
+        ("down", "unavailable", "rate_limited"),
+    ] {
+        let j = named(&s["journeys"], journey);
+        let n = j["scheduled"].as_u64().unwrap();
+        assert_eq!(j["outcomes"]["abandoned"], n, "{j}");
+        assert_eq!(j["retries"], n, "retried once each: {j}");
+        let step = named(&s["steps"], &format!("{journey}.get"));
+        assert_eq!(step["errors"][class], 2 * n, "{step}");
+        assert!(step["errors"].get(other).is_none(), "{step}");
+    }
+    assert!(
+        stdout.contains("rate_limited") && stdout.contains("unavailable"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("queue_full"), "{stdout}");
 }
 
 #[test]

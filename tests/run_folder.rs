@@ -56,7 +56,7 @@ fn summary_and_interval_log_are_what_they_claim() {
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(summary["format"], "surge-summary");
-    assert_eq!(summary["version"], 1);
+    assert_eq!(summary["version"], surge::summary::VERSION);
 
     let python = std::process::Command::new("python3")
         .arg(repo("tests/tools/hlog_totals.py"))

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::capacity::Search;
 use crate::finish::Finish;
-use crate::gate::capacity::Search;
 use crate::gate::compare::Tolerance;
 use crate::runner::RunOptions;
 use crate::scenario::units::{Duration, Percent, parse_duration, parse_percent};

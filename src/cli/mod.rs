@@ -11,8 +11,8 @@ pub mod args;
 pub mod history;
 
 use crate::Exit;
+use crate::capacity::{self, Search};
 use crate::finish::{Finish, FinishError};
-use crate::gate::capacity::{self, Search};
 use crate::gate::compare::{self, Tolerance};
 use crate::report::{Format, Text};
 use crate::runner::RunOptions;
@@ -474,7 +474,7 @@ pub fn capacity(
     }
     let bases = match paths
         .iter()
-        .map(|p| capacity::CapacityReport::read(p).map(|r| compare::Source::Capacity(Box::new(r))))
+        .map(|p| crate::rundata::read_capacity(p).map(|r| compare::Source::Capacity(Box::new(r))))
         .collect::<Result<Vec<_>, _>>()
     {
         Ok(b) => b,
@@ -484,7 +484,7 @@ pub fn capacity(
         }
     };
     let trial = opts.duration.unwrap_or(scenario.timeline.total);
-    let short: Vec<_> = capacity::needs(&scenario, search.start, trial)
+    let short: Vec<_> = crate::gate::capacity::needs(&scenario, search.start, trial)
         .into_iter()
         .filter(|n| n.shortest > trial)
         .collect();

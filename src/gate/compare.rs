@@ -19,11 +19,12 @@ use std::path::Path;
 
 use hdrhistogram::Histogram;
 
-use super::capacity::CapacityReport;
 use super::noise::{self, Count, Evidence, Share};
+use crate::folder::Outcome;
 use crate::human::ms_tenths;
-use crate::recorder::Outcome;
+use crate::rundata::read_capacity;
 use crate::rundata::{DataError, RunData, Window, read_summary};
+use crate::summary::capacity::CapacityReport;
 use crate::summary::{JourneySummary, Latency, StepSummary, Summary};
 
 /// z of the 99% bounds shown beside latency rows.
@@ -236,13 +237,13 @@ pub enum Source {
 pub fn load(path: &Path) -> Result<Source, DataError> {
     if path.is_dir() {
         if path.join("capacity.json").is_file() {
-            return CapacityReport::read(&path.join("capacity.json"))
+            return read_capacity(&path.join("capacity.json"))
                 .map(|r| Source::Capacity(Box::new(r)));
         }
         return RunData::load(path).map(|d| Source::Run(Box::new(d)));
     }
     if path.file_name().is_some_and(|n| n == "capacity.json") {
-        return CapacityReport::read(path).map(|r| Source::Capacity(Box::new(r)));
+        return read_capacity(path).map(|r| Source::Capacity(Box::new(r)));
     }
     read_summary(path).map(|s| Source::Summary(Box::new(s)))
 }

@@ -12,7 +12,7 @@ pub mod compare;
 pub mod noise;
 
 use crate::Exit;
-use crate::recorder::Outcome;
+use crate::folder::Outcome;
 use crate::rundata::{RunData, Window, failures};
 use crate::scenario::model::{Invariant, Objective};
 use crate::scenario::refs::{Channel, StepRef};

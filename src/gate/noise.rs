@@ -334,7 +334,7 @@ mod tests {
     use super::*;
 
     fn spread(center: u64, n: u64) -> Histogram<u64> {
-        let mut h = crate::recorder::histogram();
+        let mut h = crate::folder::histogram();
         for i in 0..n {
             // A spread of ±20% around the center.
             h.record(center * 80 / 100 + (center * 40 / 100) * i / n)

@@ -7,10 +7,10 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use rusqlite::{Transaction, params};
 
-use crate::gate::capacity::CapacityReport;
+use crate::folder::{histogram, step_tag};
 use crate::gate::noise;
-use crate::recorder::{histogram, step_tag};
 use crate::rundata::RunData;
+use crate::summary::capacity::CapacityReport;
 use crate::summary::{Latency, Provenance, Summary};
 
 /// The quantiles kept with their standard errors, for trends.
@@ -337,5 +337,5 @@ impl<'a> CapacityRow<'a> {
 }
 
 fn now() -> String {
-    crate::runner::summary::rfc3339(std::time::SystemTime::now())
+    crate::human::rfc3339(std::time::SystemTime::now())
 }

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
-use crate::gate::capacity::CapacityReport;
 use crate::rundata::RunData;
+use crate::summary::capacity::CapacityReport;
 
 mod index;
 pub mod query;
@@ -338,7 +338,7 @@ pub fn rebuild(
     for dir in folders {
         progress(&dir);
         if dir.join("capacity.json").is_file() {
-            match CapacityReport::read(&dir.join("capacity.json")) {
+            match crate::rundata::read_capacity(&dir.join("capacity.json")) {
                 Ok(report) => {
                     history.index_capacity(&dir, &report)?;
                     done.capacities += 1;

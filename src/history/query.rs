@@ -126,25 +126,7 @@ pub struct Point {
     pub sample: Sample,
 }
 
-/// A run as a report's History section shows it.
-#[derive(Clone, Debug, Default)]
-pub struct Past {
-    pub folder: String,
-    pub started_at: String,
-    pub git_commit: Option<String>,
-    pub goodput: f64,
-    /// Channel → p99, µs.
-    pub p99_us: BTreeMap<String, u64>,
-}
-
-/// The history of one scenario a report shows.
-#[derive(Clone, Debug, Default)]
-pub struct Recent {
-    /// Oldest first, at most the number asked.
-    pub runs: Vec<Past>,
-    /// Capacity searches: (started at, commit, arrivals/s), oldest first.
-    pub capacities: Vec<(String, Option<String>, f64)>,
-}
+pub use crate::rundata::{Past, Recent};
 
 impl History {
     /// Runs and capacity searches, newest first; trials are left out (each

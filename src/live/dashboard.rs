@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use super::metrics::{Shared, text};
-use crate::recorder::Outcome;
+use crate::folder::Outcome;
 use crate::recorder::observe::{Observer, Second};
 use crate::scenario::model::ErrorClass;
 
@@ -138,9 +138,10 @@ impl Board {
         }
         if !judging.objectives.is_empty() {
             let board = self.clone();
+            let ledger = twin.clone();
             let _ = std::thread::Builder::new()
                 .name("surge-dashboard-judge".into())
-                .spawn(move || judge_while_running(&board, &judging));
+                .spawn(move || judge_while_running(&board, &judging, ledger.as_deref()));
         }
         Box::new(Feed {
             board: self.clone(),
@@ -182,7 +183,9 @@ const JUDGE_EVERY: Duration = Duration::from_secs(5);
 
 /// Judges the objectives on the run folder as it grows, until the run is
 /// judged for good. A read that meets a row being written is skipped.
-fn judge_while_running(board: &Board, judging: &Judging) {
+/// Ledger objectives are judged on `twin`'s ledger as it stands (an
+/// in-process twin's); without one the gate says why they are not.
+fn judge_while_running(board: &Board, judging: &Judging, twin: Option<&crate::twin::Twin>) {
     let mut wait = JUDGE_EVERY;
     loop {
         std::thread::sleep(wait);
@@ -194,6 +197,7 @@ fn judge_while_running(board: &Board, judging: &Judging) {
             continue;
         };
         data.rebuild_totals(|name| judging.channels.get(name).cloned());
+        data.summary.ledger = twin.map(crate::twin::Twin::ledger);
         let gate = crate::gate::judge(
             &judging.objectives,
             &data,
@@ -280,7 +284,7 @@ fn second_message(s: &Second<'_>, ledger: Option<String>, totals: Option<Value>)
         let i = match channels.iter().position(|(ch, ..)| *ch == name.channel) {
             Some(i) => i,
             None => {
-                channels.push((&name.channel, 0, 0, crate::recorder::histogram()));
+                channels.push((&name.channel, 0, 0, crate::folder::histogram()));
                 channels.len() - 1
             }
         };
@@ -309,10 +313,10 @@ fn second_message(s: &Second<'_>, ledger: Option<String>, totals: Option<Value>)
             errors.insert(class.name().into(), n.into());
         }
     }
-    let sum = |f: &dyn Fn(&crate::recorder::JourneyCounts) -> u64| -> u64 {
+    let sum = |f: &dyn Fn(&crate::folder::JourneyCounts) -> u64| -> u64 {
         s.journeys.iter().map(f).sum()
     };
-    let mut lag = crate::recorder::histogram();
+    let mut lag = crate::folder::histogram();
     for h in s.lag {
         let _ = lag.add(h);
     }

@@ -16,7 +16,7 @@
 
 use hdrhistogram::Histogram;
 
-use crate::recorder::Outcome;
+use crate::folder::Outcome;
 use crate::recorder::observe::Second;
 use crate::scenario::model::ErrorClass;
 

@@ -10,44 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 
 use crate::scenario::model::ErrorClass;
 
-/// How a journey ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    /// Every step succeeded before the deadline.
-    CompletedInTime,
-    /// Every step succeeded, after the deadline.
-    CompletedLate,
-    /// The applicant ran out of patience (tries or time).
-    Abandoned,
-    /// A step failed in a way that retrying does not help.
-    Failed,
-    /// Still running when the run stopped.
-    Unfinished,
-}
-
-impl Outcome {
-    pub const ALL: [Outcome; 5] = [
-        Outcome::CompletedInTime,
-        Outcome::CompletedLate,
-        Outcome::Abandoned,
-        Outcome::Failed,
-        Outcome::Unfinished,
-    ];
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Outcome::CompletedInTime => "completed_in_time",
-            Outcome::CompletedLate => "completed_late",
-            Outcome::Abandoned => "abandoned",
-            Outcome::Failed => "failed",
-            Outcome::Unfinished => "unfinished",
-        }
-    }
-}
+pub use crate::folder::Outcome;
 
 /// One thing a user measured. Steps and journeys are indices into the
 /// run's plan.

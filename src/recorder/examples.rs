@@ -11,34 +11,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::scenario::model::ErrorClass;
 
-/// The run folder's file of examples, one JSON object a line.
-pub const EXAMPLES_FILE: &str = "errors.jsonl";
-
-/// Examples kept per step and class.
-pub const PER_SLOT: u32 = 5;
+use crate::folder::EXAMPLES_PER_SLOT as PER_SLOT;
 
 /// Examples built per step and class, kept or not: a class whose failures
 /// all read alike stops costing anything after these.
 const OFFERS: u32 = 64;
 
-/// Whether a slot (a step and class) holding examples with the words
-/// `kept` takes one more with these: the first `PER_SLOT` distinct ones.
-/// The recorder keeps them by this rule, and a merge picks among shards'
-/// by it again.
-pub fn admits<'a>(
-    kept: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
-    what: &str,
-    body: Option<&str>,
-) -> bool {
-    let mut n = 0;
-    for (w, b) in kept {
-        if w == what && b == body {
-            return false;
-        }
-        n += 1;
-    }
-    n < PER_SLOT as usize
-}
+use crate::folder::admits;
 
 /// One failed request, in words; secrets already masked.
 #[derive(Clone, Debug, PartialEq)]

@@ -24,15 +24,14 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
+use crate::folder::{self, RowWriter, journeys_header, steps_header, timeline_header};
+pub use crate::folder::{
+    JourneyCounts, Outcome, StepCounts, connect_tag, histogram, journey_tag, lag_tag, step_tag,
+};
 use crate::scenario::model::ErrorClass;
-pub use buffer::{Event, Outcome, UserBuffer};
+pub use buffer::{Event, UserBuffer};
 use cpu::CpuMeter;
-pub use examples::{EXAMPLES_FILE, Example, Examples};
-
-/// HDR histograms of microseconds, 3 significant digits, growing as needed.
-pub fn histogram() -> Histogram<u64> {
-    Histogram::new(3).expect("3 significant digits are valid")
-}
+pub use examples::{Example, Examples};
 
 /// What the recorder calls things: steps and journeys by index.
 #[derive(Clone, Debug)]
@@ -54,21 +53,6 @@ pub struct StepName {
 pub struct JourneyName {
     pub name: String,
     pub channel: String,
-}
-
-/// The tag of a series in `latency.hlog`.
-pub fn step_tag(label: &str) -> String {
-    format!("step:{label}")
-}
-pub fn journey_tag(name: &str) -> String {
-    format!("journey:{name}")
-}
-pub fn lag_tag(name: &str) -> String {
-    format!("lag:{name}")
-}
-/// New connections of a step: TCP connect and TLS handshake.
-pub fn connect_tag(label: &str) -> String {
-    format!("connect:{label}")
 }
 
 /// Shared by the users, the dispatcher and the flusher.
@@ -162,119 +146,6 @@ impl IntervalCounts {
     }
 }
 
-/// A step's counts in one second (a row of `steps.csv`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct StepCounts {
-    pub requests: u64,
-    pub ok: u64,
-    pub failures: [u64; ErrorClass::ALL.len()],
-}
-
-/// A journey's counts in one second (a row of `journeys.csv`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct JourneyCounts {
-    pub scheduled: u64,
-    pub late: u64,
-    pub started: u64,
-    pub dropped: u64,
-    pub finished: [u64; Outcome::ALL.len()],
-    pub retries: u64,
-    /// Of `dropped`: arrivals that found no unused row of their test data.
-    pub data_exhausted: u64,
-}
-
-impl StepCounts {
-    pub fn is_empty(&self) -> bool {
-        *self == StepCounts::default()
-    }
-
-    /// Its row of `steps.csv` (columns as `steps_header`).
-    pub fn csv_row(&self, second: u64, label: &str) -> String {
-        let mut row = format!("{second},{label},{},{}", self.requests, self.ok);
-        for f in self.failures {
-            row += &format!(",{f}");
-        }
-        row
-    }
-
-    /// Adds `other`'s counts: counts of seconds, of shards, of steps add.
-    pub fn add(&mut self, other: &StepCounts) {
-        self.requests += other.requests;
-        self.ok += other.ok;
-        for (a, b) in self.failures.iter_mut().zip(other.failures) {
-            *a += b;
-        }
-    }
-}
-
-impl JourneyCounts {
-    pub fn is_empty(&self) -> bool {
-        *self == JourneyCounts::default()
-    }
-
-    /// Arrivals the run could serve: scheduled, less those its test data
-    /// could not (goodput is a share of these).
-    pub fn servable(&self) -> u64 {
-        self.scheduled.saturating_sub(self.data_exhausted)
-    }
-
-    /// Its row of `journeys.csv` (columns as `journeys_header`).
-    pub fn csv_row(&self, second: u64, name: &str) -> String {
-        let mut row = format!(
-            "{second},{name},{},{},{},{}",
-            self.scheduled, self.late, self.started, self.dropped
-        );
-        for f in self.finished {
-            row += &format!(",{f}");
-        }
-        row + &format!(",{},{}", self.retries, self.data_exhausted)
-    }
-
-    /// Adds `other`'s counts.
-    pub fn add(&mut self, other: &JourneyCounts) {
-        self.scheduled += other.scheduled;
-        self.late += other.late;
-        self.started += other.started;
-        self.dropped += other.dropped;
-        self.data_exhausted += other.data_exhausted;
-        self.retries += other.retries;
-        for (a, b) in self.finished.iter_mut().zip(other.finished) {
-            *a += b;
-        }
-    }
-}
-
-/// The columns of `steps.csv`.
-pub fn steps_header() -> String {
-    let mut cols = vec![
-        "second".to_string(),
-        "step".into(),
-        "requests".into(),
-        "ok".into(),
-    ];
-    cols.extend(ErrorClass::ALL.iter().map(|c| format!("err_{}", c.name())));
-    cols.join(",")
-}
-
-/// The columns of `journeys.csv`.
-pub fn journeys_header() -> String {
-    let mut cols: Vec<String> = [
-        "second",
-        "journey",
-        "scheduled",
-        "late",
-        "started",
-        "dropped",
-    ]
-    .iter()
-    .map(|c| c.to_string())
-    .collect();
-    cols.extend(Outcome::ALL.iter().map(|o| o.name().to_string()));
-    cols.push("retries".into());
-    cols.push("data_exhausted".into());
-    cols.join(",")
-}
-
 /// What one second looked like, for the progress line.
 #[derive(Clone, Debug)]
 pub struct IntervalView {
@@ -284,44 +155,6 @@ pub struct IntervalView {
     /// p99 of every request answered in the second.
     pub p99_us: Option<u64>,
     pub cpu_pct: Option<f64>,
-}
-
-/// The columns of `timeline.csv`.
-pub fn timeline_header() -> String {
-    let mut cols: Vec<String> = [
-        "second",
-        "phase",
-        "scheduled",
-        "started",
-        "completed_in_time",
-        "completed_late",
-        "abandoned",
-        "failed",
-        "unfinished",
-        "dropped",
-        "late",
-        "in_flight",
-        "requests",
-        "retries",
-        "errors",
-    ]
-    .iter()
-    .map(|c| c.to_string())
-    .collect();
-    cols.extend(ErrorClass::ALL.iter().map(|c| format!("err_{}", c.name())));
-    cols.extend(
-        [
-            "p50_ms",
-            "p99_ms",
-            "max_ms",
-            "lag_p99_ms",
-            "cpu_pct",
-            "faults",
-        ]
-        .iter()
-        .map(|c| c.to_string()),
-    );
-    cols.join(",")
 }
 
 /// Owns the per-second files; called once a second. Whole-run totals are
@@ -347,9 +180,9 @@ pub struct Flusher {
     in_flight: i64,
     hlog: BufWriter<File>,
     serializer: V2DeflateSerializer,
-    timeline: BufWriter<File>,
-    steps_csv: BufWriter<File>,
-    journeys_csv: BufWriter<File>,
+    timeline: RowWriter<BufWriter<File>>,
+    steps_csv: RowWriter<BufWriter<File>>,
+    journeys_csv: RowWriter<BufWriter<File>>,
     /// `errors.jsonl`, created with its first example.
     examples: Option<BufWriter<File>>,
     dir: std::path::PathBuf,
@@ -367,7 +200,7 @@ impl Flusher {
         base: SystemTime,
         comment: &str,
     ) -> io::Result<Flusher> {
-        let mut hlog = BufWriter::new(File::create(dir.join("latency.hlog"))?);
+        let mut hlog = BufWriter::new(File::create(dir.join(folder::HLOG))?);
         let mut serializer = V2DeflateSerializer::new();
         let mut header = IntervalLogWriterBuilder::new();
         header
@@ -378,15 +211,9 @@ impl Flusher {
         header.begin_log_with(&mut hlog, &mut serializer)?;
         hlog.write_all(b"\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n")?;
         hlog.flush()?;
-        let mut timeline = BufWriter::new(File::create(dir.join("timeline.csv"))?);
-        writeln!(timeline, "{}", timeline_header())?;
-        timeline.flush()?;
-        let mut steps_csv = BufWriter::new(File::create(dir.join("steps.csv"))?);
-        writeln!(steps_csv, "{}", steps_header())?;
-        steps_csv.flush()?;
-        let mut journeys_csv = BufWriter::new(File::create(dir.join("journeys.csv"))?);
-        writeln!(journeys_csv, "{}", journeys_header())?;
-        journeys_csv.flush()?;
+        let timeline = RowWriter::create(&dir.join(folder::TIMELINE), &timeline_header())?;
+        let steps_csv = RowWriter::create(&dir.join(folder::STEPS), &steps_header())?;
+        let journeys_csv = RowWriter::create(&dir.join(folder::JOURNEYS), &journeys_header())?;
         let journeys = names.journeys.len();
         Ok(Flusher {
             steps: names.steps.iter().map(|_| histogram()).collect(),
@@ -602,7 +429,7 @@ impl Flusher {
         let ms = |v: Option<u64>| v.map_or(String::new(), |v| format!("{:.3}", v as f64 / 1000.0));
         let mut row = vec![
             second.to_string(),
-            csv_field(phase),
+            phase.to_string(),
             c.scheduled.to_string(),
             c.started.to_string(),
         ];
@@ -621,8 +448,8 @@ impl Flusher {
         row.push(ms(all.map(|h| h.max())));
         row.push(ms(lag_p99));
         row.push(cpu.map_or(String::new(), |p| format!("{p:.1}")));
-        row.push(csv_field(faults));
-        writeln!(self.timeline, "{}", row.join(","))?;
+        row.push(faults.to_string());
+        self.timeline.fields(&row)?;
         self.timeline.flush()
     }
 
@@ -665,7 +492,7 @@ impl Flusher {
             return Ok(());
         }
         if self.examples.is_none() {
-            let file = File::create(self.dir.join(EXAMPLES_FILE))?;
+            let file = File::create(self.dir.join(folder::EXAMPLES))?;
             self.examples = Some(BufWriter::new(file));
         }
         let out = self.examples.as_mut().expect("just opened");
@@ -689,22 +516,15 @@ impl Flusher {
             if c.is_empty() {
                 continue;
             }
-            writeln!(
-                self.steps_csv,
-                "{}",
-                c.csv_row(second, &self.names.steps[i].label)
-            )?;
+            self.steps_csv.step(second, &self.names.steps[i].label, c)?;
             *c = StepCounts::default();
         }
         for (j, c) in self.journey_counts.iter_mut().enumerate() {
             if c.is_empty() {
                 continue;
             }
-            writeln!(
-                self.journeys_csv,
-                "{}",
-                c.csv_row(second, &self.names.journeys[j].name)
-            )?;
+            self.journeys_csv
+                .journey(second, &self.names.journeys[j].name, c)?;
             *c = JourneyCounts::default();
         }
         self.steps_csv.flush()?;
@@ -722,15 +542,6 @@ impl Flusher {
             h.reset();
         }
         self.all.reset();
-    }
-}
-
-/// A CSV field, quoted when it holds a comma or a quote.
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
     }
 }
 
@@ -800,7 +611,7 @@ mod tests {
         });
         user.push(Event::Failure {
             step: 1,
-            class: ErrorClass::QueueFull,
+            class: ErrorClass::Unavailable,
         });
         user.push(Event::Retry { step: 1 });
         let first = flusher.flush(0, "warm-up", "").unwrap();
@@ -834,7 +645,7 @@ mod tests {
         let (login, pay) = (&t.steps[0], &t.steps[1]);
         assert_eq!((login.requests, login.ok, login.latency.count), (3, 3, 3));
         assert_eq!((pay.requests, pay.ok), (2, 1));
-        assert_eq!(pay.errors["queue_full"], 1);
+        assert_eq!(pay.errors["unavailable"], 1);
         let j = &t.journeys[0];
         assert_eq!(
             (j.scheduled, j.late, j.started, j.dropped, j.retries),
@@ -857,10 +668,10 @@ mod tests {
 
         let steps = std::fs::read_to_string(dir.path().join("steps.csv")).unwrap();
         let rows: Vec<&str> = steps.lines().collect();
-        assert_eq!(rows[0], steps_header());
+        assert_eq!(rows[0], steps_header().join(","));
         assert!(rows[1].starts_with("0,buy.login,3,3,"), "{steps}");
         assert!(
-            rows[2].starts_with("0,buy.pay,1,0,0,0,0,0,0,0,1,"),
+            rows[2].starts_with("0,buy.pay,1,0,0,0,0,0,0,0,0,1,"),
             "{steps}"
         );
         assert!(rows[3].starts_with("1,buy.pay,1,1,"), "{steps}");

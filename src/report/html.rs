@@ -12,8 +12,8 @@ use hdrhistogram::Histogram;
 
 use super::charts::{self, Frame, Line, Scale, clock, color, hex};
 use super::{Format, esc, value};
+use crate::folder::{Outcome, histogram, journey_tag, lag_tag, step_tag};
 use crate::human::ms;
-use crate::recorder::{Outcome, histogram, journey_tag, lag_tag, step_tag};
 use crate::rundata::RunData;
 use crate::scenario::model::ErrorClass;
 use crate::summary::{Judgement, Latency, Summary, Verdict};

@@ -142,7 +142,7 @@ pub fn step(st: &StepSummary) -> StepCells {
     }
 }
 
-/// `queue_full 12, timeout 3`, most frequent first; `None` without errors.
+/// `unavailable 12, timeout 3`, most frequent first; `None` without errors.
 pub fn errors(errors: &[ErrorSummary]) -> Option<String> {
     let list: Vec<String> = errors
         .iter()

@@ -13,9 +13,9 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
-use crate::recorder::EXAMPLES_FILE;
-use crate::recorder::{JourneyCounts, StepCounts, histogram};
+use crate::folder::{self, FolderError, JourneyCounts, StepCounts, histogram};
 use crate::scenario::model::ErrorClass;
+use crate::summary::capacity::CapacityReport;
 use crate::summary::{ErrorExample, Summary};
 
 mod totals;
@@ -36,6 +36,8 @@ pub enum DataError {
         line: usize,
         reason: String,
     },
+    #[error(transparent)]
+    Folder(#[from] FolderError),
 }
 
 /// One interval's histogram, kept as its non-empty buckets: a second holds
@@ -124,7 +126,27 @@ pub struct RunData {
     pub examples: Vec<ErrorExample>,
     /// The scenario's earlier runs, from the history, when the run was
     /// indexed in one (a report's History section).
-    pub history: Option<crate::history::query::Recent>,
+    pub history: Option<Recent>,
+}
+
+/// A run as a report's History section shows it.
+#[derive(Clone, Debug, Default)]
+pub struct Past {
+    pub folder: String,
+    pub started_at: String,
+    pub git_commit: Option<String>,
+    pub goodput: f64,
+    /// Channel → p99, µs.
+    pub p99_us: BTreeMap<String, u64>,
+}
+
+/// The history of one scenario a report shows.
+#[derive(Clone, Debug, Default)]
+pub struct Recent {
+    /// Oldest first, at most the number asked.
+    pub runs: Vec<Past>,
+    /// Capacity searches: (started at, commit, arrivals/s), oldest first.
+    pub capacities: Vec<(String, Option<String>, f64)>,
 }
 
 /// Reads `errors.jsonl`: absent, none; a line cut short by a kill is
@@ -133,7 +155,11 @@ fn read_examples(path: &Path) -> Vec<ErrorExample> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .filter_map(|line| serde_json::from_str(line).ok())
+        .filter_map(|line| serde_json::from_str::<ErrorExample>(line).ok())
+        .map(|mut e| {
+            e.class = crate::summary::class_now(&e.class).to_string();
+            e
+        })
         .collect()
 }
 
@@ -180,6 +206,17 @@ pub fn read(path: &Path) -> Result<String, DataError> {
 /// Reads a `summary.json` on its own.
 pub fn read_summary(path: &Path) -> Result<Summary, DataError> {
     let text = read(path)?;
+    let mut summary: Summary = serde_json::from_str(&text).map_err(|e| DataError::Summary {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    summary.upgrade();
+    Ok(summary)
+}
+
+/// Reads a `capacity.json` (what `surge capacity` found).
+pub fn read_capacity(path: &Path) -> Result<CapacityReport, DataError> {
+    let text = read(path)?;
     serde_json::from_str(&text).map_err(|e| DataError::Summary {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -189,54 +226,23 @@ pub fn read_summary(path: &Path) -> Result<Summary, DataError> {
 impl RunData {
     /// Reads the run folder `dir`.
     pub fn load(dir: &Path) -> Result<RunData, DataError> {
-        Self::load_with(dir, read_summary(&dir.join("summary.json"))?)
+        Self::load_with(dir, read_summary(&dir.join(folder::SUMMARY))?)
     }
 
     /// Reads the measurements of the run folder `dir`, with a summary held
     /// in memory instead of its `summary.json` (a run or a merge that has
     /// not written its own yet).
     pub fn load_with(dir: &Path, summary: Summary) -> Result<RunData, DataError> {
-        let series = read_hlog(&dir.join("latency.hlog"))?;
-        let steps_csv = dir.join("steps.csv");
-        // Error columns by name: folders written before a class existed
-        // lack its column, and count none of it.
-        let steps_text = read(&steps_csv)?;
-        let classes = error_columns(&steps_text);
-        let steps = read_rows(&steps_csv, &steps_text, |cols| {
-            let mut c = StepCounts {
-                requests: cols.num(2)?,
-                ok: cols.num(3)?,
-                ..StepCounts::default()
-            };
-            for (class, column) in &classes {
-                c.failures[class.index()] = cols.num(*column)?;
-            }
-            Ok(c)
-        })?;
-        let journeys_csv = dir.join("journeys.csv");
-        let journeys = read_rows(&journeys_csv, &read(&journeys_csv)?, |cols| {
-            let mut c = JourneyCounts {
-                scheduled: cols.num(2)?,
-                late: cols.num(3)?,
-                started: cols.num(4)?,
-                dropped: cols.num(5)?,
-                ..JourneyCounts::default()
-            };
-            for (i, f) in c.finished.iter_mut().enumerate() {
-                *f = cols.num(6 + i)?;
-            }
-            c.retries = cols.num(6 + c.finished.len())?;
-            // Folders written before the column existed have none.
-            c.data_exhausted = cols.num_or_zero(7 + c.finished.len())?;
-            Ok(c)
-        })?;
+        let series = read_hlog(&dir.join(folder::HLOG))?;
+        let steps = folder::read_steps(&dir.join(folder::STEPS))?;
+        let journeys = folder::read_journeys(&dir.join(folder::JOURNEYS))?;
         Ok(RunData {
             dir: dir.to_path_buf(),
             summary,
             series,
             steps,
             journeys,
-            examples: read_examples(&dir.join(EXAMPLES_FILE)),
+            examples: read_examples(&dir.join(folder::EXAMPLES)),
             history: None,
         })
     }
@@ -335,77 +341,6 @@ pub fn read_hlog(path: &Path) -> Result<Series, DataError> {
                 slot.insert(second, Sparse::of(&h));
             }
         }
-    }
-    Ok(out)
-}
-
-/// Which column of `steps.csv` counts each error class, from its header.
-fn error_columns(text: &str) -> Vec<(ErrorClass, usize)> {
-    let header = text.lines().next().unwrap_or_default();
-    header
-        .split(',')
-        .enumerate()
-        .filter_map(|(i, name)| {
-            let class = name.strip_prefix("err_")?;
-            ErrorClass::ALL
-                .iter()
-                .find(|c| c.name() == class)
-                .map(|c| (*c, i))
-        })
-        .collect()
-}
-
-/// Columns of a CSV row, for the reader functions.
-pub struct Cols<'a> {
-    fields: Vec<&'a str>,
-}
-
-impl Cols<'_> {
-    /// A count in a column that older files do not have.
-    pub fn num_or_zero(&self, i: usize) -> Result<u64, String> {
-        if i < self.fields.len() {
-            self.num(i)
-        } else {
-            Ok(0)
-        }
-    }
-
-    pub fn num(&self, i: usize) -> Result<u64, String> {
-        let text = self
-            .fields
-            .get(i)
-            .ok_or_else(|| format!("column {} is missing", i + 1))?;
-        text.parse()
-            .map_err(|_| format!("column {} is not a count: `{text}`", i + 1))
-    }
-}
-
-/// The rows of a per-second CSV file (`path`'s `text`), after its header.
-fn read_rows<T>(
-    path: &Path,
-    text: &str,
-    parse: impl Fn(&Cols) -> Result<T, String>,
-) -> Result<Vec<(u64, String, T)>, DataError> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        if line.is_empty() {
-            continue;
-        }
-        let cols = Cols {
-            fields: line.split(',').collect(),
-        };
-        let fail = |reason: String| DataError::Line {
-            path: path.to_path_buf(),
-            line: i + 1,
-            reason,
-        };
-        let second = cols.num(0).map_err(fail)?;
-        let name = cols
-            .fields
-            .get(1)
-            .ok_or_else(|| fail("the name is missing".into()))?
-            .to_string();
-        out.push((second, name, parse(&cols).map_err(fail)?));
     }
     Ok(out)
 }

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 use hdrhistogram::Histogram;
 
 use super::{RunData, Window};
-use crate::recorder::examples::admits;
-use crate::recorder::{
-    JourneyCounts, Outcome, StepCounts, connect_tag, histogram, journey_tag, lag_tag, step_tag,
+use crate::folder::{
+    JourneyCounts, Outcome, StepCounts, admits, connect_tag, histogram, journey_tag, lag_tag,
+    step_tag,
 };
 use crate::scenario::model::ErrorClass;
 use crate::summary::{

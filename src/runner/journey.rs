@@ -566,7 +566,8 @@ fn json_equal(a: &Value, b: &Value) -> bool {
 /// The class of an unexpected status.
 pub fn status_class(status: u16) -> ErrorClass {
     match status {
-        429 | 503 => ErrorClass::QueueFull,
+        429 => ErrorClass::RateLimited,
+        503 => ErrorClass::Unavailable,
         500..=599 => ErrorClass::Http5xx,
         400..=499 => ErrorClass::Http4xx,
         _ => ErrorClass::Expectation,
@@ -844,8 +845,8 @@ mod tests {
 
     #[test]
     fn statuses_map_to_classes() {
-        assert_eq!(status_class(503), ErrorClass::QueueFull);
-        assert_eq!(status_class(429), ErrorClass::QueueFull);
+        assert_eq!(status_class(503), ErrorClass::Unavailable);
+        assert_eq!(status_class(429), ErrorClass::RateLimited);
         assert_eq!(status_class(500), ErrorClass::Http5xx);
         assert_eq!(status_class(404), ErrorClass::Http4xx);
         assert_eq!(status_class(302), ErrorClass::Expectation);

@@ -10,10 +10,10 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use super::RunOptions;
+use crate::human::hex;
 use crate::recorder::{Cpu, Names};
 use crate::scenario::Scenario;
 use crate::summary::*;
-use crate::twin::core::hex;
 
 /// What the summary needs besides the measurements.
 pub struct Context<'a> {
@@ -46,9 +46,7 @@ pub fn as_run_sha256(scenario: &crate::scenario::Scenario, file: &std::path::Pat
     }
 }
 
-pub fn rfc3339(t: SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+pub use crate::human::rfc3339;
 
 /// The summary written when the clock starts: `status: running`, nothing
 /// measured yet. (Long: it is one struct literal, every field of the

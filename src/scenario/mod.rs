@@ -309,6 +309,7 @@ fn check_text_split(
         typed: file,
         map,
         as_run,
+        warnings,
     } = match parsed {
         Ok(parsed) => parsed,
         Err(problems) => return Checked::failed(problems),
@@ -331,6 +332,7 @@ fn check_text_split(
     }
     overrides::attribute(&mut problems, overrides);
     let mut problems = locate(problems, &map);
+    problems.extend(warnings);
     if variant.is_none() && !problems.iter().any(Problem::is_error) {
         problems.extend(variant_problems(
             text,
@@ -392,6 +394,8 @@ struct Parsed<T> {
     map: SourceMap,
     /// The document after overrides, when any applied.
     as_run: Option<serde_yaml::Value>,
+    /// Warnings of the parse (names kept for older files).
+    warnings: Vec<Problem>,
 }
 
 /// Stages 1 and 2 for any document type: limits, syntax, structure
@@ -469,15 +473,70 @@ fn parse_typed<T: serde::de::DeserializeOwned>(
     if !refused.is_empty() {
         return Err(shown(refused, overrides));
     }
+    let warnings = locate(renamed_classes(&mut value, &Path::root()), &map);
     let structural = structure::check(schema, &value);
     if !structural.is_empty() {
         return Err(shown(structural, overrides));
     }
     let as_run = (!overrides.is_empty()).then(|| value.clone());
     match typed(value) {
-        Ok(typed) => Ok(Parsed { typed, map, as_run }),
+        Ok(typed) => Ok(Parsed {
+            typed,
+            map,
+            as_run,
+            warnings,
+        }),
         Err(problem) => Err(shown(vec![problem], overrides)),
     }
+}
+
+/// The error class `queue_full` counted 429 and 503 together until the two
+/// were told apart (`rate_limited`, `unavailable`). In a list of classes
+/// (`retry_on`, an objective's `classes`) it still reads, as both, with a
+/// warning that names them.
+fn renamed_classes(value: &mut serde_yaml::Value, at: &Path) -> Vec<Problem> {
+    use serde_yaml::Value as Y;
+    let mut out = Vec::new();
+    match value {
+        Y::Mapping(m) => {
+            for (k, v) in m.iter_mut() {
+                let Some(key) = k.as_str() else { continue };
+                let here = at.key(key);
+                match v {
+                    Y::Sequence(items) if key == "retry_on" || key == "classes" => {
+                        let Some(i) = items.iter().position(|c| c.as_str() == Some("queue_full"))
+                        else {
+                            continue;
+                        };
+                        items.remove(i);
+                        for new in ["rate_limited", "unavailable"] {
+                            if !items.iter().any(|c| c.as_str() == Some(new)) {
+                                items.push(Y::String(new.into()));
+                            }
+                        }
+                        out.push(
+                            Problem::warning(
+                                here.index(i),
+                                "`queue_full` is now two classes: `rate_limited` (429) and \
+                                 `unavailable` (503); read as both",
+                            )
+                            .with_hint(
+                                "write `rate_limited` and `unavailable`, or the one you mean",
+                            ),
+                        );
+                    }
+                    _ => out.extend(renamed_classes(v, &here)),
+                }
+            }
+        }
+        Y::Sequence(items) => {
+            for (i, v) in items.iter_mut().enumerate() {
+                out.extend(renamed_classes(v, &at.index(i)));
+            }
+        }
+        _ => {}
+    }
+    out
 }
 
 /// Reads a twin configuration for `surge twin --config`: either a twin

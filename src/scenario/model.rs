@@ -818,7 +818,8 @@ pub struct Patience {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub give_up: Option<Duration>,
     /// Failures worth another try. Default: `connect_refused`,
-    /// `connect_timeout`, `timeout`, `reset`, `queue_full`, `http_5xx`.
+    /// `connect_timeout`, `timeout`, `reset`, `rate_limited`,
+    /// `unavailable`, `http_5xx`.
     #[serde(default = "Patience::default_retry_on")]
     pub retry_on: Vec<ErrorClass>,
 }
@@ -845,7 +846,8 @@ impl Patience {
             ConnectTimeout,
             Timeout,
             Reset,
-            QueueFull,
+            RateLimited,
+            Unavailable,
             Http5xx,
         ]
     }
@@ -1025,9 +1027,12 @@ pub enum ErrorClass {
     Timeout,
     /// The connection was reset or closed mid-request.
     Reset,
-    /// 429 or 503: the platform says it is full.
-    QueueFull,
-    /// Another 5xx status.
+    /// 429: the platform says the client sends too fast.
+    RateLimited,
+    /// 503: the platform says it cannot serve now (overloaded, down, in
+    /// maintenance).
+    Unavailable,
+    /// Another 5xx status (not 503).
     #[serde(rename = "http_5xx")]
     Http5xx,
     /// A 4xx status other than 429.
@@ -1047,14 +1052,15 @@ pub enum ErrorClass {
 
 impl ErrorClass {
     /// Every class, in the order reports list them.
-    pub const ALL: [ErrorClass; 13] = [
+    pub const ALL: [ErrorClass; 14] = [
         ErrorClass::ConnectRefused,
         ErrorClass::ConnectTimeout,
         ErrorClass::Dns,
         ErrorClass::Tls,
         ErrorClass::Timeout,
         ErrorClass::Reset,
-        ErrorClass::QueueFull,
+        ErrorClass::RateLimited,
+        ErrorClass::Unavailable,
         ErrorClass::Http5xx,
         ErrorClass::Http4xx,
         ErrorClass::Expectation,
@@ -1063,7 +1069,8 @@ impl ErrorClass {
         ErrorClass::Other,
     ];
 
-    /// Position in [`ErrorClass::ALL`], for counters kept in arrays.
+    /// Position in [`ErrorClass::ALL`], for counters kept in arrays (the
+    /// two are pinned together by a test).
     pub fn index(self) -> usize {
         self as usize
     }
@@ -1077,7 +1084,8 @@ impl ErrorClass {
             ErrorClass::Tls => "tls",
             ErrorClass::Timeout => "timeout",
             ErrorClass::Reset => "reset",
-            ErrorClass::QueueFull => "queue_full",
+            ErrorClass::RateLimited => "rate_limited",
+            ErrorClass::Unavailable => "unavailable",
             ErrorClass::Http5xx => "http_5xx",
             ErrorClass::Http4xx => "http_4xx",
             ErrorClass::Expectation => "expectation",

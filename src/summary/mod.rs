@@ -13,15 +13,34 @@ use serde::{Deserialize, Serialize};
 use crate::scenario::model::Objective;
 pub use ledger::{Snapshot, StockOut};
 
+pub mod capacity;
 pub mod ledger;
 
 /// Names this document's format.
 pub const FORMAT: &str = "surge-summary";
 /// The version of this document's format; bumped on any breaking change.
-pub const VERSION: u32 = 1;
+/// 2: the error class `queue_full` became `rate_limited` (429) and
+/// `unavailable` (503). Version 1 summaries still read (their errors keep
+/// the name they were counted under).
+pub const VERSION: u32 = 2;
 /// How far below the schedule started arrivals may fall before a run is
 /// invalid, unless the run says otherwise (`--rate-tolerance`).
 pub const DEFAULT_RATE_TOLERANCE: f64 = 0.01;
+
+/// The class that version 1 counted 429 and 503 under, and the one its
+/// counts are read as: a count cannot be split after the fact, and 503 is
+/// what the platforms surge rehearses answer when full or down.
+pub const OLD_QUEUE_FULL: (&str, &str) = ("queue_full", "unavailable");
+
+/// An error class's name as this version writes it: `queue_full` of
+/// version 1 reads as `unavailable`.
+pub fn class_now(name: &str) -> &str {
+    if name == OLD_QUEUE_FULL.0 {
+        OLD_QUEUE_FULL.1
+    } else {
+        name
+    }
+}
 
 /// A run's summary.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -30,7 +49,7 @@ pub const DEFAULT_RATE_TOLERANCE: f64 = 0.01;
 pub struct Summary {
     /// Always `surge-summary`.
     pub format: String,
-    /// The format's version: 1.
+    /// The format's version: 2 (1 before `queue_full` was split).
     pub version: u32,
     /// The surge that wrote it.
     pub surge_version: String,
@@ -513,6 +532,27 @@ pub struct ChannelSummary {
     pub latency: Latency,
 }
 
+impl Summary {
+    /// Brings a summary of an older version to this one's names, so
+    /// reports, comparisons and merges see one set of error classes.
+    pub fn upgrade(&mut self) {
+        if self.version >= VERSION {
+            return;
+        }
+        for e in &mut self.errors {
+            e.class = class_now(&e.class).to_string();
+            for x in &mut e.examples {
+                x.class = class_now(&x.class).to_string();
+            }
+        }
+        for step in &mut self.steps {
+            if let Some(n) = step.errors.remove(OLD_QUEUE_FULL.0) {
+                *step.errors.entry(OLD_QUEUE_FULL.1.into()).or_default() += n;
+            }
+        }
+    }
+}
+
 impl ChannelSummary {
     /// A channel's line from the totals of its steps.
     pub fn of(
@@ -534,7 +574,7 @@ impl ChannelSummary {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorSummary {
-    /// The class (`queue_full`, `timeout`, ...).
+    /// The class (`unavailable`, `timeout`, ...).
     pub class: String,
     pub count: u64,
     /// Seconds from the start of the first and the last.

@@ -321,16 +321,7 @@ impl Core {
     }
 }
 
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
+pub use crate::human::hex;
 
 /// SHA-256 of a document, as hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {

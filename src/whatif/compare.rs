@@ -402,7 +402,7 @@ fn ratio(a: f64, b: u64) -> f64 {
 /// Completed before the deadline per second, and journeys in flight at
 /// the end of each second.
 fn over_time(d: &RunData) -> (Vec<u64>, Vec<u64>) {
-    use crate::recorder::Outcome;
+    use crate::folder::Outcome;
     let last = d.journeys.iter().map(|(s, _, _)| *s).max();
     let Some(last) = last else {
         return (Vec::new(), Vec::new());

@@ -94,6 +94,9 @@ pub mod server {
                 if s.count(&key) <= fails { (StatusCode::SERVICE_UNAVAILABLE, "busy") } else { (StatusCode::OK, "ok") }
             }))
             .route("/bad", get(|| async { (StatusCode::BAD_REQUEST, "no") }))
+            .route("/status/{code}", get(|Path(code): Path<u16>| async move {
+                (StatusCode::from_u16(code).unwrap_or(StatusCode::IM_A_TEAPOT), "as asked")
+            }))
             .route("/delay/{ms}", get(|Path(ms): Path<u64>| async move {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 "ok"
