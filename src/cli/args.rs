@@ -225,9 +225,8 @@ pub enum Command {
 /// The arguments of `surge run`.
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// The scenario file (YAML).
-    #[arg(value_name = "SCENARIO")]
-    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub common: ScenarioFlags,
     /// Multiply every arrival rate by X (overrides `load.scale`).
     #[arg(long, value_name = "X")]
     pub scale: Option<f64>,
@@ -256,9 +255,6 @@ pub struct RunArgs {
     /// (goose-report.html) as a cross-check; costs throughput.
     #[arg(long)]
     pub goose_metrics: bool,
-    /// Worker threads of the load generator. Default: one per core.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
     /// Push the run's series every second to this Prometheus
     /// remote-write endpoint (`http://HOST:9090/api/v1/write`), labelled
     /// `run_id` and `shard`. Never slows the run: what cannot be sent is
@@ -301,14 +297,39 @@ pub struct RunArgs {
     /// No progress line.
     #[arg(long, short)]
     pub quiet: bool,
-    #[command(flatten)]
-    pub sets: SetFlags,
     /// Run this variant of the scenario (one of its `variants:`): its
     /// `set:` applied after any --set.
     #[arg(long, value_name = "NAME")]
     pub variant: Option<String>,
+}
+
+/// What every command that runs a scenario takes: `run`, `capacity` and
+/// `whatif` read the same scenario the same way.
+#[derive(clap::Args)]
+pub struct ScenarioFlags {
+    /// The scenario file (YAML).
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+    /// Worker threads of the load generator. Default: one per core.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub sets: SetFlags,
     #[command(flatten)]
     pub history: HistoryFlags,
+}
+
+impl ScenarioFlags {
+    /// The run options these flags set; `reports` is where run folders
+    /// and the history go by default.
+    pub fn options(&self, reports: &std::path::Path) -> RunOptions {
+        let mut opts = RunOptions::new(&self.scenario);
+        opts.threads = self.threads;
+        opts.quiet_goose = true;
+        opts.history = self.history.path(reports);
+        opts.resolve.sets = self.sets.sets.clone();
+        opts
+    }
 }
 
 /// `--set PATH=VALUE`, on every command that resolves a scenario.
@@ -492,8 +513,8 @@ pub struct ReportArgs {
 /// The arguments of `surge capacity`.
 #[derive(clap::Args)]
 pub struct CapacityArgs {
-    /// The scenario file (YAML).
-    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub common: ScenarioFlags,
     /// The first scale tried.
     #[arg(long, value_name = "X", default_value_t = 1.0)]
     pub start: f64,
@@ -520,21 +541,14 @@ pub struct CapacityArgs {
     /// reports/NAME/capacity-TIMESTAMP.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Worker threads of the load generator.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
-    #[command(flatten)]
-    pub sets: SetFlags,
-    #[command(flatten)]
-    pub history: HistoryFlags,
 }
 
 /// The arguments of `surge whatif`.
 #[derive(clap::Args)]
 pub struct WhatifArgs {
-    /// The scenario file (YAML), with `variants:`.
-    #[arg(value_name = "SCENARIO")]
-    pub scenario: PathBuf,
+    /// The scenario (with `variants:`), threads, `--set` and history.
+    #[command(flatten)]
+    pub common: ScenarioFlags,
     /// Run only this variant beside the baseline (repeatable). Default:
     /// every variant.
     #[arg(long, value_name = "NAME")]
@@ -557,32 +571,20 @@ pub struct WhatifArgs {
     /// below the schedule.
     #[arg(long, value_name = "PCT", default_value = "1%", value_parser = percent_arg)]
     pub rate_tolerance: Percent,
-    /// Worker threads of the load generator.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
-    #[command(flatten)]
-    pub sets: SetFlags,
-    #[command(flatten)]
-    pub history: HistoryFlags,
 }
 
 impl WhatifArgs {
     pub fn whatif(&self) -> crate::whatif::Whatif {
-        let mut base = RunOptions::new(&self.scenario);
+        let mut base = self.common.options(&self.reports);
         base.duration = self.duration.map(|d| d.0);
         base.scale = self.scale;
-        base.threads = self.threads;
-        base.quiet_goose = true;
         base.reports_dir = self.reports.clone();
-        base.history = self.history.path(&self.reports);
-        base.resolve.sets = self.sets.sets.clone();
         crate::whatif::Whatif {
             base,
             variants: self.variant.clone(),
-            out: self
-                .out
-                .clone()
-                .unwrap_or_else(|| crate::whatif::default_folder(&self.reports, &self.scenario)),
+            out: self.out.clone().unwrap_or_else(|| {
+                crate::whatif::default_folder(&self.reports, &self.common.scenario)
+            }),
             rate_tolerance: self.rate_tolerance.fraction(),
         }
     }
@@ -685,7 +687,7 @@ impl RunArgs {
     /// The runner's options. `progress` says whether a live line may be
     /// drawn (stderr is a terminal).
     pub fn options(&self, progress: bool) -> RunOptions {
-        let mut opts = RunOptions::new(&self.scenario);
+        let mut opts = self.common.options(&self.reports);
         opts.shard = self.shard.unwrap_or(Shard::WHOLE);
         opts.start_at = self.start_at;
         opts.scale = self.scale;
@@ -696,7 +698,6 @@ impl RunArgs {
         opts.reports_dir = self.reports.clone();
         opts.allow_remote_target = self.allow_remote_target;
         opts.goose_metrics = self.goose_metrics;
-        opts.threads = self.threads;
         opts.prometheus_rw = self.prometheus_rw.clone();
         opts.prometheus_rw_headers = self.prometheus_rw_header.clone();
         opts.dashboard = self.dashboard.clone();
@@ -705,12 +706,7 @@ impl RunArgs {
             .dashboard_linger
             .map_or(std::time::Duration::ZERO, |d| d.0);
         opts.progress = !self.quiet && progress;
-        opts.quiet_goose = true;
-        opts.history = self.history.path(&self.reports);
-        opts.resolve = crate::scenario::Resolve {
-            sets: self.sets.sets.clone(),
-            variant: self.variant.clone(),
-        };
+        opts.resolve.variant = self.variant.clone();
         opts
     }
 }
@@ -768,12 +764,8 @@ impl CompareArgs {
 impl CapacityArgs {
     /// The trials' run options.
     pub fn options(&self) -> RunOptions {
-        let mut opts = RunOptions::new(&self.scenario);
+        let mut opts = self.common.options(std::path::Path::new("reports"));
         opts.duration = Some(self.trial_duration.0);
-        opts.threads = self.threads;
-        opts.quiet_goose = true;
-        opts.history = self.history.path(std::path::Path::new("reports"));
-        opts.resolve.sets = self.sets.sets.clone();
         opts
     }
 
@@ -781,6 +773,7 @@ impl CapacityArgs {
     pub fn search(&self) -> Search {
         let dir = self.out.clone().unwrap_or_else(|| {
             let name = self
+                .common
                 .scenario
                 .file_stem()
                 .map_or("scenario".into(), |s| s.to_string_lossy().into_owned());

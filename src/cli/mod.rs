@@ -308,21 +308,27 @@ pub fn compare(
     })
 }
 
+/// What a `last-pass` baseline is looked for: a passing capacity search,
+/// or a passing run (of a shard, when `shard` is set) other than `folder`.
+enum Wanted<'a> {
+    Capacity,
+    Run {
+        shard: Option<(u64, u64)>,
+        folder: &'a Path,
+        started_at: &'a str,
+    },
+}
+
 /// The `last-pass` baseline of `new` (a run or a capacity search), from
 /// the history, or why there is none.
 fn last_pass_of(history: &Path, new: &Path, n: &compare::Source) -> Result<PathBuf, String> {
-    let h = crate::history::History::read(history).map_err(|e| e.to_string())?;
-    let fail = |e: crate::history::HistoryError| e.to_string();
-    let (found, sha, branch) = match n {
-        compare::Source::Capacity(r) => {
-            let branch = r.provenance.git_branch.as_deref();
-            (
-                h.last_pass_capacity(&r.scenario_sha256, branch)
-                    .map_err(fail)?,
-                r.scenario_sha256.clone(),
-                branch.map(str::to_string),
-            )
-        }
+    match n {
+        compare::Source::Capacity(r) => last_pass(
+            history,
+            &r.scenario_sha256,
+            r.provenance.git_branch.as_deref(),
+            Wanted::Capacity,
+        ),
         compare::Source::Run(_) | compare::Source::Summary(_) => {
             let s = match n {
                 compare::Source::Run(d) => &d.summary,
@@ -334,26 +340,52 @@ fn last_pass_of(history: &Path, new: &Path, n: &compare::Source) -> Result<PathB
             } else {
                 new.parent().unwrap_or(new)
             };
+            let wanted = Wanted::Run {
+                shard: s.run.shard.map(|sh| (sh.index, sh.count)),
+                folder,
+                started_at: &s.run.started_at,
+            };
             let branch = s.run.provenance.git_branch.as_deref();
-            (
-                h.last_pass_run(
-                    &s.scenario.sha256,
-                    branch,
-                    s.run.shard.map(|sh| (sh.index, sh.count)),
-                    &crate::history::key(folder),
-                    &s.run.started_at,
-                )
-                .map_err(fail)?,
-                s.scenario.sha256.clone(),
-                branch.map(str::to_string),
-            )
+            last_pass(history, &s.scenario.sha256, branch, wanted)
         }
-    };
+    }
+}
+
+/// The latest passing run or capacity search of the scenario file with
+/// `sha` on `branch`, from the history at `history`, or why there is none
+/// (with the branches that have one). The one lookup `compare` and
+/// `capacity` share.
+fn last_pass(
+    history: &Path,
+    sha: &str,
+    branch: Option<&str>,
+    wanted: Wanted<'_>,
+) -> Result<PathBuf, String> {
+    let h = crate::history::History::read(history).map_err(|e| e.to_string())?;
+    let found = match &wanted {
+        Wanted::Capacity => h.last_pass_capacity(sha, branch),
+        Wanted::Run {
+            shard,
+            folder,
+            started_at,
+        } => h.last_pass_run(
+            sha,
+            branch,
+            *shard,
+            &crate::history::key(folder),
+            started_at,
+        ),
+    }
+    .map_err(|e| e.to_string())?;
     found.ok_or_else(|| {
         let on = branch.map_or("outside any git branch".to_string(), |b| {
             format!("on branch `{b}`")
         });
-        let elsewhere = h.branches_with_passes(&sha).unwrap_or_default();
+        let what = match wanted {
+            Wanted::Capacity => "passing capacity search",
+            Wanted::Run { .. } => "passing run",
+        };
+        let elsewhere = h.branches_with_passes(sha).unwrap_or_default();
         let hint = if elsewhere.is_empty() {
             "no run of this scenario file has passed yet".to_string()
         } else {
@@ -363,7 +395,7 @@ fn last_pass_of(history: &Path, new: &Path, n: &compare::Source) -> Result<PathB
             )
         };
         format!(
-            "no earlier passing run of this scenario file (sha256 {}) {on} in {}\n  hint: {hint}",
+            "no earlier {what} of this scenario file (sha256 {}) {on} in {}\n  hint: {hint}",
             &sha[..sha.len().min(12)],
             history.display()
         )
@@ -448,18 +480,7 @@ pub fn capacity(
         let branch = crate::provenance::here().git_branch;
         let found = match opts.history.as_deref() {
             None => Err("--baseline last-pass reads the history; drop --no-history".to_string()),
-            Some(h) => crate::history::History::read(h)
-                .and_then(|h| h.last_pass_capacity(&sha, branch.as_deref()))
-                .map_err(|e| e.to_string())
-                .and_then(|f| {
-                    f.ok_or_else(|| {
-                        format!(
-                            "no earlier capacity search of this scenario file found a capacity on {} in {}",
-                            branch.map_or("no branch".into(), |b| format!("branch `{b}`")),
-                            h.display()
-                        )
-                    })
-                }),
+            Some(h) => last_pass(h, &sha, branch.as_deref(), Wanted::Capacity),
         };
         match found {
             Ok(f) => {

@@ -68,6 +68,13 @@ const USER_BYTES: u64 = 28 * 1024;
 const HISTOGRAM_BYTES: u64 = 2 * 192 * 1024;
 /// One second of one series when the run folder is read back.
 const SECOND_BYTES: u64 = 1024;
+/// An in-process twin before any document: its runtime, tables of
+/// sessions, tickets, orders, jobs and their expiry (measured: smoke.yaml
+/// with and without the twin's documents; rounded up).
+const TWIN_BYTES: u64 = 16 * MB;
+/// The twin's route that keeps what is uploaded to it, within its
+/// `stamping.store_limit`.
+const UPLOAD_ROUTE: &str = "/stamping/documents";
 
 /// What a run is estimated to hold at its peak, by part.
 #[derive(Clone, Copy, Debug, Default)]
@@ -84,21 +91,34 @@ pub struct Estimate {
     pub recorder: u64,
     /// The `data` tables, held whole.
     pub data: u64,
+    /// An in-process twin: its tables, and the documents it keeps (at most
+    /// its `store_limit`).
+    pub twin: u64,
 }
 
 impl Estimate {
     pub fn total(&self) -> u64 {
-        self.process + self.users + self.bodies + self.queues + self.recorder + self.data
+        self.process
+            + self.users
+            + self.bodies
+            + self.queues
+            + self.recorder
+            + self.data
+            + self.twin
     }
 
     /// `412 MB (users 160, bodies 200, queues 4, recorder 24, process 24)`,
-    /// and `data N` when the scenario reads test data.
+    /// with `data N` when the scenario reads test data and `twin N` when
+    /// the twin runs in this process.
     pub fn describe(&self) -> String {
-        let data = if self.data > 0 {
-            format!(", data {}", self.data.div_ceil(MB))
-        } else {
-            String::new()
+        let part = |name: &str, bytes: u64| {
+            if bytes > 0 {
+                format!(", {name} {}", bytes.div_ceil(MB))
+            } else {
+                String::new()
+            }
         };
+        let data = part("data", self.data) + &part("twin", self.twin);
         format!(
             "{} MB (users {}, bodies {}, queues {}, recorder {}, process {}{data})",
             self.total().div_ceil(MB),
@@ -142,7 +162,32 @@ pub fn estimate(scenario: &Scenario, shard: Shard) -> Estimate {
         queues: (queues * super::pool::QUEUED_BYTES) as u64,
         recorder: series * (HISTOGRAM_BYTES + seconds * SECOND_BYTES),
         data: scenario.data.values().map(|t| t.heap_bytes() as u64).sum(),
+        twin: twin_bytes(scenario, shard),
     }
+}
+
+/// What an in-process twin holds at its peak: its tables, and the
+/// documents uploaded to it over the run, up to its store's budget.
+fn twin_bytes(scenario: &Scenario, shard: Shard) -> u64 {
+    let Some(twin) = &scenario.file.target.twin else {
+        return 0;
+    };
+    let total = scenario.timeline.expected_arrivals() / shard.count.max(1) as f64;
+    let uploaded: f64 = scenario
+        .file
+        .journeys
+        .iter()
+        .map(|(name, journey)| {
+            let per_arrival: u64 = journey
+                .steps
+                .iter()
+                .filter(|s| s.method.as_str() == "POST" && s.path.to_string() == UPLOAD_ROUTE)
+                .filter_map(|s| s.pdf.map(|size| size.0))
+                .sum();
+            total * scenario.share(name) * per_arrival as f64
+        })
+        .sum();
+    TWIN_BYTES + (uploaded.ceil() as u64).min(twin.stamping.store_limit.0)
 }
 
 /// Bytes one request of `step` holds; a PDF's template (one per size) or a
