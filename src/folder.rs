@@ -522,6 +522,30 @@ mod tests {
         for (i, c) in ErrorClass::ALL.iter().enumerate() {
             assert_eq!(c.index(), i, "{c:?}");
         }
+        // Every variant, as the schema (derived from the enum) lists them:
+        // a class added to the enum but not to `ALL` would never be counted.
+        let schema = serde_json::to_value(schemars::schema_for!(ErrorClass)).unwrap();
+        let mut variants: Vec<String> = schema["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|v| v["enum"].as_array().cloned().unwrap_or_default())
+            .chain(
+                schema["oneOf"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|v| v.get("const").cloned()),
+            )
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        variants.sort();
+        let mut listed: Vec<String> = ErrorClass::ALL
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        listed.sort();
+        assert_eq!(listed, variants);
     }
 
     #[test]

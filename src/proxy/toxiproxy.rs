@@ -235,7 +235,16 @@ pub fn attributes_of(fault: &FaultKind) -> Map<String, Value> {
             "delay": ms(d.delay),
             "jitter": ms(d.jitter),
         }),
-        _ => json!({}),
+        // No attributes in Toxiproxy's vocabulary (`down` is a disabled
+        // proxy there); the twin's switches and hooks never reach the API.
+        FaultKind::Down(_)
+        | FaultKind::Outage(_)
+        | FaultKind::StockExhausted(_)
+        | FaultKind::CallbacksDropped(_)
+        | FaultKind::CallbacksDelayed(_)
+        | FaultKind::CallbacksDuplicated(_)
+        | FaultKind::WaitingRoom(_)
+        | FaultKind::Hook(_) => json!({}),
     };
     match value {
         Value::Object(m) => m,

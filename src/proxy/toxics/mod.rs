@@ -44,6 +44,18 @@ pub fn build(kind: &FaultKind) -> Option<Arc<dyn Toxic>> {
             delay: s.delay.0,
         }),
         FaultKind::LimitData(l) => Arc::new(LimitData { bytes: l.bytes.0 }),
-        _ => return None,
+        // Every kind is named, so a new one is decided here: the proxy
+        // answers these in HTTP or by refusing (`proxy::Entry`), and the
+        // rest are the twin's switches or hooks.
+        FaultKind::Down(_)
+        | FaultKind::ErrorRate(_)
+        | FaultKind::HttpDelay(_)
+        | FaultKind::Outage(_)
+        | FaultKind::StockExhausted(_)
+        | FaultKind::CallbacksDropped(_)
+        | FaultKind::CallbacksDelayed(_)
+        | FaultKind::CallbacksDuplicated(_)
+        | FaultKind::WaitingRoom(_)
+        | FaultKind::Hook(_) => return None,
     })
 }
