@@ -7,8 +7,8 @@
 //! reads back as it was written. Columns are found by their header's name,
 //! never by position, so a folder written before a column existed still
 //! reads (its count is zero), and a header that lacks a column every row
-//! needs is refused at its line. It imports only other contracts: the
-//! scenario model's error classes and the summary's old class name.
+//! needs is refused at its line. It imports only the scenario model's
+//! error classes (another contract, which imports nothing of surge).
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
 
-use crate::scenario::model::ErrorClass;
+use crate::scenario::model::{ErrorClass, OLD_QUEUE_FULL};
 
 /// The run's totals, objectives and provenance (`summary::Summary`).
 pub const SUMMARY: &str = "summary.json";
@@ -448,8 +448,8 @@ fn steps_of(table: &Table) -> Result<Vec<(u64, String, StepCounts)>, FolderError
     // as `unavailable`.
     let classes = ErrorClass::ALL.map(|c| {
         table.column(&error_column(c)).or_else(|| {
-            let (old, now) = crate::summary::OLD_QUEUE_FULL;
-            (c.name() == now)
+            let (old, now) = OLD_QUEUE_FULL;
+            (c == now)
                 .then(|| table.column(&format!("err_{old}")))
                 .flatten()
         })

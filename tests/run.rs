@@ -250,7 +250,7 @@ fn a_429_counts_rate_limited_and_a_503_unavailable() {
     let (code, stdout, stderr) = run(&file, &out, &[]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
-        stderr.contains("`queue_full` is now two classes") && stderr.contains("line"),
+        stderr.contains("statuses.yaml:13:") && stderr.contains("`queue_full` is now two classes"),
         "{stderr}"
     );
     let s = read_summary(&out);

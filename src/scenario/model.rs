@@ -1050,6 +1050,12 @@ pub enum ErrorClass {
     Other,
 }
 
+/// The class that `summary.json` version 1 counted 429 and 503 under, and
+/// the class its counts are read as: a count cannot be split after the
+/// fact, and 503 is what the platforms surge rehearses answer when full or
+/// down.
+pub const OLD_QUEUE_FULL: (&str, ErrorClass) = ("queue_full", ErrorClass::Unavailable);
+
 impl ErrorClass {
     /// Every class, in the order reports list them.
     pub const ALL: [ErrorClass; 14] = [

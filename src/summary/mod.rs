@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::model::Objective;
+use crate::scenario::model::{OLD_QUEUE_FULL, Objective};
 pub use ledger::{Snapshot, StockOut};
 
 pub mod capacity;
@@ -27,16 +27,11 @@ pub const VERSION: u32 = 2;
 /// invalid, unless the run says otherwise (`--rate-tolerance`).
 pub const DEFAULT_RATE_TOLERANCE: f64 = 0.01;
 
-/// The class that version 1 counted 429 and 503 under, and the one its
-/// counts are read as: a count cannot be split after the fact, and 503 is
-/// what the platforms surge rehearses answer when full or down.
-pub const OLD_QUEUE_FULL: (&str, &str) = ("queue_full", "unavailable");
-
 /// An error class's name as this version writes it: `queue_full` of
 /// version 1 reads as `unavailable`.
 pub fn class_now(name: &str) -> &str {
     if name == OLD_QUEUE_FULL.0 {
-        OLD_QUEUE_FULL.1
+        OLD_QUEUE_FULL.1.name()
     } else {
         name
     }
@@ -547,7 +542,10 @@ impl Summary {
         }
         for step in &mut self.steps {
             if let Some(n) = step.errors.remove(OLD_QUEUE_FULL.0) {
-                *step.errors.entry(OLD_QUEUE_FULL.1.into()).or_default() += n;
+                *step
+                    .errors
+                    .entry(OLD_QUEUE_FULL.1.name().into())
+                    .or_default() += n;
             }
         }
     }
