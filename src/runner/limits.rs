@@ -68,10 +68,19 @@ const USER_BYTES: u64 = 28 * 1024;
 const HISTOGRAM_BYTES: u64 = 2 * 192 * 1024;
 /// One second of one series when the run folder is read back.
 const SECOND_BYTES: u64 = 1024;
-/// An in-process twin before any document: its runtime, tables of
-/// sessions, tickets, orders, jobs and their expiry (measured: smoke.yaml
-/// with and without the twin's documents; rounded up).
-const TWIN_BYTES: u64 = 16 * MB;
+/// An in-process twin before any applicant: its runtime and empty tables.
+const TWIN_BYTES: u64 = 8 * MB;
+/// What the twin keeps of each applicant while the run lasts (sessions,
+/// orders, payments, jobs and document records live for its `retention`;
+/// the ledger's serials for the whole run). Measured: the deadline eve of
+/// 10 minutes peaked 66 MB above the same eve compressed to 2 minutes,
+/// for 14,300 more applicants, of which the recorder's longer series
+/// explain 17 MB: about 3.5 KB an applicant, rounded up.
+const TWIN_APPLICANT_BYTES: f64 = 4096.0;
+/// The allocator's share above the sum of the parts: freed buffers it
+/// keeps, fragmentation between large bodies. Measured: the deadline eve
+/// peaked 8% above the parts' sum (1,028 MB; 2-core VM, 2026-12-06).
+const HEADROOM: f64 = 0.2;
 /// The twin's route that keeps what is uploaded to it, within its
 /// `stamping.store_limit`.
 const UPLOAD_ROUTE: &str = "/stamping/documents";
@@ -94,6 +103,8 @@ pub struct Estimate {
     /// An in-process twin: its tables, and the documents it keeps (at most
     /// its `store_limit`).
     pub twin: u64,
+    /// The allocator's share above the parts ([`HEADROOM`] of them).
+    pub headroom: u64,
 }
 
 impl Estimate {
@@ -105,6 +116,7 @@ impl Estimate {
             + self.recorder
             + self.data
             + self.twin
+            + self.headroom
     }
 
     /// `412 MB (users 160, bodies 200, queues 4, recorder 24, process 24)`,
@@ -120,13 +132,14 @@ impl Estimate {
         };
         let data = part("data", self.data) + &part("twin", self.twin);
         format!(
-            "{} MB (users {}, bodies {}, queues {}, recorder {}, process {}{data})",
+            "{} MB (users {}, bodies {}, queues {}, recorder {}, process {}{data}, headroom {})",
             self.total().div_ceil(MB),
             self.users / MB,
             self.bodies / MB,
             self.queues / MB,
             self.recorder / MB,
-            self.process / MB
+            self.process / MB,
+            self.headroom / MB
         )
     }
 }
@@ -155,7 +168,7 @@ pub fn estimate(scenario: &Scenario, shard: Shard) -> Estimate {
     }
     bodies += templates.iter().sum::<u64>();
     let seconds = (scenario.timeline.total + scenario.file.load.drain.0).as_secs() + 1;
-    Estimate {
+    let mut estimate = Estimate {
         process: PROCESS_BYTES,
         users: users.iter().sum::<usize>() as u64 * USER_BYTES,
         bodies,
@@ -163,7 +176,10 @@ pub fn estimate(scenario: &Scenario, shard: Shard) -> Estimate {
         recorder: series * (HISTOGRAM_BYTES + seconds * SECOND_BYTES),
         data: scenario.data.values().map(|t| t.heap_bytes() as u64).sum(),
         twin: twin_bytes(scenario, shard),
-    }
+        headroom: 0,
+    };
+    estimate.headroom = (estimate.total() as f64 * HEADROOM) as u64;
+    estimate
 }
 
 /// What an in-process twin holds at its peak: its tables, and the
@@ -187,7 +203,8 @@ fn twin_bytes(scenario: &Scenario, shard: Shard) -> u64 {
             total * scenario.share(name) * per_arrival as f64
         })
         .sum();
-    TWIN_BYTES + (uploaded.ceil() as u64).min(twin.stamping.store_limit.0)
+    let tables = total * TWIN_APPLICANT_BYTES;
+    TWIN_BYTES + tables as u64 + (uploaded.ceil() as u64).min(twin.stamping.store_limit.0)
 }
 
 /// Bytes one request of `step` holds; a PDF's template (one per size) or a
