@@ -331,6 +331,24 @@ impl<W: Write> RowWriter<W> {
     }
 }
 
+/// Writes a whole `steps.csv` (a merge's): (second, step label, counts).
+pub fn write_steps(path: &Path, rows: &[(u64, String, StepCounts)]) -> io::Result<()> {
+    let mut w = RowWriter::create(path, &steps_header())?;
+    for (second, label, c) in rows {
+        w.step(*second, label, c)?;
+    }
+    w.flush()
+}
+
+/// Writes a whole `journeys.csv`: (second, journey name, counts).
+pub fn write_journeys(path: &Path, rows: &[(u64, String, JourneyCounts)]) -> io::Result<()> {
+    let mut w = RowWriter::create(path, &journeys_header())?;
+    for (second, name, c) in rows {
+        w.journey(*second, name, c)?;
+    }
+    w.flush()
+}
+
 /// A per-second CSV file read back: its header and its rows, each with the
 /// line it came from.
 #[derive(Clone, Debug, Default)]
@@ -366,9 +384,9 @@ impl Table {
     }
 }
 
-/// Reads a CSV file of the run folder. A line cut short by a kill (fewer
-/// fields than the header) ends the rows: the run wrote every second before
-/// it whole.
+/// Reads a CSV file of the run folder. The last line cut short by a kill
+/// (fewer fields than the header) is left out: the run wrote every second
+/// before it whole. A short line before the last is refused at its line.
 pub fn read_table(path: &Path) -> Result<Table, FolderError> {
     let file = File::open(path).map_err(|source| FolderError::Read {
         path: path.to_path_buf(),
@@ -386,13 +404,21 @@ fn read_table_from(path: &Path, input: impl io::Read) -> Result<Table, FolderErr
         path: path.to_path_buf(),
         ..Table::default()
     };
+    let mut cut: Option<(u64, usize)> = None;
     for (i, record) in reader.records().enumerate() {
         let line = i as u64 + 1;
         let record = record.map_err(|e| table.bad(line, e.to_string()))?;
+        if let Some((short, fields)) = cut {
+            let reason = format!(
+                "{fields} fields where the header has {}",
+                table.header.len()
+            );
+            return Err(table.bad(short, reason));
+        }
         if i == 0 {
             table.header = record.iter().map(str::to_string).collect();
         } else if record.len() < table.header.len() {
-            break;
+            cut = Some((line, record.len()));
         } else {
             table.rows.push((line, record));
         }
@@ -604,6 +630,13 @@ mod tests {
         let text = "second,step,requests,ok\n1,a.b,3,3\n2,a.b,4";
         let table = read_table_from(Path::new("steps.csv"), text.as_bytes()).unwrap();
         assert_eq!(steps_of(&table).unwrap().len(), 1);
+        let text = "second,step,requests,ok\n1,a.b,3\n2,a.b,4,4\n";
+        let e = read_table_from(Path::new("steps.csv"), text.as_bytes()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("line 2: 3 fields where the header has 4"),
+            "{e}"
+        );
         let text = "second,step,requests,ok\n1,a.b,x,3\n";
         let table = read_table_from(Path::new("steps.csv"), text.as_bytes()).unwrap();
         let e = steps_of(&table).unwrap_err().to_string();

@@ -15,9 +15,7 @@ use std::time::Duration;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
-use crate::folder::{
-    self, JourneyCounts, RowWriter, StepCounts, histogram, journeys_header, steps_header,
-};
+use crate::folder::{self, JourneyCounts, RowWriter, StepCounts, histogram};
 use crate::rundata::{DataError, RunData, Sparse};
 use crate::summary::{ShardStart, Status, Summary};
 
@@ -427,23 +425,9 @@ impl Merged {
         let _ = std::fs::copy(first_shard.join("scenario.yaml"), dir.join("scenario.yaml"));
         self.write_hlog().map_err(wrap(dir.join("latency.hlog")))?;
         let path = dir.join(folder::STEPS);
-        let steps = || {
-            let mut w = RowWriter::create(&path, &steps_header())?;
-            for (s, name, c) in &self.data.steps {
-                w.step(*s, name, c)?;
-            }
-            w.flush()
-        };
-        steps().map_err(wrap(path.clone()))?;
+        folder::write_steps(&path, &self.data.steps).map_err(wrap(path.clone()))?;
         let path = dir.join(folder::JOURNEYS);
-        let journeys = || {
-            let mut w = RowWriter::create(&path, &journeys_header())?;
-            for (s, name, c) in &self.data.journeys {
-                w.journey(*s, name, c)?;
-            }
-            w.flush()
-        };
-        journeys().map_err(wrap(path.clone()))?;
+        folder::write_journeys(&path, &self.data.journeys).map_err(wrap(path.clone()))?;
         if !self.data.examples.is_empty() {
             let path = dir.join(folder::EXAMPLES);
             let mut text = String::new();

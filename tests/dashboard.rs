@@ -26,6 +26,19 @@ fn requests_in_metrics(base: &str) -> u64 {
     requests_in_metrics_opt(base).expect("/metrics answers")
 }
 
+/// The page once it shows the objectives as judged so far, within `wait`.
+fn running_verdict(base: &str, wait: Duration) -> String {
+    let deadline = Instant::now() + wait;
+    loop {
+        let dom = browse(&format!("{base}/"));
+        if element(&dom, "judged_at").starts_with("(so far, at ") {
+            return dom;
+        }
+        assert!(Instant::now() < deadline, "no running verdict shown");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// The page as headless Chromium renders it (scripts run).
 fn browse(url: &str) -> String {
     let out = Command::new("chromium")
@@ -152,19 +165,11 @@ fn a_real_browser_sees_the_run_as_it_goes_and_its_verdict_at_the_end() {
     );
 
     // Later, the objectives as judged so far (every few seconds).
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let dom = browse(&format!("{base}/"));
-        if element(&dom, "judged_at").starts_with("(so far, at ") {
-            assert!(
-                dom.contains("<td>error rate of all requests ≤ 1%</td>"),
-                "the objective is listed"
-            );
-            break;
-        }
-        assert!(Instant::now() < deadline, "no running verdict shown");
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let dom = running_verdict(&base, Duration::from_secs(15));
+    assert!(
+        dom.contains("<td>error rate of all requests ≤ 1%</td>"),
+        "the objective is listed"
+    );
 
     // The end: the page shows the verdict summary.json holds, and links
     // the report, which is served.
@@ -290,15 +295,7 @@ fn against_the_twin_the_page_shows_its_ledger() {
     };
     // The ledger objective is judged mid-run on the ledger the page shows,
     // not called unjudgeable.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let judged = loop {
-        let dom = browse(&format!("{base}/"));
-        if element(&dom, "judged_at").starts_with("(so far, at ") {
-            break dom;
-        }
-        assert!(Instant::now() < deadline, "no running verdict shown");
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let judged = running_verdict(&base, Duration::from_secs(20));
     let _ = child.kill();
     let _ = child.wait();
     assert!(!judged.contains("has no ledger"), "{judged}");
