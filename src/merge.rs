@@ -341,6 +341,23 @@ fn merge_timelines(
         let cols = table.header;
         if k == 0 {
             header = cols.clone();
+        } else if cols != header {
+            // Written by another surge (before 429 and 503 were told apart,
+            // say): adding its columns by position would mix counts.
+            let differ = |a: &[String], b: &[String]| {
+                a.iter()
+                    .filter(|c| !b.contains(c))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            return Err(MergeError::Mismatch {
+                a: shards[0].data.dir.clone(),
+                b: shard.data.dir.clone(),
+                what: "timeline.csv columns (shards written by different surge versions?)",
+                x: format!("only the first has: {}", differ(&header, &cols)),
+                y: format!("only the second has: {}", differ(&cols, &header)),
+            });
         }
         let shift = (shard.start - earliest).round() as u64;
         for (_, fields) in &table.rows {

@@ -317,6 +317,32 @@ fn shards_that_do_not_belong_together_are_refused() {
     refused(&[&a, &a, &b], &["twice"]);
     refused(&[&a, &other_seed], &["seeds differ"]);
     refused(&[&whole], &["not a shard"]);
+    // A shard written by another surge (its error columns under other
+    // names) is refused, not added column by column.
+    let newer = make("d", 2, 2, 11);
+    let timeline = std::fs::read_to_string(newer.join("timeline.csv")).unwrap();
+    let renamed = timeline.replacen("err_queue_full", "err_rate_limited,err_unavailable", 1);
+    let renamed: String = renamed
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                l.to_string()
+            } else {
+                format!("{l},0")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(newer.join("timeline.csv"), renamed + "\n").unwrap();
+    refused(
+        &[&a, &newer],
+        &[
+            "timeline.csv columns",
+            "err_queue_full",
+            "err_rate_limited err_unavailable",
+        ],
+    );
     // The right pair merges.
     let o = merge(&[&a, &b], &dir.path().join("ok"));
     assert!(matches!(o.status.code(), Some(0 | 1)));
