@@ -123,7 +123,7 @@ pub fn search(
         |scale, length| {
             let n = trials.len() + 1;
             let dir = search.dir.join(format!("trial-{n:02}-scale-{scale:.3}"));
-            let t = run_trial(scenario, opts, search, scale, length, dir)?;
+            let t = run_trial(scenario, opts, search, (scale, base_rate), length, dir)?;
             report(&t.0);
             trials.push(t.0);
             Ok::<_, FinishError>(t.1)
@@ -154,17 +154,16 @@ pub fn search(
     Ok(report)
 }
 
-/// One trial: the scenario at `scale` for `length`, run and finished in
-/// `dir`; what it says of the capacity.
+/// One trial: the scenario at `scale` (`base_rate` arrivals/s at scale 1)
+/// for `length`, run and finished in `dir`; what it says of the capacity.
 fn run_trial(
     scenario: &Scenario,
     opts: &RunOptions,
     search: &Search,
-    scale: f64,
+    (scale, base_rate): (f64, f64),
     length: Duration,
     dir: PathBuf,
 ) -> Result<(Trial, Bearing), FinishError> {
-    let total = scenario.timeline.total.as_secs_f64().max(1e-9);
     let mut trial_scenario = scenario.clone();
     trial_scenario.file.load.scale = scale;
     let mut trial_opts = opts.clone();
@@ -188,7 +187,7 @@ fn run_trial(
     });
     let trial = Trial {
         scale,
-        rate_per_s: scenario.timeline.expected_arrivals() / total * scale,
+        rate_per_s: base_rate * scale,
         verdict,
         dir: result.dir.display().to_string(),
         reasons,

@@ -349,6 +349,19 @@ pub fn write_journeys(path: &Path, rows: &[(u64, String, JourneyCounts)]) -> io:
     w.flush()
 }
 
+/// Writes a whole CSV file of text rows (a merge's `timeline.csv`).
+pub fn write_table<'a>(
+    path: &Path,
+    header: &[String],
+    rows: impl IntoIterator<Item = &'a Vec<String>>,
+) -> io::Result<()> {
+    let mut w = RowWriter::create(path, header)?;
+    for row in rows {
+        w.fields(row)?;
+    }
+    w.flush()
+}
+
 /// A per-second CSV file read back: its header and its rows, each with the
 /// line it came from.
 #[derive(Clone, Debug, Default)]

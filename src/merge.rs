@@ -15,7 +15,7 @@ use std::time::Duration;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
-use crate::folder::{self, JourneyCounts, RowWriter, StepCounts, histogram};
+use crate::folder::{self, JourneyCounts, StepCounts, histogram};
 use crate::rundata::{DataError, RunData, Sparse};
 use crate::summary::{ShardStart, Status, Summary};
 
@@ -455,14 +455,8 @@ impl Merged {
             std::fs::write(&path, text).map_err(wrap(path))?;
         }
         let path = dir.join(folder::TIMELINE);
-        let timeline = || {
-            let mut w = RowWriter::create(&path, &self.timeline_header)?;
-            for (_, row) in &self.timeline {
-                w.fields(row)?;
-            }
-            w.flush()
-        };
-        timeline().map_err(wrap(path.clone()))?;
+        let rows = self.timeline.iter().map(|(_, row)| row);
+        folder::write_table(&path, &self.timeline_header, rows).map_err(wrap(path.clone()))?;
         Ok(())
     }
 

@@ -205,19 +205,19 @@ pub fn read(path: &Path) -> Result<String, DataError> {
 
 /// Reads a `summary.json` on its own.
 pub fn read_summary(path: &Path) -> Result<Summary, DataError> {
-    let text = read(path)?;
-    let mut summary: Summary = serde_json::from_str(&text).map_err(|e| DataError::Summary {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let mut summary: Summary = read_json(path)?;
     summary.upgrade();
     Ok(summary)
 }
 
 /// Reads a `capacity.json` (what `surge capacity` found).
 pub fn read_capacity(path: &Path) -> Result<CapacityReport, DataError> {
-    let text = read(path)?;
-    serde_json::from_str(&text).map_err(|e| DataError::Summary {
+    read_json(path)
+}
+
+/// Reads one of surge's JSON documents, saying which on failure.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, DataError> {
+    serde_json::from_str(&read(path)?).map_err(|e| DataError::Summary {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })
