@@ -106,9 +106,10 @@ impl JourneyArrivals {
         let factor = share * scale;
         let pieces = phases
             .iter()
+            .flat_map(PhaseWindow::pieces)
             .map(|p| Piece {
-                start: p.start.as_secs_f64(),
-                end: p.end.as_secs_f64(),
+                start: p.start,
+                end: p.end,
                 from: p.from * factor,
                 to: p.to * factor,
             })
@@ -290,6 +291,7 @@ mod tests {
             end: Duration::from_secs_f64(secs),
             from,
             to,
+            curve: None,
         }
     }
 
@@ -412,6 +414,58 @@ mod tests {
             JourneyArrivals::new(&phases, 1.0, 1.0, Arrivals::Uniform, 1).count(),
             0
         );
+    }
+
+    /// A scenario whose load is the curve `counts` (per second), written
+    /// beside it.
+    fn curve_scenario(counts: &[u64], arrivals: &str, mix: &str) -> (tempfile::TempDir, Scenario) {
+        let dir = tempfile::tempdir().unwrap();
+        crate::scenario::curve::write(&dir.path().join("eve.csv"), counts).unwrap();
+        let text = format!(
+            "version: 1\nname: s\nseed: 11\ntarget: {{twin: {{}}}}\n\
+             load: {{arrivals: {arrivals}, curve: {{file: eve.csv}}}}\n{mix}\n\
+             journeys:\n  a: {{channel: storefront, steps: [{{name: x, path: /}}]}}\n  \
+             b: {{channel: stamping, steps: [{{name: y, path: /}}]}}\n"
+        );
+        let checked = check_text(&text, dir.path());
+        let s = checked
+            .scenario
+            .unwrap_or_else(|| panic!("{:?}", checked.problems));
+        (dir, s)
+    }
+
+    #[test]
+    fn a_curve_with_uniform_arrivals_gives_each_second_its_count() {
+        let counts: Vec<u64> = (0..120).map(|i| (i * 7 % 23) as u64).collect();
+        // One journey takes every arrival (b is left out of the mix).
+        let (_dir, s) = curve_scenario(&counts, "uniform", "mix: {a: 1}");
+        assert_eq!(s.timeline.total, Duration::from_secs(120));
+        let mut per = vec![0u64; 120];
+        for a in Schedule::new(&s, Shard::WHOLE) {
+            per[a.at.as_secs() as usize] += 1;
+        }
+        assert_eq!(per, counts);
+        // `scale` and compression (`--duration`) apply as to phases.
+        let mut scaled = s.clone();
+        scaled.file.load.scale = 2.0;
+        scaled.timeline.stretch(0.5);
+        let n = Schedule::new(&scaled, Shard::WHOLE).count() as u64;
+        assert_eq!(n, counts.iter().sum::<u64>());
+        assert!(Schedule::new(&scaled, Shard::WHOLE).all(|a| a.at <= Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn a_curve_with_poisson_arrivals_follows_its_counts_within_noise() {
+        let counts: Vec<u64> = (0..60).map(|i| if i < 30 { 40 } else { 200 }).collect();
+        let (_dir, s) = curve_scenario(&counts, "poisson", "mix: {a: 1, b: 1}");
+        let mut halves = [0.0f64; 2];
+        for a in Schedule::new(&s, Shard::WHOLE) {
+            halves[(a.at.as_secs() >= 30) as usize] += 1.0;
+        }
+        for (n, expected) in halves.iter().zip([1200.0f64, 6000.0]) {
+            let bound = 5.0 * expected.sqrt();
+            assert!((n - expected).abs() <= bound, "{n} vs {expected} ± {bound}");
+        }
     }
 
     #[test]

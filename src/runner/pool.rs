@@ -89,7 +89,7 @@ pub fn queue_capacities(scenario: &Scenario, shard: Shard, users: &[usize]) -> V
         .timeline
         .phases
         .iter()
-        .map(|p| p.from.max(p.to))
+        .map(crate::scenario::PhaseWindow::peak)
         .fold(0.0, f64::max)
         * scenario.file.load.scale
         / shard.count.max(1) as f64;

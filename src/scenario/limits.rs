@@ -85,7 +85,7 @@ pub fn load(file: &ScenarioFile, timeline: &Timeline, processes: u64) -> Vec<Pro
         );
     }
     for (i, phase) in timeline.phases.iter().enumerate() {
-        let peak = phase.from.max(phase.to) * scale / n;
+        let peak = phase.peak() * scale / n;
         if peak > MAX_RATE {
             out.push(
                 Problem::error(
@@ -134,7 +134,9 @@ fn durations(file: &ScenarioFile, timeline: &Timeline, out: &mut Vec<Problem>) {
     check(load.key("drain"), file.load.drain.0);
     check(load.key("max_lateness"), file.load.max_lateness.0);
     for (i, p) in file.load.phases.iter().enumerate() {
-        check(load.key("phases").index(i).key("duration"), p.duration.0);
+        if let Some(d) = p.duration {
+            check(load.key("phases").index(i).key("duration"), d.0);
+        }
     }
     for (name, j) in &file.journeys {
         let jp = Path::at(&["journeys"]).key(name);

@@ -12,6 +12,7 @@
 //!
 //! It never touches the network and never starts anything.
 
+pub mod curve;
 pub mod data;
 pub mod diagnostic;
 pub mod limits;
@@ -33,7 +34,7 @@ use diagnostic::{Path, Pos, Problem, Severity};
 use model::ScenarioFile;
 use source::{SourceError, SourceMap};
 
-pub use semantic::{BUILTIN_VARS, FaultWindow, PhaseWindow, Timeline};
+pub use semantic::{BUILTIN_VARS, CurveRates, FaultWindow, PhaseWindow, RatePiece, Timeline};
 
 /// Scenario files larger than this are refused unread: real ones are a few
 /// kilobytes, and the bound keeps every later stage cheap.

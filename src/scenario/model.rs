@@ -633,9 +633,14 @@ fn default_partners() -> IndexMap<String, Partner> {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Load {
-    /// Consecutive phases; the run lasts their total.
-    #[schemars(length(min = 1))]
+    /// Consecutive phases; the run lasts their total. Give `phases` or
+    /// `curve`, not both.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub phases: Vec<Phase>,
+    /// The whole load as a recorded arrival curve (one phase named
+    /// `curve`), for example written by `surge import access-log --exact`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curve: Option<CurveFile>,
     /// Multiplies every rate (and is what `surge capacity` searches).
     #[serde(default = "one")]
     pub scale: f64,
@@ -683,15 +688,17 @@ pub enum Arrivals {
     Uniform,
 }
 
-/// A stretch of the run with a constant rate (`rate`) or a linear ramp
-/// (`from` and `to`).
+/// A stretch of the run with a constant rate (`rate`), a linear ramp
+/// (`from` and `to`) or a recorded arrival curve (`curve`).
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Phase {
     /// Used by moments (`surge+30s`), objectives and reports.
     pub name: Name,
-    /// How long the phase lasts.
-    pub duration: Duration,
+    /// How long the phase lasts. A `curve` phase lasts as long as its
+    /// file unless this cuts it short (or pads it with silence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Duration>,
     /// A constant arrival rate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<Rate>,
@@ -701,6 +708,21 @@ pub struct Phase {
     /// The rate at the end of a ramp.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<Rate>,
+    /// Arrivals counted second by second (or minute by minute) in a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curve: Option<CurveFile>,
+}
+
+/// An arrival curve read from a CSV file: a header `second,arrivals` (or
+/// `minute,arrivals`), then one row per offset from the start with the
+/// arrivals counted in it. Offsets not listed count 0. Arrivals are drawn
+/// around these counts by `load.arrivals` (seeded), times `scale`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CurveFile {
+    /// Relative to the scenario file. Read once, when the scenario is
+    /// loaded.
+    pub file: String,
 }
 
 // ---------------------------------------------------------------- data

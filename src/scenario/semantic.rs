@@ -26,26 +26,105 @@ pub struct PhaseWindow {
     pub name: String,
     pub start: StdDuration,
     pub end: StdDuration,
+    /// The rate at the start (for a curve, its first bin's).
+    pub from: f64,
+    /// The rate at the end (for a curve, its last bin's).
+    pub to: f64,
+    /// A recorded curve's rates, bin by bin from `start`, when the phase
+    /// has one: it replaces the straight line from `from` to `to`.
+    pub curve: Option<CurveRates>,
+}
+
+/// A curve phase's rates per second in consecutive bins of `bin` seconds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CurveRates {
+    pub bin: f64,
+    pub rates: std::sync::Arc<[f64]>,
+}
+
+/// A straight piece of a phase's rate: `from` to `to` per second over
+/// `[start, end)` seconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RatePiece {
+    pub start: f64,
+    pub end: f64,
     pub from: f64,
     pub to: f64,
 }
 
-impl PhaseWindow {
-    /// Mean number of arrivals in the phase (the integral of its rate).
-    pub fn arrivals(&self) -> f64 {
-        (self.from + self.to) / 2.0 * (self.end - self.start).as_secs_f64()
-    }
-
-    /// Mean number of arrivals of the phase between `a` and `b` seconds
-    /// (the rate moves in a straight line from `from` to `to`).
+impl RatePiece {
+    /// Mean number of arrivals between `a` and `b` seconds.
     pub fn arrivals_between(&self, a: f64, b: f64) -> f64 {
-        let (start, end) = (self.start.as_secs_f64(), self.end.as_secs_f64());
-        let (a, b) = (a.max(start), b.min(end));
-        if b <= a || end <= start {
+        let (a, b) = (a.max(self.start), b.min(self.end));
+        if b <= a || self.end <= self.start {
             return 0.0;
         }
-        let rate = |t: f64| self.from + (self.to - self.from) * (t - start) / (end - start);
+        let rate =
+            |t: f64| self.from + (self.to - self.from) * (t - self.start) / (self.end - self.start);
         (rate(a) + rate(b)) / 2.0 * (b - a)
+    }
+}
+
+impl PhaseWindow {
+    /// The phase's rate as straight pieces: one for a constant rate or a
+    /// ramp, one per bin for a curve (ending at the phase's end).
+    pub fn pieces(&self) -> Vec<RatePiece> {
+        let (start, end) = (self.start.as_secs_f64(), self.end.as_secs_f64());
+        match &self.curve {
+            None => vec![RatePiece {
+                start,
+                end,
+                from: self.from,
+                to: self.to,
+            }],
+            Some(c) => c
+                .rates
+                .iter()
+                .enumerate()
+                .map(|(i, &r)| RatePiece {
+                    start: start + i as f64 * c.bin,
+                    end: (start + (i + 1) as f64 * c.bin).min(end),
+                    from: r,
+                    to: r,
+                })
+                .take_while(|p| p.start < end)
+                .collect(),
+        }
+    }
+
+    /// The highest rate of the phase.
+    pub fn peak(&self) -> f64 {
+        match &self.curve {
+            None => self.from.max(self.to),
+            Some(c) => c.rates.iter().copied().fold(0.0, f64::max),
+        }
+    }
+
+    /// Mean number of arrivals in the phase (the integral of its rate).
+    pub fn arrivals(&self) -> f64 {
+        self.arrivals_between(self.start.as_secs_f64(), self.end.as_secs_f64())
+    }
+
+    /// Mean number of arrivals of the phase between `a` and `b` seconds.
+    pub fn arrivals_between(&self, a: f64, b: f64) -> f64 {
+        let (start, end) = (self.start.as_secs_f64(), self.end.as_secs_f64());
+        let Some(c) = &self.curve else {
+            return self.pieces()[0].arrivals_between(a, b);
+        };
+        // Only the bins that meet [a, b): a day's curve has 86,400.
+        let (a, b) = (a.max(start), b.min(end));
+        if b <= a || c.bin <= 0.0 {
+            return 0.0;
+        }
+        let first = ((a - start) / c.bin).floor() as usize;
+        let last = (((b - start) / c.bin).ceil() as usize).min(c.rates.len());
+        (first..last)
+            .map(|i| {
+                let lo = (start + i as f64 * c.bin).max(a);
+                let hi = (start + (i + 1) as f64 * c.bin).min(b);
+                c.rates[i] * (hi - lo).max(0.0)
+            })
+            .sum()
     }
 }
 
@@ -95,6 +174,9 @@ impl Timeline {
         let at = |d: StdDuration| StdDuration::from_secs_f64(d.as_secs_f64() * factor);
         for p in &mut self.phases {
             (p.start, p.end) = (at(p.start), at(p.end));
+            if let Some(c) = &mut p.curve {
+                c.bin *= factor;
+            }
         }
         for f in &mut self.faults {
             (f.start, f.end) = (at(f.start), at(f.end));
@@ -309,28 +391,72 @@ impl Checker<'_> {
     fn phases(&mut self) -> Vec<PhaseWindow> {
         let load = &self.file.load;
         let base = Path::at(&["load"]);
+        let whole;
+        let (phases, at): (&[Phase], Box<dyn Fn(usize) -> Path>) = match (
+            &load.curve,
+            load.phases.is_empty(),
+        ) {
+            (Some(curve), true) => {
+                whole = [Phase {
+                    name: super::refs::Name("curve".into()),
+                    duration: None,
+                    rate: None,
+                    from: None,
+                    to: None,
+                    curve: Some(curve.clone()),
+                }];
+                let b = base.clone();
+                (&whole, Box::new(move |_| b.clone()))
+            }
+            (curve, empty) => {
+                if curve.is_some() {
+                    self.error(base.key("curve"), "give `phases` or `curve`, not both")
+                            .hint = Some(
+                            "to use a curve as one phase among others, write it in the phase: `{ name: eve, curve: { file: eve.csv } }`".into(),
+                        );
+                }
+                if empty {
+                    self.error(base.key("phases"), "no phases: the run would last 0s").hint =
+                            Some("add a phase `{ name: surge, duration: 10m, rate: 20/s }`, or give the whole load as `curve: { file: eve.csv }`".into());
+                }
+                let b = base.key("phases");
+                (&load.phases, Box::new(move |i| b.index(i)))
+            }
+        };
         let mut seen = HashSet::new();
         let mut windows = Vec::new();
         let mut clock = StdDuration::ZERO;
-        for (i, phase) in load.phases.iter().enumerate() {
-            let p = base.key("phases").index(i);
+        for (i, phase) in phases.iter().enumerate() {
+            let p = at(i);
             if !seen.insert(phase.name.as_str()) {
                 self.error(
                     p.key("name"),
                     format!("another phase is already named `{}`", phase.name),
                 );
             }
-            if phase.duration.is_zero() {
+            let (from, to, curve, length) = match &phase.curve {
+                Some(file) => self.phase_curve(phase, file, &p),
+                None => {
+                    let (from, to) = self.phase_rates(phase, &p);
+                    let length = phase.duration.map(|d| d.0);
+                    if length.is_none() {
+                        self.error(p.clone(), "missing `duration`").hint =
+                            Some("say how long the phase lasts: `duration: 10m`".into());
+                    }
+                    (from, to, None, length.unwrap_or_default())
+                }
+            };
+            if length.is_zero() && (phase.duration.is_some() || phase.curve.is_none()) {
                 self.error(p.key("duration"), "a phase must last longer than 0s");
             }
-            let (from, to) = self.phase_rates(phase, &p);
-            let end = clock + phase.duration.0;
+            let end = clock + length;
             windows.push(PhaseWindow {
                 name: phase.name.0.clone(),
                 start: clock,
                 end,
                 from,
                 to,
+                curve,
             });
             clock = end;
         }
@@ -340,13 +466,70 @@ impl Checker<'_> {
                 format!("`scale` must be above 0, not {}", load.scale),
             );
         }
-        if windows.iter().all(|w| w.from == 0.0 && w.to == 0.0) {
+        if windows.iter().all(|w| w.peak() == 0.0) {
             self.warn(
                 base.key("phases"),
                 "every rate is 0: no applicant will arrive",
             );
         }
         windows
+    }
+
+    /// A curve phase's first and last rates, its rates and its length
+    /// (the file's, or `duration` when given: the curve cut short, or
+    /// followed by silence).
+    fn phase_curve(
+        &mut self,
+        phase: &Phase,
+        file: &CurveFile,
+        p: &Path,
+    ) -> (f64, f64, Option<CurveRates>, StdDuration) {
+        if phase.rate.is_some() || phase.from.is_some() || phase.to.is_some() {
+            self.error(
+                p.clone(),
+                "a `curve` phase takes its rates from the file; drop `rate`, `from` and `to`",
+            );
+        }
+        let file_path = p.key("curve").key("file");
+        let full = match super::named_file(self.base_dir, &file.file) {
+            Ok((full, _)) => full,
+            Err((message, hint)) => {
+                self.error(file_path, message).hint = Some(hint);
+                return (
+                    0.0,
+                    0.0,
+                    None,
+                    phase.duration.map(|d| d.0).unwrap_or_default(),
+                );
+            }
+        };
+        let curve = match super::curve::load(&full, &file.file) {
+            Ok(c) => c,
+            Err(e) => {
+                self.error(file_path, e.to_string()).hint = Some(
+                    "a curve is CSV: `second,arrivals` then one row per second with its count (`surge import access-log --exact` writes one)".into(),
+                );
+                return (
+                    0.0,
+                    0.0,
+                    None,
+                    phase.duration.map(|d| d.0).unwrap_or_default(),
+                );
+            }
+        };
+        let length = phase.duration.map_or(curve.duration(), |d| d.0);
+        let mut rates = curve.rates();
+        let bins = length.as_secs_f64() / curve.bin.as_secs_f64();
+        rates.truncate(bins.ceil() as usize);
+        let (from, to) = (
+            rates.first().copied().unwrap_or(0.0),
+            rates.last().copied().unwrap_or(0.0),
+        );
+        let curve = CurveRates {
+            bin: curve.bin.as_secs_f64(),
+            rates: rates.into(),
+        };
+        (from, to, Some(curve), length)
     }
 
     /// A phase's rates at its start and end, per second.
