@@ -30,6 +30,8 @@
 //! - [`merge`]: adds the run folders of a run's shards into one.
 //! - [`whatif`]: the scenario and its variants run on the same arrivals,
 //!   compared from their run folders.
+//! - [`import`]: a scenario's load (and journeys) read from the
+//!   platform's own access logs.
 //! - [`live`]: views of a run as it goes (dashboard, `/metrics`,
 //!   Prometheus remote write), observers of each recorded second.
 //! - [`summary`]: the `summary.json` and `capacity.json` contracts.
@@ -55,7 +57,7 @@
 //! 2. contracts: scenario, summary, folder, provenance
 //! 3. logic: schedule, rundata, gate, report, history
 //! 4. machinery: recorder, runner, live, twin, proxy, faults
-//! 5. drivers: finish, capacity, whatif, merge
+//! 5. drivers: finish, capacity, whatif, merge, import
 //! 6. face: cli
 //!
 //! Exit codes are part of the interface: see [`Exit`].
@@ -70,6 +72,7 @@ pub mod folder;
 pub mod gate;
 pub mod history;
 pub mod human;
+pub mod import;
 pub mod live;
 pub mod merge;
 pub mod net;

@@ -59,6 +59,9 @@ fn main() -> ExitCode {
         }
         Command::Whatif(a) => cli::whatif(&a.whatif(), out, err),
         Command::Proxy(a) => cli::proxy(&a, out, err),
+        Command::Import(cli::args::ImportCommand::AccessLog(a)) => {
+            cli::import_access_log(&a.options(), out, err)
+        }
         Command::Twin(a) => cli::twin(a.listen, a.config.as_deref(), a.workers, out, err),
     };
     match result {

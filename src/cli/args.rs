@@ -192,6 +192,9 @@ pub enum Command {
     ///       toxics: [{ fault: { latency: { delay: 100ms } }, toxicity: 50% }]
     #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
     Proxy(ProxyArgs),
+    /// Build a scenario from what the platform recorded.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// List the run history, follow a metric's trend, or rebuild the index.
     ///
     /// Every finished run, merge and capacity search is indexed in an
@@ -681,6 +684,160 @@ fn start_at_arg(text: &str) -> Result<std::time::SystemTime, String> {
 
 fn percent_arg(text: &str) -> Result<Percent, String> {
     parse_percent(text)
+}
+
+fn rate_arg(text: &str) -> Result<f64, String> {
+    crate::scenario::units::parse_rate(text).map(|r| r.as_per_second())
+}
+
+/// What `surge import` reads.
+#[derive(clap::Subcommand)]
+pub enum ImportCommand {
+    /// Last year's deadline from the platform's access logs: write the
+    /// scenario's load (and journeys) from nginx or Apache logs.
+    ///
+    /// Streams the logs (`.gz` too; rotated files are read in the order
+    /// of their first line's time), counts requests and arrivals per
+    /// second and per route, fits constant and ramp phases to the arrival
+    /// curve and writes NEW.yaml, NEW.fit.html (the curve, the fit and
+    /// the route table) and, for journeys with ids in their paths, a data
+    /// file of the values the log saw under NEW-data/.
+    ///
+    /// Arrivals are applicants, not requests: each request of an --entry
+    /// route starts a journey; without --entry, a client's first request
+    /// after --session-gap of quiet does (client: address and user agent,
+    /// or --client VARIABLE such as http_x_forwarded_for).
+    ///
+    /// Paths collapse to routes: numbers, UUIDs, hex and long tokens
+    /// become {id}, and so does a segment position with many distinct
+    /// values; queries are dropped (--keep-query keeps them) and static
+    /// assets left out (--keep-assets keeps them). Lines that cannot be
+    /// read are counted and the first shown; more than 1% of them is exit
+    /// 2 (the format is likely wrong).
+    ///
+    ///   surge import access-log /var/log/nginx/access.log* --out eve.yaml \
+    ///     --entry 'GET /storefront' --entry 'POST /stamping/stamp' \
+    ///     --from '2025-09-30 12:00' --to '2025-10-01 00:00' --deadline 23:59 --scale 1.5
+    ///   surge import access-log access.log --out eve.yaml --scenario base.yaml --exact
+    ///   surge import access-log app.jsonl --format json --field time=ts --field path=uri --out eve.yaml
+    #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
+    AccessLog(AccessLogArgs),
+}
+
+/// The arguments of `surge import access-log`.
+#[derive(clap::Args)]
+pub struct AccessLogArgs {
+    /// The logs: plain or gzip, in any order.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The scenario to write; NEW.fit.html (and NEW-data/,
+    /// NEW.curve.csv) go beside it.
+    #[arg(long, value_name = "NEW.yaml")]
+    pub out: PathBuf,
+    /// `combined`, `common`, `json`, or nginx's log_format string verbatim
+    /// (e.g. '$remote_addr - $remote_user [$time_local] "$request" $status
+    /// $body_bytes_sent "$http_referer" "$http_user_agent" $request_time').
+    /// Times: $time_local, $time_iso8601 or $msec.
+    #[arg(long, value_name = "FORMAT", default_value = "combined")]
+    pub format: String,
+    /// JSON lines: which key holds a field, NAME=KEY (repeatable). Names:
+    /// time (ISO 8601, or epoch seconds or milliseconds), method, path,
+    /// status, client, user_agent, content_type. Defaults: time, method,
+    /// path, status, remote_addr, user_agent, content_type.
+    #[arg(long = "field", value_name = "NAME=KEY")]
+    pub fields: Vec<String>,
+    /// The variable (without `$`) that tells clients apart instead of the
+    /// address, e.g. http_x_forwarded_for behind a load balancer.
+    #[arg(long, value_name = "VARIABLE")]
+    pub client: Option<String>,
+    /// Start of the window: 2025-09-30T12:00:00+07:00, '2025-09-30 12:00'
+    /// (in the log's zone), or 12:00 (the first 12:00 in the log).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// End of the window (same forms as --from), excluded.
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Keep query strings in routes.
+    #[arg(long)]
+    pub keep_query: bool,
+    /// Keep static assets (by extension, or logged content type).
+    #[arg(long)]
+    pub keep_assets: bool,
+    /// A route that starts a journey, 'METHOD TEMPLATE' (repeatable):
+    /// each of its requests is one arrival.
+    #[arg(long = "entry", value_name = "'METHOD TEMPLATE'")]
+    pub entries: Vec<String>,
+    /// Without --entry: a client's request after this long quiet starts
+    /// a new arrival.
+    #[arg(long, value_name = "D", default_value = "30m", value_parser = duration_arg)]
+    pub session_gap: Duration,
+    /// Fit as few phases as keep every bin's count within this of the
+    /// log's (or within the noise of random arrivals, 3√n, where wider).
+    #[arg(long, value_name = "PCT", default_value = "5%", value_parser = percent_arg)]
+    pub max_error: Percent,
+    /// Fit exactly N phases instead (least squares).
+    #[arg(long, value_name = "N")]
+    pub phases: Option<usize>,
+    /// The resolution of the fit and of the printed curve.
+    #[arg(long, value_name = "D", default_value = "1m", value_parser = duration_arg)]
+    pub bin: Duration,
+    /// Put the scenario's deadline at this time (same forms as --from).
+    #[arg(long, value_name = "TIME")]
+    pub deadline: Option<String>,
+    /// Next year: multiply every rate by X (written as `load.scale`).
+    #[arg(long, value_name = "X")]
+    pub scale: Option<f64>,
+    /// Next year: scale so the fitted peak is this rate (e.g. 300/s).
+    #[arg(long, value_name = "RATE", value_parser = rate_arg)]
+    pub peak: Option<f64>,
+    /// Keep this scenario and replace only its `load` and `mix` (and
+    /// `deadline`): entry routes go to the journey whose first step has
+    /// their method and path.
+    #[arg(long = "scenario", value_name = "BASE.yaml")]
+    pub base: Option<PathBuf>,
+    /// Send an entry route to a journey of BASE: 'METHOD TEMPLATE=JOURNEY'
+    /// (repeatable).
+    #[arg(
+        long = "map",
+        value_name = "'METHOD TEMPLATE=JOURNEY'",
+        requires = "base"
+    )]
+    pub maps: Vec<String>,
+    /// Write the arrivals second by second (NEW.curve.csv, `load.curve`)
+    /// instead of fitted phases.
+    #[arg(long)]
+    pub exact: bool,
+    /// Without BASE: the base URL the new scenario targets.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    pub target: String,
+}
+
+impl AccessLogArgs {
+    pub fn options(&self) -> crate::import::Options {
+        crate::import::Options {
+            files: self.files.clone(),
+            out: self.out.clone(),
+            format: self.format.clone(),
+            fields: self.fields.clone(),
+            client: self.client.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            keep_query: self.keep_query,
+            keep_assets: self.keep_assets,
+            entries: self.entries.clone(),
+            session_gap: self.session_gap.0,
+            max_error: self.max_error.fraction(),
+            phases: self.phases,
+            bin: self.bin.0,
+            deadline: self.deadline.clone(),
+            scale: self.scale,
+            peak: self.peak,
+            base: self.base.clone(),
+            maps: self.maps.clone(),
+            exact: self.exact,
+            target: self.target.clone(),
+        }
+    }
 }
 
 impl RunArgs {

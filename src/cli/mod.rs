@@ -70,7 +70,7 @@ fn summary(s: &scenario::Scenario) -> String {
     let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     format!(
         "{} over {}, about {} arrivals, {}, {}, {}",
-        plural(f.load.phases.len(), "phase"),
+        plural(s.timeline.phases.len(), "phase"),
         Duration(s.total()),
         s.expected_arrivals().round() as u64,
         plural(f.journeys.len(), "journey"),
@@ -660,6 +660,149 @@ pub fn report(
         verdict.as_str()
     )?;
     Ok(verdict.exit())
+}
+
+/// `surge import access-log`: reads the logs, writes the scenario and its
+/// fit report, prints the route table, the curve and the fit.
+pub fn import_access_log(
+    opts: &crate::import::Options,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
+    use crate::import::{self, ImportError, report};
+    let progress =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    progress.set_style(
+        indicatif::ProgressStyle::with_template(
+            "reading {binary_bytes} ({binary_bytes_per_sec}) {elapsed}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let imported = match import::access_log(opts, &progress) {
+        Ok(i) => i,
+        Err(e) => {
+            progress.finish_and_clear();
+            writeln!(err, "error: {e}")?;
+            return Ok(match e {
+                ImportError::Write { .. } => Exit::RunError,
+                _ => Exit::BadInput,
+            });
+        }
+    };
+    let t = &imported.tally;
+    let offset = t.offset_min.unwrap_or(0);
+    writeln!(
+        out,
+        "read {} lines from {} file{} ({} unreadable, {} outside the window, {} not a request for a path, {} static assets left out, {} blank)",
+        t.lines,
+        format!(
+            "{} file{}",
+            t.files.len(),
+            if t.files.len() == 1 { "" } else { "s" }
+        ),
+        t.unreadable,
+        t.outside,
+        t.not_path,
+        t.assets,
+        t.blank
+    )?;
+    for e in &t.examples {
+        writeln!(out, "  unreadable: {e}")?;
+    }
+    for c in &t.cut {
+        writeln!(out, "  cut short (no newline, unreadable), left out: {c}")?;
+    }
+    writeln!(out, "\nroutes ({}):", t.routes.len())?;
+    let rows = report::route_rows(&imported, 30);
+    let w = |k: usize| rows.iter().map(|r| r[k].chars().count()).max().unwrap_or(0);
+    let (w0, w1, w2, w3, w4) = (
+        w(0).max(6),
+        w(1).max(5),
+        w(2).max(8),
+        w(3).max(5),
+        w(4).max(8),
+    );
+    writeln!(
+        out,
+        "  {:w0$}  {:w1$}  {:>w2$}  {:>w3$}  {:>w4$}  status",
+        "method", "route", "requests", "share", "arrivals"
+    )?;
+    for r in &rows {
+        writeln!(
+            out,
+            "  {:w0$}  {:w1$}  {:>w2$}  {:>w3$}  {:>w4$}  {}",
+            r[0], r[1], r[2], r[3], r[4], r[5]
+        )?;
+    }
+    if t.routes.len() > rows.len() {
+        writeln!(
+            out,
+            "  ... {} more routes in the fit report",
+            t.routes.len() - rows.len()
+        )?;
+    }
+    let c = &imported.curve;
+    let bin = c.bin as usize;
+    writeln!(
+        out,
+        "\nper {}: requests, arrivals, fitted arrivals, error",
+        crate::scenario::units::Duration(std::time::Duration::from_secs(bin as u64))
+    )?;
+    for (p, i) in imported
+        .pieces
+        .iter()
+        .flat_map(|p| (p.first..p.end).map(move |i| (p, i)))
+    {
+        let requests: u64 = t.seconds.iter().skip(i * bin).take(bin).map(|s| s[0]).sum();
+        let m = c.model(p, i);
+        writeln!(
+            out,
+            "  {}  {:>8}  {:>8}  {:>10.1}  {:>5.1}%",
+            &import::write::clock(t.origin_ms + (c.edge(i) * 1000.0) as i64, offset)[..19],
+            requests,
+            c.counts[i],
+            m,
+            import::fit::error(c.counts[i], m) * 100.0
+        )?;
+    }
+    writeln!(out)?;
+    for line in report::figures(opts, &imported, offset) {
+        writeln!(out, "{line}")?;
+    }
+    if !opts.exact {
+        for (name, a, b, p) in import::write::phases(&imported, offset) {
+            let rate = if p.constant() {
+                import::write::rate(p.from)
+            } else {
+                format!(
+                    "{} to {}",
+                    import::write::rate(p.from),
+                    import::write::rate(p.to)
+                )
+            };
+            writeln!(
+                out,
+                "  phase {name}: {rate} for {}",
+                crate::scenario::units::Duration(std::time::Duration::from_secs(
+                    (b - a).round() as u64
+                ))
+            )?;
+        }
+    }
+    for (route, share) in &imported.unmapped {
+        writeln!(
+            out,
+            "not in the scenario: {route} ({:.1}% of arrivals)",
+            share * 100.0
+        )?;
+    }
+    let written: Vec<String> = imported
+        .written
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    writeln!(out, "wrote {}", written.join(", "))?;
+    Ok(Exit::Ok)
 }
 
 /// `surge proxy [--config FILE]`: serves the proxies of the file (none

@@ -1,0 +1,361 @@
+//! Fitting phases to an arrival curve: consecutive constant or ramp
+//! phases whose expected count in every bin stays within the asked error
+//! of the count the log saw (or within the noise of random arrivals, 3√n,
+//! where that is wider: no phase can follow a Poisson process's jitter).
+//! Either as few phases as that takes (greedy, longest first), or exactly
+//! N (dynamic programming on the least-squares cost).
+
+/// A fitted stretch: bins `[first, end)`, rate per second moving in a
+/// straight line from `from` to `to`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Piece {
+    pub first: usize,
+    pub end: usize,
+    pub from: f64,
+    pub to: f64,
+}
+
+impl Piece {
+    pub fn constant(&self) -> bool {
+        self.from == self.to
+    }
+}
+
+/// The curve to fit: arrivals per bin of `bin` seconds; the last bin may
+/// be shorter (`last` seconds).
+#[derive(Clone, Debug)]
+pub struct Curve {
+    pub counts: Vec<f64>,
+    pub bin: f64,
+    pub last: f64,
+}
+
+impl Curve {
+    fn len(&self, i: usize) -> f64 {
+        if i + 1 == self.counts.len() {
+            self.last
+        } else {
+            self.bin
+        }
+    }
+
+    /// The bin's centre, seconds from the start.
+    fn centre(&self, i: usize) -> f64 {
+        i as f64 * self.bin + self.len(i) / 2.0
+    }
+
+    /// Expected count of bin `i` under `p`.
+    pub fn model(&self, p: &Piece, i: usize) -> f64 {
+        let (a, b) = (p.first as f64 * self.bin, self.edge(p.end));
+        let t = self.centre(i);
+        let rate = if b > a {
+            p.from + (p.to - p.from) * (t - a) / (b - a)
+        } else {
+            p.from
+        };
+        rate.max(0.0) * self.len(i)
+    }
+
+    /// Seconds from the start to the start of bin `i` (or the end).
+    pub fn edge(&self, i: usize) -> f64 {
+        if i >= self.counts.len() {
+            (self.counts.len().saturating_sub(1)) as f64 * self.bin + self.last
+        } else {
+            i as f64 * self.bin
+        }
+    }
+}
+
+/// Whether a model count `m` is close enough to the observed `y`.
+pub fn within(y: f64, m: f64, max_error: f64) -> bool {
+    (y - m).abs() <= (max_error * m).max(3.0 * m.sqrt()).max(1.0)
+}
+
+/// The relative error of one bin (0 when both are 0).
+pub fn error(y: f64, m: f64) -> f64 {
+    if m > 0.0 {
+        (y - m).abs() / m
+    } else if y > 0.0 {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// Least-squares line through the rates of bins `[a, b)`, as the rates at
+/// the segment's two edges; and the constant (mean) rate.
+fn line(c: &Curve, a: usize, b: usize) -> (f64, f64, f64) {
+    let (mut sw, mut st, mut sr, mut stt, mut str_) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for i in a..b {
+        let w = c.len(i);
+        let t = c.centre(i);
+        let r = c.counts[i] / w;
+        sw += w;
+        st += w * t;
+        sr += w * r;
+        stt += w * t * t;
+        str_ += w * t * r;
+    }
+    let mean = sr / sw;
+    let var = stt / sw - (st / sw).powi(2);
+    let slope = if var > 1e-9 {
+        (str_ / sw - st / sw * mean) / var
+    } else {
+        0.0
+    };
+    let tm = st / sw;
+    let (ea, eb) = (c.edge(a), c.edge(b));
+    (mean + slope * (ea - tm), mean + slope * (eb - tm), mean)
+}
+
+/// The best piece over bins `[a, b)` that keeps every bin within
+/// `max_error`: constant when a constant does, else the least-squares
+/// ramp; `None` when neither does.
+fn piece(c: &Curve, a: usize, b: usize, max_error: f64) -> Option<Piece> {
+    let (from, to, mean) = line(c, a, b);
+    let fits = |p: &Piece| (a..b).all(|i| within(c.counts[i], c.model(p, i), max_error));
+    let flat = Piece {
+        first: a,
+        end: b,
+        from: mean,
+        to: mean,
+    };
+    if fits(&flat) {
+        return Some(flat);
+    }
+    let ramp = Piece {
+        first: a,
+        end: b,
+        from: from.max(0.0),
+        to: to.max(0.0),
+    };
+    fits(&ramp).then_some(ramp)
+}
+
+/// Curves up to this many bins get the optimal placement of phases
+/// (dynamic programming, quadratic in the bins per phase tried); longer
+/// ones are cut greedily, longest phase first.
+const OPTIMAL_UP_TO: usize = 2000;
+
+/// As few pieces as keep every bin within `max_error`: the least-squares
+/// placement of 1, 2, 3... pieces until one fits (or, on long curves,
+/// greedily).
+pub fn fewest(c: &Curve, max_error: f64) -> Vec<Piece> {
+    let n = c.counts.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    if n > OPTIMAL_UP_TO {
+        return greedy(c, max_error);
+    }
+    let mut dp = Placement::new(c);
+    loop {
+        let cuts = dp.next_layer();
+        let pieces: Option<Vec<Piece>> = cuts
+            .windows(2)
+            .map(|w| piece(c, w[0], w[1], max_error))
+            .collect();
+        if let Some(p) = pieces {
+            return p;
+        }
+        if cuts.len() > n {
+            return greedy(c, max_error);
+        }
+    }
+}
+
+/// Greedy: from the left, each piece as long as still fits.
+fn greedy(c: &Curve, max_error: f64) -> Vec<Piece> {
+    let n = c.counts.len();
+    let mut out = Vec::new();
+    let mut a = 0;
+    while a < n {
+        let mut best = piece(c, a, a + 1, max_error).unwrap_or(Piece {
+            first: a,
+            end: a + 1,
+            from: c.counts[a] / c.len(a),
+            to: c.counts[a] / c.len(a),
+        });
+        let mut b = a + 2;
+        while b <= n {
+            match piece(c, a, b, max_error) {
+                Some(p) => best = p,
+                None => break,
+            }
+            b += 1;
+        }
+        a = best.end;
+        out.push(best);
+    }
+    out
+}
+
+/// The least-squares placement of k pieces, one k after another: each
+/// layer of the dynamic programme builds on the last.
+struct Placement {
+    n: usize,
+    /// Prefix sums of the weighted moments: any segment's least-squares
+    /// residual in O(1).
+    pre: Vec<[f64; 6]>,
+    /// best[j][b]: least cost of bins [0, b) in j pieces; from[j][b]: where
+    /// its last piece starts.
+    best: Vec<Vec<f64>>,
+    from: Vec<Vec<usize>>,
+}
+
+impl Placement {
+    fn new(c: &Curve) -> Placement {
+        let n = c.counts.len();
+        let mut pre = vec![[0.0f64; 6]; n + 1];
+        for i in 0..n {
+            let w = c.len(i);
+            let t = c.centre(i);
+            let r = c.counts[i] / w;
+            let m = [w, w * t, w * r, w * t * t, w * t * r, w * r * r];
+            for j in 0..6 {
+                pre[i + 1][j] = pre[i][j] + m[j];
+            }
+        }
+        let mut first = vec![f64::INFINITY; n + 1];
+        first[0] = 0.0;
+        Placement {
+            n,
+            pre,
+            best: vec![first],
+            from: vec![vec![0; n + 1]],
+        }
+    }
+
+    fn cost(&self, a: usize, b: usize) -> f64 {
+        let s: [f64; 6] = std::array::from_fn(|j| self.pre[b][j] - self.pre[a][j]);
+        let [sw, st, sr, stt, str_, srr] = s;
+        let var_t = stt - st * st / sw;
+        let cov = str_ - st * sr / sw;
+        let var_r = srr - sr * sr / sw;
+        if var_t > 1e-9 {
+            (var_r - cov * cov / var_t).max(0.0)
+        } else {
+            var_r.max(0.0)
+        }
+    }
+
+    /// Adds a layer (one more piece) and returns its cuts, `0 ... n`.
+    fn next_layer(&mut self) -> Vec<usize> {
+        let j = self.best.len();
+        let n = self.n;
+        let mut best = vec![f64::INFINITY; n + 1];
+        let mut from = vec![0usize; n + 1];
+        let prev = &self.best[j - 1];
+        for b in j.min(n)..=n {
+            for (a, before) in prev.iter().enumerate().take(b).skip(j - 1) {
+                if before.is_infinite() {
+                    continue;
+                }
+                let v = before + self.cost(a, b);
+                if v < best[b] {
+                    best[b] = v;
+                    from[b] = a;
+                }
+            }
+        }
+        self.best.push(best);
+        self.from.push(from);
+        let mut cuts = vec![n];
+        let mut b = n;
+        for layer in (1..=j).rev() {
+            b = self.from[layer][b];
+            cuts.push(b);
+        }
+        cuts.reverse();
+        cuts
+    }
+}
+
+/// Exactly `k` pieces (fewer when the curve has fewer bins), placed to
+/// minimise the squared error of the rates; each flat where a flat fits
+/// no worse.
+pub fn exactly(c: &Curve, k: usize) -> Vec<Piece> {
+    let n = c.counts.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut dp = Placement::new(c);
+    let mut cuts = Vec::new();
+    for _ in 0..k.clamp(1, n) {
+        cuts = dp.next_layer();
+    }
+    cuts.windows(2)
+        .map(|w| {
+            let (f, t, mean) = line(c, w[0], w[1]);
+            let ramp = Piece {
+                first: w[0],
+                end: w[1],
+                from: f.max(0.0),
+                to: t.max(0.0),
+            };
+            let flat = Piece {
+                from: mean,
+                to: mean,
+                ..ramp.clone()
+            };
+            let worst = |p: &Piece| {
+                (w[0]..w[1])
+                    .map(|i| error(c.counts[i], c.model(p, i)))
+                    .fold(0.0, f64::max)
+            };
+            if worst(&flat) <= worst(&ramp) + 1e-3 {
+                flat
+            } else {
+                ramp
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn curve(counts: Vec<f64>) -> Curve {
+        Curve {
+            counts,
+            bin: 60.0,
+            last: 60.0,
+        }
+    }
+
+    #[test]
+    fn a_ramp_a_plateau_and_a_step_come_back_as_three_phases() {
+        // 5/s rising to 15/s over 10 minutes, 15/s for 10, then 8/s for 10.
+        let mut counts = Vec::new();
+        for i in 0..10 {
+            counts.push((5.0 + i as f64 + 0.5) * 60.0);
+        }
+        counts.extend([900.0; 10]);
+        counts.extend([480.0; 10]);
+        let c = curve(counts);
+        let pieces = fewest(&c, 0.05);
+        assert_eq!(pieces.len(), 3, "{pieces:?}");
+        assert_eq!((pieces[0].first, pieces[0].end), (0, 10));
+        assert!((pieces[0].from - 5.0).abs() < 0.01 && (pieces[0].to - 15.0).abs() < 0.01);
+        assert!(pieces[1].constant() && (pieces[1].from - 15.0).abs() < 1e-9);
+        assert!(pieces[2].constant() && (pieces[2].from - 8.0).abs() < 1e-9);
+        assert_eq!(exactly(&c, 3), pieces);
+    }
+
+    #[test]
+    fn noise_within_three_sigma_does_not_split_a_plateau() {
+        let counts: Vec<f64> = (0..30).map(|i| 100.0 + [0.0, 20.0, -20.0][i % 3]).collect();
+        assert_eq!(fewest(&curve(counts), 0.05).len(), 1);
+    }
+
+    #[test]
+    fn exactly_n_gives_n_pieces_covering_every_bin() {
+        let counts: Vec<f64> = (0..40).map(|i| ((i * 37) % 11) as f64 * 10.0).collect();
+        let p = exactly(&curve(counts), 4);
+        assert_eq!(p.len(), 4);
+        assert_eq!(p[0].first, 0);
+        assert_eq!(p[3].end, 40);
+        assert!(p.windows(2).all(|w| w[0].end == w[1].first));
+    }
+}
