@@ -695,11 +695,8 @@ pub fn import_access_log(
         out,
         "read {} lines from {} file{} ({} unreadable, {} outside the window, {} not a request for a path, {} static assets left out, {} blank)",
         t.lines,
-        format!(
-            "{} file{}",
-            t.files.len(),
-            if t.files.len() == 1 { "" } else { "s" }
-        ),
+        t.files.len(),
+        if t.files.len() == 1 { "" } else { "s" },
         t.unreadable,
         t.outside,
         t.not_path,
