@@ -3,7 +3,8 @@
 # the Debian packages `prometheus` (a real Prometheus receives remote
 # write in tests/remote_write.rs; promtool checks /metrics) and `chromium`
 # (a real browser reads the live dashboard in tests/dashboard.rs),
-# `sqlite3` (README's query on the run history runs in tests/history.rs), and the
+# `sqlite3` (README's query on the run history runs in tests/history.rs),
+# `nginx-light` (a real nginx writes the access log tests/import.rs imports), and the
 # Python packages of tests/requirements.txt (HdrHistogram's own decoder
 # checks latency.hlog; Toxiproxy's Python client drives `surge proxy`).
 set -euo pipefail
@@ -12,6 +13,7 @@ missing=()
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo=sudo

@@ -772,7 +772,9 @@ pub struct AccessLogArgs {
     #[arg(long, value_name = "D", default_value = "30m", value_parser = duration_arg)]
     pub session_gap: Duration,
     /// Fit as few phases as keep every bin's count within this of the
-    /// log's (or within the noise of random arrivals, 3√n, where wider).
+    /// log's, or within the noise the log itself shows where that is wider
+    /// (3√(D·n), D its dispersion between neighbouring bins: about 1 when
+    /// people arrive at random, 0 for evenly spaced arrivals).
     #[arg(long, value_name = "PCT", default_value = "5%", value_parser = percent_arg)]
     pub max_error: Percent,
     /// Fit exactly N phases instead (least squares).

@@ -338,6 +338,7 @@ pub fn binned(seconds: &[[u64; 2]], bin: usize) -> fit::Curve {
         r => r,
     };
     fit::Curve {
+        noise: fit::dispersion(&counts),
         counts,
         bin: bin as f64,
         last: last as f64,

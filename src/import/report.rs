@@ -62,14 +62,15 @@ pub fn figures(opts: &Options, imported: &Imported, offset_min: i32) -> Vec<Stri
         out.push("load: the arrivals second by second (--exact), no fit error".into());
     } else {
         out.push(format!(
-            "fit: {} phases per {}; worst bin {:.1}% off at {}; {} of {} bins beyond {:.0}% but within the noise of random arrivals (3√n)",
+            "fit: {} phases per {}; worst bin {:.1}% off at {}; {} of {} bins beyond {:.0}% but within the log's noise (dispersion {:.2}: 3√(D·n))",
             imported.pieces.len(),
             human_secs(c.bin),
             worst * 100.0,
             at(c.edge(worst_at)),
             noisy,
             c.counts.len(),
-            opts.max_error * 100.0
+            opts.max_error * 100.0,
+            c.noise
         ));
     }
     if imported.scale != 1.0 {

@@ -275,7 +275,7 @@ fn header(opts: &Options, imported: &Imported, offset_min: i32) -> String {
         "the arrivals second by second (--exact)".to_string()
     } else {
         format!(
-            "{} phases fitted per {}; worst {} {:.1}% off (asked: within {:.0}%, or the noise of random arrivals)",
+            "{} phases fitted per {}; worst {} {:.1}% off (asked: within {:.0}%, or within the log's own noise)",
             imported.pieces.len(),
             duration(imported.curve.bin),
             duration(imported.curve.bin),
