@@ -3,7 +3,8 @@
 # lines (about 2 GB, a 12-hour deadline eve with ids in paths, assets and
 # a few odd lines) imported on one core (taskset -c 0). Goals: under 20 s
 # and peak RSS under 200 MB, memory flat in the log's length (the same
-# import of a tenth of the log must not use much less). Beside it, in the
+# import of a tenth of the log within 32 MB of it: what grows is one bin
+# per second of the window, not anything per line). Beside it, in the
 # same run, the reference: `wc -l` over the same file on the same core
 # (how fast this machine reads it at all), quoted as a ratio.
 #
@@ -21,7 +22,7 @@ python3 - "$work" "$LINES" <<'EOF'
 import random, sys, time
 work, lines = sys.argv[1], int(sys.argv[2])
 random.seed(7)
-t0 = 1790780400  # 2026-09-30 12:00:00 +07:00
+t0 = 1790744400  # 2026-09-30 12:00:00 +07:00
 span = 12 * 3600
 agents = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
           "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
@@ -87,7 +88,7 @@ ok = True
 for name, good, figure in [
     ("time under 20 s on one core", whole < 20.0, f"{whole:.1f} s"),
     ("peak RSS under 200 MB", rss < 200e6, f"{mb(rss):.0f} MB"),
-    ("memory flat (10x lines, under 1.5x RSS)", rss < 1.5 * rss_tenth, f"{rss / rss_tenth:.2f}x"),
+    ("memory flat (10x the lines, under 32 MB more)", rss - rss_tenth < 32e6, f"+{mb(rss - rss_tenth):.0f} MB"),
 ]:
     print(f"{'PASS' if good else 'MISS'}  {name}: {figure}")
     ok = ok and good

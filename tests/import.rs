@@ -513,6 +513,43 @@ fn a_base_scenario_keeps_its_journeys_and_comments_and_gets_the_mix() {
     assert_ne!(doc["load"]["phases"][0]["name"].as_str(), Some("guess"));
     surge().arg("validate").arg(&out).assert().success();
 
+    // A base whose deadline names one of its own phases: the file is
+    // written, refused by validation, and the hint names the new phases.
+    let pinned = common::scenario_file(
+        dir.path(),
+        "pinned",
+        &std::fs::read_to_string(&base)
+            .unwrap()
+            .replace("version: 1\n", "version: 1\ndeadline: guess.end\n"),
+    );
+    let (code, _, stderr) = import(&[
+        s(&log),
+        "--scenario",
+        s(&pinned),
+        "--entry",
+        "POST /stamping/stamp",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no phase is named `guess`"), "{stderr}");
+    assert!(
+        stderr.contains("the imported phases are `0259-0301`"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = import(&[
+        s(&log),
+        "--scenario",
+        s(&pinned),
+        "--entry",
+        "POST /stamping/stamp",
+        "--deadline",
+        "03:00:30",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(code, 0, "--deadline replaces the base's: {stderr}");
+
     // An explicit map to a journey the base lacks is refused by name.
     let (code, _, stderr) = import(&[
         s(&log),
@@ -577,4 +614,85 @@ fn a_curve_drives_a_run_second_by_second() {
         text.contains("eve.csv:3: `-2` is not a count of arrivals"),
         "{text}"
     );
+}
+
+#[test]
+fn the_shipped_sample_imports_onto_the_shipped_base_as_the_readme_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("from-logs.yaml");
+    std::fs::copy(common::repo("scenarios/examples/from-logs.yaml"), &base).unwrap();
+    let out = dir.path().join("eve.yaml");
+    let log = common::repo("scenarios/examples/logs/eve-sample.log.gz");
+    let (code, stdout, stderr) = import(&[
+        s(&log),
+        "--scenario",
+        s(&base),
+        "--out",
+        s(&out),
+        "--entry",
+        "POST /storefront/login",
+        "--entry",
+        "POST /partners/{partner}/login",
+        "--deadline",
+        "18:58",
+        "--scale",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // The sample's shape (see its script): 1/s, a climb to 5/s, 5/s, 8/s.
+    let (fitted, _) = surge::scenario::load(&out).unwrap();
+    let phases = &fitted.timeline.phases;
+    assert_eq!(phases.len(), 4, "{stdout}");
+    let near = |got: f64, want: f64| (got - want).abs() <= 0.15 * want;
+    assert!(
+        near(phases[0].from, 1.0) && near(phases[1].to, 5.0),
+        "{phases:?}"
+    );
+    assert!(
+        near(phases[2].from, 5.0) && near(phases[3].from, 8.0),
+        "{phases:?}"
+    );
+    assert_eq!(fitted.file.load.scale, 2.0);
+    let mix = &fitted.file.mix;
+    assert_eq!((mix["buyer"], mix["post-office"]), (7884.0, 3340.0));
+    assert!(
+        std::fs::read_to_string(dir.path().join("eve.fit.html"))
+            .unwrap()
+            .contains("<svg")
+    );
+}
+
+#[test]
+fn without_entry_routes_a_clients_first_request_after_a_quiet_gap_is_an_arrival() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let mut lines = Vec::new();
+    // One client: three requests, 40 minutes of quiet, two more; another
+    // client (same address, another agent) once. A third behind the same
+    // proxy address, told apart by its agent.
+    for t in [0u64, 10, 20, 2420, 2430] {
+        lines.push(cet_line(
+            t,
+            "10.0.0.1",
+            b"GET /storefront/ HTTP/1.1",
+            200,
+            "phone",
+        ));
+    }
+    lines.push(cet_line(
+        15,
+        "10.0.0.1",
+        b"GET /storefront/ HTTP/1.1",
+        200,
+        "laptop",
+    ));
+    write_log(&log, &lines, true);
+    let out = dir.path().join("s.yaml");
+    let (code, stdout, stderr) = import(&[s(&log), "--out", s(&out)]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("6 requests, 3 arrivals"), "{stdout}");
+    // A shorter gap cuts the first client's requests 10 s apart too.
+    let (code, stdout, stderr) = import(&[s(&log), "--out", s(&out), "--session-gap", "5s"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("6 requests, 6 arrivals"), "{stdout}");
 }

@@ -161,9 +161,16 @@ fn piece(c: &Curve, a: usize, b: usize, max_error: f64) -> Option<Piece> {
 /// ones are cut greedily, longest phase first.
 const OPTIMAL_UP_TO: usize = 2000;
 
-/// As few pieces as keep every bin within `max_error`: the least-squares
-/// placement of 1, 2, 3... pieces until one fits (or, on long curves,
-/// greedily).
+/// How many more placements are tried past the fewest that fit, while
+/// none of them scores better.
+const PATIENCE: usize = 3;
+
+/// The fewest pieces that keep every bin within `max_error` (the
+/// least-squares placement of 1, 2, 3... pieces until one fits), then
+/// more while the curve's shape is worth them: a piece more is kept only
+/// when it lowers χ² by more than its price (BIC: 3 ln n for a piece's
+/// two rates and its edge), so a real change of slope gets its phase and
+/// noise does not. On long curves, greedily.
 pub fn fewest(c: &Curve, max_error: f64) -> Vec<Piece> {
     let n = c.counts.len();
     if n == 0 {
@@ -173,19 +180,48 @@ pub fn fewest(c: &Curve, max_error: f64) -> Vec<Piece> {
         return greedy(c, max_error);
     }
     let mut dp = Placement::new(c);
+    let fitted = |cuts: &[usize]| -> Option<Vec<Piece>> {
+        cuts.windows(2)
+            .map(|w| piece(c, w[0], w[1], max_error))
+            .collect()
+    };
+    let mut best: Option<(f64, Vec<Piece>)> = None;
+    let mut since = 0;
     loop {
         let cuts = dp.next_layer();
-        let pieces: Option<Vec<Piece>> = cuts
-            .windows(2)
-            .map(|w| piece(c, w[0], w[1], max_error))
-            .collect();
-        if let Some(p) = pieces {
-            return p;
+        if let Some(p) = fitted(&cuts) {
+            let score = bic(c, &p, max_error);
+            match &best {
+                Some((b, _)) if score >= *b => since += 1,
+                _ => {
+                    best = Some((score, p));
+                    since = 0;
+                }
+            }
         }
-        if cuts.len() > n {
-            return greedy(c, max_error);
+        if cuts.len() > n || (best.is_some() && since >= PATIENCE) {
+            break;
         }
     }
+    best.map_or_else(|| greedy(c, max_error), |b| b.1)
+}
+
+/// χ² of the pieces against the counts, plus 3 ln n a piece. A bin's
+/// variance is the curve's noise (`D·m`), and never less than the asked
+/// error as three standard deviations: errors the user accepts cost
+/// nothing worth a phase.
+fn bic(c: &Curve, pieces: &[Piece], max_error: f64) -> f64 {
+    let n = c.counts.len() as f64;
+    let chi: f64 = pieces
+        .iter()
+        .flat_map(|p| (p.first..p.end).map(move |i| (p, i)))
+        .map(|(p, i)| {
+            let m = c.model(p, i);
+            let var = (c.noise * m).max((max_error * m / 3.0).powi(2)).max(1.0);
+            (c.counts[i] - m).powi(2) / var
+        })
+        .sum();
+    chi + 3.0 * n.ln() * pieces.len() as f64
 }
 
 /// Greedy: from the left, each piece as long as still fits.

@@ -48,6 +48,14 @@ pub enum ImportError {
     Write { file: String, reason: String },
     #[error("the written scenario does not validate (a bug in surge; please report it):\n{0}")]
     Invalid(String),
+    #[error(
+        "{file} (BASE with the imported load) was written but does not validate:\n{problems}\nhint: BASE's deadline, faults, objectives or variants may name its own phases; the imported phases are {phases}: point those references at them, give them as offsets (`at: 2h30m`), or pass --deadline"
+    )]
+    BaseInvalid {
+        file: String,
+        problems: String,
+        phases: String,
+    },
 }
 
 /// Everything `surge import access-log` is asked.

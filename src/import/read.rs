@@ -176,6 +176,7 @@ pub fn read(
     let mut table = Table::default();
     table.keep_query = how.keep_query;
     let mut clients: HashMap<u64, i64> = HashMap::new();
+    let mut forget_above = 100_000;
     let hasher = std::hash::RandomState::new();
     let mut buf = Vec::with_capacity(4096);
     for file in &tally.files.clone() {
@@ -235,13 +236,14 @@ pub fn read(
                 days: (hi - lo) as f64 / 86_400.0,
             })?;
             if let Arrivals::Sessions { gap_ms } = how.arrivals
-                && clients.len() > 100_000
-                && tally.requests % 100_000 == 0
+                && clients.len() > forget_above
             {
                 // Clients quiet for longer than the gap would start a new
-                // session anyway: forget them.
+                // session anyway: forget them. Then wait until the map has
+                // doubled again, so this stays linear in the lines.
                 let now = tally.last_ms;
                 clients.retain(|_, last| now - *last <= gap_ms);
+                forget_above = (2 * clients.len()).max(100_000);
             }
         }
     }

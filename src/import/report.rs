@@ -190,6 +190,7 @@ pub fn page(
     let _ = write!(
         out,
         "</ul>\n<h2>Arrivals per {bin}, and the phases fitted to them</h2>\n{}\n\
+         <p class=\"note\">Solid: the arrivals the log shows; dashed: the fitted phases' expected arrivals.</p>\n\
          <h2>Error per {bin}</h2>\n{}\n<h2>Phases written</h2>\n<table><tr><th>phase</th><th>from</th><th>to</th><th>duration</th></tr>",
         charts::time_lines(
             &frame,

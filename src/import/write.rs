@@ -166,7 +166,9 @@ fn journey_name(r: &Route) -> String {
 }
 
 /// Whether a base journey's first path fits a route template: as many
-/// segments, each equal or both placeholders.
+/// segments, each equal, or a placeholder in the base (which takes an id
+/// or any one name: `/partners/{partner}/login` fits
+/// `/partners/pos/login`).
 fn same_path(path: &str, template: &str) -> bool {
     let path = path.split(['?', '#']).next().unwrap_or("");
     let a: Vec<&str> = path.split('/').collect();
@@ -174,7 +176,7 @@ fn same_path(path: &str, template: &str) -> bool {
     a.len() == b.len()
         && a.iter()
             .zip(&b)
-            .all(|(x, y)| x == y || (x.contains('{') && y.starts_with('{')))
+            .all(|(x, y)| x == y || (x.contains('{') && !y.is_empty()))
 }
 
 /// Entry routes: those that started at least one journey, most first.
@@ -246,13 +248,23 @@ pub fn scenario(
         Ok(_) => Ok(()),
         Err(problems) => {
             let shown = opts.out.display().to_string();
-            Err(ImportError::Invalid(
-                problems
-                    .iter()
-                    .map(|p| p.render(&shown))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            ))
+            let problems = problems
+                .iter()
+                .map(|p| p.render(&shown))
+                .collect::<Vec<_>>()
+                .join("\n");
+            Err(match opts.base {
+                Some(_) => ImportError::BaseInvalid {
+                    file: shown,
+                    problems,
+                    phases: phases(imported, offset_min)
+                        .into_iter()
+                        .map(|p| format!("`{}`", p.0))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                },
+                None => ImportError::Invalid(problems),
+            })
         }
     }
 }
@@ -604,6 +616,11 @@ mod tests {
         assert!(crate::scenario::units::parse_rate(&rate(1.0 / 3.0)).is_ok());
         assert!(same_path("/orders/{order_id}", "/orders/{id}"));
         assert!(!same_path("/orders/{order_id}/x", "/orders/{id}"));
+        assert!(same_path(
+            "/partners/{partner}/login",
+            "/partners/pos/login"
+        ));
+        assert!(!same_path("/partners/pos/login", "/partners/{id}/login"));
         assert!(
             crate::scenario::refs::parse_at("1800-1930").is_ok_and(|a| matches!(
                 a,
