@@ -455,6 +455,31 @@ mod tests {
     }
 
     #[test]
+    fn a_curve_may_be_one_phase_among_others_and_be_cut_short() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::scenario::curve::write(&dir.path().join("eve.csv"), &[4, 4, 8, 8, 8]).unwrap();
+        let text = "version: 1\nname: s\ntarget: {twin: {}}\nload: {arrivals: uniform, phases: [\
+                    {name: calm, duration: 2s, rate: 1/s}, {name: eve, curve: {file: eve.csv}, duration: 4s}, \
+                    {name: after, duration: 1s, rate: 2/s}]}\n\
+                    journeys:\n  a: {channel: storefront, steps: [{name: x, path: /}]}\n";
+        let checked = check_text(text, dir.path());
+        let s = checked
+            .scenario
+            .unwrap_or_else(|| panic!("{:?}", checked.problems));
+        assert_eq!(s.timeline.total, Duration::from_secs(7));
+        assert_eq!(s.timeline.phase("eve").unwrap().peak(), 8.0);
+        let mut per = vec![0u64; 7];
+        for a in Schedule::new(&s, Shard::WHOLE) {
+            per[a.at.as_secs() as usize] += 1;
+        }
+        assert_eq!(
+            per,
+            vec![1, 1, 4, 4, 8, 8, 2],
+            "the curve's fifth second is cut"
+        );
+    }
+
+    #[test]
     fn a_curve_with_poisson_arrivals_follows_its_counts_within_noise() {
         let counts: Vec<u64> = (0..60).map(|i| if i < 30 { 40 } else { 200 }).collect();
         let (_dir, s) = curve_scenario(&counts, "poisson", "mix: {a: 1, b: 1}");

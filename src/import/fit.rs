@@ -159,7 +159,15 @@ fn piece(c: &Curve, a: usize, b: usize, max_error: f64) -> Option<Piece> {
 /// Curves up to this many bins get the optimal placement of phases
 /// (dynamic programming, quadratic in the bins per phase tried); longer
 /// ones are cut greedily, longest phase first.
-const OPTIMAL_UP_TO: usize = 2000;
+pub const OPTIMAL_UP_TO: usize = 2000;
+
+/// Placements tried before the greedy cut takes over: a curve that needs
+/// more phases than this to fit is better written `--exact`, and each
+/// placement costs a pass quadratic in the bins.
+const MAX_PLACED: usize = 64;
+
+/// The most phases `--phases` may ask.
+pub const MAX_PHASES: usize = 200;
 
 /// How many more placements are tried past the fewest that fit, while
 /// none of them scores better.
@@ -199,7 +207,7 @@ pub fn fewest(c: &Curve, max_error: f64) -> Vec<Piece> {
                 }
             }
         }
-        if cuts.len() > n || (best.is_some() && since >= PATIENCE) {
+        if cuts.len() > n || cuts.len() > MAX_PLACED || (best.is_some() && since >= PATIENCE) {
             break;
         }
     }
@@ -224,25 +232,39 @@ fn bic(c: &Curve, pieces: &[Piece], max_error: f64) -> f64 {
     chi + 3.0 * n.ln() * pieces.len() as f64
 }
 
-/// Greedy: from the left, each piece as long as still fits.
+/// Greedy: from the left, each piece as long as still fits, found by
+/// doubling its length, then halving the gap (a check costs the piece's
+/// length, so a day counted per second stays seconds of work).
 fn greedy(c: &Curve, max_error: f64) -> Vec<Piece> {
     let n = c.counts.len();
     let mut out = Vec::new();
     let mut a = 0;
     while a < n {
-        let mut best = piece(c, a, a + 1, max_error).unwrap_or(Piece {
+        let single = piece(c, a, a + 1, max_error).unwrap_or(Piece {
             first: a,
             end: a + 1,
             from: c.counts[a] / c.len(a),
             to: c.counts[a] / c.len(a),
         });
-        let mut b = a + 2;
-        while b <= n {
+        let (mut good, mut best) = (a + 1, single);
+        let mut bad = None;
+        let mut len = 2;
+        while bad.is_none() && good < n {
+            let b = (a + len).min(n);
             match piece(c, a, b, max_error) {
-                Some(p) => best = p,
-                None => break,
+                Some(p) => (good, best) = (b, p),
+                None => bad = Some(b),
             }
-            b += 1;
+            len *= 2;
+        }
+        if let Some(mut hi) = bad {
+            while hi - good > 1 {
+                let mid = (good + hi) / 2;
+                match piece(c, a, mid, max_error) {
+                    Some(p) => (good, best) = (mid, p),
+                    None => hi = mid,
+                }
+            }
         }
         a = best.end;
         out.push(best);
@@ -423,6 +445,23 @@ mod tests {
         let c = curve(smooth);
         assert_eq!(c.noise, 0.0);
         assert_eq!(fewest(&c, 0.05).len(), 3);
+    }
+
+    #[test]
+    fn a_day_per_second_fits_greedily_and_quickly() {
+        // 86,400 bins: beyond the optimal placement; a step at noon.
+        let counts: Vec<f64> = (0..86_400)
+            .map(|i| if i < 43_200 { 20.0 } else { 50.0 })
+            .collect();
+        let c = Curve {
+            noise: dispersion(&counts),
+            counts,
+            bin: 1.0,
+            last: 1.0,
+        };
+        let p = fewest(&c, 0.05);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!((p[0].end, p[1].from), (43_200, 50.0));
     }
 
     #[test]

@@ -180,8 +180,13 @@ pub fn access_log(
             "--bin must be a whole number of seconds, 1s or more; e.g. --bin 1m".into(),
         ));
     }
-    if opts.phases == Some(0) {
-        return Err(ImportError::Option("--phases must be 1 or more".into()));
+    if let Some(n) = opts.phases
+        && !(1..=fit::MAX_PHASES).contains(&n)
+    {
+        return Err(ImportError::Option(format!(
+            "--phases {n}: give 1 to {}; for the curve as logged, second by second, use --exact",
+            fit::MAX_PHASES
+        )));
     }
     let entries = opts
         .entries
@@ -239,6 +244,14 @@ pub fn access_log(
     }
     let curve = binned(&tally.seconds, opts.bin.as_secs() as usize);
     let pieces = match opts.phases {
+        Some(n) if curve.counts.len() > fit::OPTIMAL_UP_TO => {
+            return Err(ImportError::Option(format!(
+                "--phases {n} places phases over at most {} bins; the window has {} bins of {}s: give a longer --bin",
+                fit::OPTIMAL_UP_TO,
+                curve.counts.len(),
+                curve.bin
+            )));
+        }
         Some(n) => fit::exactly(&curve, n),
         None => fit::fewest(&curve, opts.max_error),
     };
