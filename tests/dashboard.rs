@@ -11,15 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{http_get as get, read_summary, run_scenario, scenario_file, server};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{free_port, http_get as get, read_summary, run_scenario, scenario_file, server};
 
 /// Requests counted by `/metrics` now.
 fn requests_in_metrics(base: &str) -> u64 {

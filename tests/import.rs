@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::surge;
+use common::{free_port, surge};
 
 /// nginx's own log_format for the test: combined plus `$msec`, so times
 /// have milliseconds (a format given verbatim, as users do).
@@ -31,14 +31,6 @@ impl Drop for Nginx {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Starts nginx in `dir` (config, temp paths, logs all inside it).
