@@ -774,7 +774,8 @@ pub struct AccessLogArgs {
     /// Fit as few phases as keep every bin's count within this of the
     /// log's, or within the noise the log itself shows where that is wider
     /// (3√(D·n), D its dispersion between neighbouring bins: about 1 when
-    /// people arrive at random, 0 for evenly spaced arrivals).
+    /// people arrive at random, 0 for evenly spaced arrivals); a phase
+    /// more is added only where the curve's shape pays for it (BIC).
     #[arg(long, value_name = "PCT", default_value = "5%", value_parser = percent_arg)]
     pub max_error: Percent,
     /// Fit exactly N phases instead (least squares).

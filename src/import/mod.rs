@@ -301,7 +301,7 @@ pub fn access_log(
     write::scenario(opts, &mut imported, offset, deadline_s)?;
     let html = write::sibling(&opts.out, "fit.html");
     let page = report::page(opts, &imported, offset, deadline_s);
-    std::fs::write(&html, page).map_err(|e| ImportError::Write {
+    write::write_whole(&html, &page).map_err(|e| ImportError::Write {
         file: html.display().to_string(),
         reason: e.to_string(),
     })?;

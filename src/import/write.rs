@@ -14,6 +14,20 @@ use super::{ImportError, Imported, Options, fit, route_spec, routes::Route};
 /// them are reported with their share.
 const MAX_JOURNEYS: usize = 20;
 
+/// Writes `text` to a temporary file beside `path`, then renames it over
+/// `path`: a Ctrl-C or a full disk never leaves half a scenario (and
+/// `--out BASE.yaml` never loses BASE).
+pub fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map_or("out".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.partial"));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
 /// `eve.yaml` → `eve.EXT` beside it.
 pub fn sibling(out: &Path, ext: &str) -> PathBuf {
     let stem = out
@@ -241,7 +255,7 @@ pub fn scenario(
             )
         }
     };
-    std::fs::write(&opts.out, &text).map_err(|e| write_err(&opts.out, e))?;
+    write_whole(&opts.out, &text).map_err(|e| write_err(&opts.out, e))?;
     written.insert(0, opts.out.clone());
     imported.written.extend(written);
     match crate::scenario::load(&opts.out) {
