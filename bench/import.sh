@@ -75,19 +75,24 @@ def measure(args):
         sys.exit(f"failed: {' '.join(args)}")
     return wall, usage.ru_maxrss * 1024
 
-args = ["import", "access-log", "--entry", "GET /storefront", "--entry", "POST /stamping/stamp",
-        "--out", f"{work}/eve.yaml"]
+entries = ["--entry", "GET /storefront", "--entry", "POST /stamping/stamp"]
+def surge_import(log, extra):
+    return [surge, "import", "access-log", log, "--out", f"{work}/eve.yaml"] + extra
 ref, _ = measure(["wc", "-l", f"{work}/access.log"])
-whole, rss = measure([surge] + args[:2] + [f"{work}/access.log"] + args[2:])
-_, rss_tenth = measure([surge] + args[:2] + [f"{work}/tenth.log"] + args[2:])
+whole, rss = measure(surge_import(f"{work}/access.log", entries))
+_, rss_tenth = measure(surge_import(f"{work}/tenth.log", entries))
+# Without --entry every line looks its client up (address and agent).
+sessions, rss_sessions = measure(surge_import(f"{work}/access.log", []))
 mb = lambda b: b / 1e6
 print(f"reference wc -l: {ref:.1f} s")
-print(f"surge import: {whole:.1f} s ({lines / whole / 1e6:.2f} M lines/s, {whole / ref:.1f}x wc -l), peak RSS {mb(rss):.0f} MB")
+print(f"surge import, entry routes: {whole:.1f} s ({lines / whole / 1e6:.2f} M lines/s, {whole / ref:.1f}x wc -l), peak RSS {mb(rss):.0f} MB")
+print(f"surge import, sessions by client: {sessions:.1f} s ({lines / sessions / 1e6:.2f} M lines/s), peak RSS {mb(rss_sessions):.0f} MB")
 print(f"a tenth of the log: peak RSS {mb(rss_tenth):.0f} MB ({rss / rss_tenth:.2f}x for 10x the lines)")
 ok = True
 for name, good, figure in [
-    ("time under 20 s on one core", whole < 20.0, f"{whole:.1f} s"),
-    ("peak RSS under 200 MB", rss < 200e6, f"{mb(rss):.0f} MB"),
+    ("time under 20 s on one core (entry routes)", whole < 20.0, f"{whole:.1f} s"),
+    ("time under 20 s on one core (sessions)", sessions < 20.0, f"{sessions:.1f} s"),
+    ("peak RSS under 200 MB", max(rss, rss_sessions) < 200e6, f"{mb(max(rss, rss_sessions)):.0f} MB"),
     ("memory flat (10x the lines, under 32 MB more)", rss - rss_tenth < 32e6, f"+{mb(rss - rss_tenth):.0f} MB"),
 ]:
     print(f"{'PASS' if good else 'MISS'}  {name}: {figure}")
