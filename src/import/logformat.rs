@@ -4,6 +4,7 @@
 //! configurable field names. A line is read as bytes, without copying:
 //! logs carry invalid UTF-8 and 10 million lines must read in seconds.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// nginx's (and Apache's) `combined` format.
@@ -12,21 +13,23 @@ pub const COMBINED: &str = r#"$remote_addr - $remote_user [$time_local] "$reques
 pub const COMMON: &str =
     r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent"#;
 
-/// One request as the log tells it (slices of the line).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One request as the log tells it: slices of the line, except a JSON
+/// string holding escapes (`"\/a"`), which is unescaped into its own
+/// bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record<'a> {
     /// When it was logged, milliseconds since the Unix epoch (UTC).
     pub ms: i64,
     /// The line's UTC offset in minutes, when the log wrote one.
     pub offset_min: Option<i32>,
-    pub method: &'a [u8],
+    pub method: Cow<'a, [u8]>,
     /// The request target: a path with its query, or something else for
     /// `CONNECT`, `OPTIONS *` and junk.
-    pub target: &'a [u8],
+    pub target: Cow<'a, [u8]>,
     pub status: u16,
     /// Who sent it: the address (or `--client` field) and the user agent.
-    pub client: (&'a [u8], &'a [u8]),
-    pub content_type: &'a [u8],
+    pub client: (Cow<'a, [u8]>, Cow<'a, [u8]>),
+    pub content_type: Cow<'a, [u8]>,
 }
 
 /// Why a format string cannot be used, with the byte where it goes wrong.
@@ -270,14 +273,15 @@ impl Pattern {
         let mut rest = line
             .strip_prefix(self.lead.as_slice())
             .ok_or(LineError::Shape(first))?;
+        let empty = || Cow::Borrowed(&b""[..]);
         let mut r = Record {
             ms: 0,
             offset_min: None,
-            method: b"",
-            target: b"",
+            method: empty(),
+            target: empty(),
             status: 0,
-            client: (b"", b""),
-            content_type: b"",
+            client: (empty(), empty()),
+            content_type: empty(),
         };
         let mut time = false;
         let mut status = false;
@@ -299,21 +303,21 @@ impl Pattern {
                 }
                 Var::Request => {
                     let (m, t) = request(value);
-                    r.method = m;
-                    r.target = t;
+                    r.method = Cow::Borrowed(m);
+                    r.target = Cow::Borrowed(t);
                 }
-                Var::Method => r.method = value,
-                Var::Uri => r.target = value,
+                Var::Method => r.method = Cow::Borrowed(value),
+                Var::Uri => r.target = Cow::Borrowed(value),
                 Var::Status => {
                     r.status = digits(value)
                         .filter(|s| (100..1000).contains(s))
                         .ok_or(LineError::Status)? as u16;
                     status = true;
                 }
-                Var::Addr if !self.custom_client => r.client.0 = value,
-                Var::Client => r.client.0 = value,
-                Var::Agent => r.client.1 = value,
-                Var::ContentType => r.content_type = value,
+                Var::Addr if !self.custom_client => r.client.0 = Cow::Borrowed(value),
+                Var::Client => r.client.0 = Cow::Borrowed(value),
+                Var::Agent => r.client.1 = Cow::Borrowed(value),
+                Var::ContentType => r.content_type = Cow::Borrowed(value),
                 Var::Addr | Var::Other => {}
             }
         }
@@ -521,8 +525,6 @@ fn epoch(n: f64) -> Option<i64> {
 }
 
 fn parse_json<'a>(f: &JsonFields, line: &'a [u8]) -> Result<Record<'a>, LineError> {
-    // Borrowed strings where the JSON has no escapes; an escaped path or
-    // agent is rare enough to be read as the raw JSON text between quotes.
     let v: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(line).map_err(|_| LineError::Json)?;
     let ms = match v.get(&f.time) {
@@ -544,10 +546,11 @@ fn parse_json<'a>(f: &JsonFields, line: &'a [u8]) -> Result<Record<'a>, LineErro
     }
     .filter(|s| (100..1000).contains(s))
     .ok_or(LineError::Status)? as u16;
-    let slice = |key: &str| -> &'a [u8] {
+    let slice = |key: &str| -> Cow<'a, [u8]> {
         match v.get(key) {
-            Some(serde_json::Value::String(s)) => find_in(line, s.as_bytes()),
-            _ => b"",
+            Some(serde_json::Value::String(s)) => find_in(line, s.as_bytes())
+                .map_or_else(|| Cow::Owned(s.as_bytes().to_vec()), Cow::Borrowed),
+            _ => Cow::Borrowed(b""),
         }
     };
     let target = slice(&f.path);
@@ -565,19 +568,14 @@ fn parse_json<'a>(f: &JsonFields, line: &'a [u8]) -> Result<Record<'a>, LineErro
     })
 }
 
-/// The bytes of `value` where they stand in `line` (as a slice of the
-/// line), or the raw text of the first quoted string holding an escape.
-fn find_in<'a>(line: &'a [u8], value: &[u8]) -> &'a [u8] {
+/// The bytes of `value` where they stand quoted in `line` (a slice of the
+/// line, so most fields cost no copy); `None` when the JSON escaped them.
+fn find_in<'a>(line: &'a [u8], value: &[u8]) -> Option<&'a [u8]> {
     if value.is_empty() {
-        return b"";
+        return Some(b"");
     }
     let needle: Vec<u8> = [b"\"", value, b"\""].concat();
-    match memchr::memmem::find(line, &needle) {
-        Some(at) => &line[at + 1..at + 1 + value.len()],
-        // Escaped in the JSON: the unescaped text is not in the line. A
-        // stable stand-in keeps it countable.
-        None => b"(escaped)",
-    }
+    memchr::memmem::find(line, &needle).map(|at| &line[at + 1..at + 1 + value.len()])
 }
 
 /// Compiles `--format`: `combined`, `common`, `json`, or an nginx
@@ -615,11 +613,11 @@ mod tests {
     fn a_combined_line_reads_with_escaped_quotes_and_ipv6() {
         let line = br#"2001:db8::1 - - [06/Dec/2026:18:00:05 +0700] "GET /storefront/orders/8f3a9c?x=1 HTTP/1.1" 200 512 "-" "Mozilla \"quoted\" 5.0""#;
         let r = combined().parse(line).unwrap();
-        assert_eq!(r.method, b"GET");
-        assert_eq!(r.target, b"/storefront/orders/8f3a9c?x=1");
+        assert_eq!(&*r.method, b"GET");
+        assert_eq!(&*r.target, b"/storefront/orders/8f3a9c?x=1");
         assert_eq!(r.status, 200);
-        assert_eq!(r.client.0, b"2001:db8::1");
-        assert_eq!(r.client.1, br#"Mozilla \"quoted\" 5.0"#);
+        assert_eq!(&*r.client.0, b"2001:db8::1");
+        assert_eq!(&*r.client.1, br#"Mozilla \"quoted\" 5.0"#);
         assert_eq!(r.offset_min, Some(420));
         // 2026-12-06T11:00:05Z
         assert_eq!(r.ms, 1_796_554_805_000);
@@ -660,7 +658,7 @@ mod tests {
             .parse(b"1796554805.250 10.1.2.3 \"POST /api/quota HTTP/1.1\" 503 0.012")
             .unwrap();
         assert_eq!(
-            (r.ms, r.client.0, r.status),
+            (r.ms, &*r.client.0, r.status),
             (1_796_554_805_250, &b"10.1.2.3"[..], 503)
         );
     }
@@ -675,7 +673,12 @@ mod tests {
         let r = f
             .parse(br#"{"ts": 1796554805250, "method": "GET", "uri": "/a/1", "status": 200}"#)
             .unwrap();
-        assert_eq!((r.ms, r.target), (1_796_554_805_250, &b"/a/1"[..]));
+        assert_eq!((r.ms, &*r.target), (1_796_554_805_250, &b"/a/1"[..]));
+        // PHP and others escape slashes: the path is unescaped.
+        let r = f
+            .parse(br#"{"ts": 1796554805250, "uri": "\/a\/2", "status": 200}"#)
+            .unwrap();
+        assert_eq!(&*r.target, b"/a/2");
         let r = f
             .parse(br#"{"ts": "2026-12-06T18:00:05+07:00", "uri": "/b", "status": "404"}"#)
             .unwrap();
@@ -705,6 +708,6 @@ mod tests {
         let r = f
             .parse(b"1.2.3.4 - - [06/Dec/2026:18:00:05 +0700] \"-\" 400 0 \"-\" \"-\"")
             .unwrap();
-        assert_eq!((r.method, r.status), (&b""[..], 400));
+        assert_eq!((&*r.method, r.status), (&b""[..], 400));
     }
 }

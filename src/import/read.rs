@@ -270,19 +270,19 @@ fn count(
         tally.not_path += 1;
         return Ok(());
     }
-    if !how.keep_assets && routes::is_asset(rec.target, rec.content_type) {
+    if !how.keep_assets && routes::is_asset(&rec.target, &rec.content_type) {
         tally.assets += 1;
         return Ok(());
     }
     let arrival = match &how.arrivals {
         Arrivals::Entries(entries) => entries
             .iter()
-            .any(|(m, t)| m.as_bytes() == rec.method && routes::fits(t, rec.target)),
+            .any(|(m, t)| m.as_bytes() == &*rec.method && routes::fits(t, &rec.target)),
         Arrivals::Sessions { gap_ms } => {
             let mut h = hasher.build_hasher();
-            h.write(rec.client.0);
+            h.write(&rec.client.0);
             h.write_u8(0xff);
-            h.write(rec.client.1);
+            h.write(&rec.client.1);
             let last = clients.entry(h.finish()).or_insert(i64::MIN);
             let new = *last == i64::MIN || rec.ms - *last > *gap_ms;
             *last = (*last).max(rec.ms);
@@ -293,6 +293,6 @@ fn count(
     tally.requests += 1;
     tally.arrivals += u64::from(arrival);
     tally.last_ms = tally.last_ms.max(rec.ms);
-    table.add(rec.method, rec.target, rec.status, arrival);
+    table.add(&rec.method, &rec.target, rec.status, arrival);
     Ok(())
 }
