@@ -688,3 +688,43 @@ fn without_entry_routes_a_clients_first_request_after_a_quiet_gap_is_an_arrival(
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("6 requests, 6 arrivals"), "{stdout}");
 }
+
+#[test]
+fn a_scale_with_three_extra_zeros_is_written_but_refused_with_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let lines: Vec<Vec<u8>> = (0..600)
+        .flat_map(|t| {
+            (0..20).map(move |k| {
+                cet_line(
+                    t,
+                    &format!("10.0.{k}.1"),
+                    b"POST /stamping/stamp HTTP/1.1",
+                    200,
+                    "x",
+                )
+            })
+        })
+        .collect();
+    write_log(&log, &lines, true);
+    let out = dir.path().join("big.yaml");
+    let (code, _, stderr) = import(&[
+        s(&log),
+        "--out",
+        s(&out),
+        "--entry",
+        "POST /stamping/stamp",
+        "--scale",
+        "20000",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("big.yaml was written but does not validate"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("arrivals for one process"), "{stderr}");
+    assert!(out.exists());
+    let (code, _, stderr) = import(&[s(&log), "--out", s(&out), "--phases", "20000"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--phases 20000: give 1 to 200"), "{stderr}");
+}

@@ -46,8 +46,10 @@ pub enum ImportError {
     Empty(String),
     #[error("cannot write `{file}`: {reason}")]
     Write { file: String, reason: String },
-    #[error("the written scenario does not validate (a bug in surge; please report it):\n{0}")]
-    Invalid(String),
+    #[error(
+        "{file} was written but does not validate:\n{problems}\nhint: the options chose these values (--scale and --peak set the rates); change them and import again, or edit the file"
+    )]
+    Invalid { file: String, problems: String },
     #[error(
         "{file} (BASE with the imported load) was written but does not validate:\n{problems}\nhint: BASE's deadline, faults, objectives or variants may name its own phases; the imported phases are {phases}: point those references at them, give them as offsets (`at: 2h30m`), or pass --deadline"
     )]
@@ -226,7 +228,7 @@ pub fn access_log(
         keep_assets: opts.keep_assets,
         arrivals: if entries.is_empty() {
             read::Arrivals::Sessions {
-                gap_ms: opts.session_gap.as_millis() as i64,
+                gap_ms: opts.session_gap.as_millis().min(i64::MAX as u128) as i64,
             }
         } else {
             read::Arrivals::Entries(entries)

@@ -251,7 +251,10 @@ pub fn scenario(
             written.extend(files);
             format!(
                 "{header}{}",
-                serde_yaml::to_string(&doc).map_err(|e| ImportError::Invalid(e.to_string()))?
+                serde_yaml::to_string(&doc).map_err(|e| ImportError::Write {
+                    file: opts.out.display().to_string(),
+                    reason: e.to_string(),
+                })?
             )
         }
     };
@@ -277,7 +280,10 @@ pub fn scenario(
                         .collect::<Vec<_>>()
                         .join(", "),
                 },
-                None => ImportError::Invalid(problems),
+                None => ImportError::Invalid {
+                    file: shown,
+                    problems,
+                },
             })
         }
     }
