@@ -346,6 +346,31 @@ fn rotated_gzipped_and_odd_lines_are_read_in_time_order_across_a_clock_change() 
         .collect();
     assert_eq!(counts, vec!["1"; 40], "one arrival every second, in order");
     surge().arg("validate").arg(&out).assert().success();
+
+    // A window across the clock change, given in UTC: 20 of the 40
+    // seconds, the odd lines (at 01:00:05 to 01:00:07 UTC) inside it.
+    let (code, stdout, stderr) = import(&[
+        s(&paths[0]),
+        s(&paths[1]),
+        s(&paths[2]),
+        "--entry",
+        "GET /a/{id}",
+        "--from",
+        "2026-10-25T00:59:50Z",
+        "--to",
+        "2026-10-25T01:00:10Z",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("0 unreadable, 20 outside the window, 2 not a request for a path"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("window 2026-10-25 02:59:50 +02:00 to 2026-10-25 03:00:10 +02:00 (20s): 23 requests, 20 arrivals"),
+        "{stdout}"
+    );
 }
 
 #[test]
