@@ -17,6 +17,10 @@ use super::template::Template;
 /// The `data` tables a scenario reads, by name.
 pub type Tables = indexmap::IndexMap<String, std::sync::Arc<super::data::Table>>;
 
+/// Hints for a load without phases, or with both `phases` and `curve`.
+const NO_PHASES: &str = "add a phase `{ name: surge, duration: 10m, rate: 20/s }`, or give the whole load as `curve: { file: eve.csv }`";
+const CURVE_IN_A_PHASE: &str = "to use a curve as one phase among others, write it in the phase: `{ name: eve, curve: { file: eve.csv } }`";
+
 /// Variables every journey has without capturing them.
 pub const BUILTIN_VARS: [&str; 5] = ["arrival", "journey", "channel", "partner", "random"];
 
@@ -391,37 +395,36 @@ impl Checker<'_> {
     fn phases(&mut self) -> Vec<PhaseWindow> {
         let load = &self.file.load;
         let base = Path::at(&["load"]);
-        let whole;
-        let (phases, at): (&[Phase], Box<dyn Fn(usize) -> Path>) = match (
-            &load.curve,
-            load.phases.is_empty(),
-        ) {
-            (Some(curve), true) => {
-                whole = [Phase {
-                    name: super::refs::Name("curve".into()),
-                    duration: None,
-                    rate: None,
-                    from: None,
-                    to: None,
-                    curve: Some(curve.clone()),
-                }];
-                let b = base.clone();
-                (&whole, Box::new(move |_| b.clone()))
-            }
+        // The whole load as a curve is one phase, named `curve`, whose
+        // problems are located at `load`.
+        let whole = match (&load.curve, load.phases.is_empty()) {
+            (Some(curve), true) => Some(Phase {
+                name: super::refs::Name("curve".into()),
+                duration: None,
+                rate: None,
+                from: None,
+                to: None,
+                curve: Some(curve.clone()),
+            }),
             (curve, empty) => {
                 if curve.is_some() {
                     self.error(base.key("curve"), "give `phases` or `curve`, not both")
-                            .hint = Some(
-                            "to use a curve as one phase among others, write it in the phase: `{ name: eve, curve: { file: eve.csv } }`".into(),
-                        );
+                        .hint = Some(CURVE_IN_A_PHASE.into());
                 }
                 if empty {
-                    self.error(base.key("phases"), "no phases: the run would last 0s").hint =
-                            Some("add a phase `{ name: surge, duration: 10m, rate: 20/s }`, or give the whole load as `curve: { file: eve.csv }`".into());
+                    self.error(base.key("phases"), "no phases: the run would last 0s")
+                        .hint = Some(NO_PHASES.into());
                 }
-                let b = base.key("phases");
-                (&load.phases, Box::new(move |i| b.index(i)))
+                None
             }
+        };
+        let phases: &[Phase] = match &whole {
+            Some(p) => std::slice::from_ref(p),
+            None => &load.phases,
+        };
+        let at = |i: usize| match whole {
+            Some(_) => base.clone(),
+            None => base.key("phases").index(i),
         };
         let mut seen = HashSet::new();
         let mut windows = Vec::new();
