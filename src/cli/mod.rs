@@ -690,7 +690,7 @@ pub fn import_access_log(
         }
     };
     let t = &imported.tally;
-    let offset = t.offset_min.unwrap_or(0);
+    let offset = imported.offset_min;
     writeln!(
         out,
         "read {} lines from {} file{} ({} unreadable, {} outside the window, {} not a request for a path, {} static assets left out, {} blank)",
@@ -743,15 +743,10 @@ pub fn import_access_log(
     writeln!(
         out,
         "\nper {}: requests, arrivals, fitted arrivals, error",
-        crate::scenario::units::Duration(std::time::Duration::from_secs(bin as u64))
+        import::write::duration(c.bin)
     )?;
-    for (p, i) in imported
-        .pieces
-        .iter()
-        .flat_map(|p| (p.first..p.end).map(move |i| (p, i)))
-    {
+    for (i, m) in c.modelled(&imported.pieces) {
         let requests: u64 = t.seconds.iter().skip(i * bin).take(bin).map(|s| s[0]).sum();
-        let m = c.model(p, i);
         writeln!(
             out,
             "  {}  {:>8}  {:>8}  {:>10.1}  {:>5.1}%",
@@ -763,11 +758,11 @@ pub fn import_access_log(
         )?;
     }
     writeln!(out)?;
-    for line in report::figures(opts, &imported, offset) {
+    for line in report::figures(opts, &imported) {
         writeln!(out, "{line}")?;
     }
     if !opts.exact {
-        for (name, a, b, p) in import::write::phases(&imported, offset) {
+        for (name, a, b, p) in import::write::phases(&imported) {
             let rate = if p.constant() {
                 import::write::rate(p.from)
             } else {
@@ -780,9 +775,7 @@ pub fn import_access_log(
             writeln!(
                 out,
                 "  phase {name}: {rate} for {}",
-                crate::scenario::units::Duration(std::time::Duration::from_secs(
-                    (b - a).round() as u64
-                ))
+                import::write::duration(b - a)
             )?;
         }
     }

@@ -60,6 +60,25 @@ impl Curve {
         rate.max(0.0) * self.len(i)
     }
 
+    /// Each bin's index and its expected count under `pieces`.
+    pub fn modelled<'a>(&'a self, pieces: &'a [Piece]) -> impl Iterator<Item = (usize, f64)> + 'a {
+        pieces
+            .iter()
+            .flat_map(move |p| (p.first..p.end).map(move |i| (i, self.model(p, i))))
+    }
+
+    /// The worst relative error of a bin under `pieces`, and its index.
+    pub fn worst(&self, pieces: &[Piece]) -> (f64, usize) {
+        self.modelled(pieces)
+            .map(|(i, m)| (error(self.counts[i], m), i))
+            .fold((0.0, 0), |w, e| if e.0 > w.0 { e } else { w })
+    }
+
+    /// The curve's length, seconds.
+    pub fn total(&self) -> f64 {
+        self.edge(self.counts.len())
+    }
+
     /// Seconds from the start to the start of bin `i` (or the end).
     pub fn edge(&self, i: usize) -> f64 {
         if i >= self.counts.len() {
@@ -106,9 +125,10 @@ pub fn error(y: f64, m: f64) -> f64 {
     }
 }
 
-/// Least-squares line through the rates of bins `[a, b)`, as the rates at
-/// the segment's two edges; and the constant (mean) rate.
-fn line(c: &Curve, a: usize, b: usize) -> (f64, f64, f64) {
+/// The two shapes a piece over bins `[a, b)` may take: the constant (mean)
+/// rate, and the least-squares ramp through the bins' rates (kept at or
+/// above 0 at its edges).
+fn candidates(c: &Curve, a: usize, b: usize) -> (Piece, Piece) {
     let (mut sw, mut st, mut sr, mut stt, mut str_) = (0.0, 0.0, 0.0, 0.0, 0.0);
     for i in a..b {
         let w = c.len(i);
@@ -129,30 +149,29 @@ fn line(c: &Curve, a: usize, b: usize) -> (f64, f64, f64) {
     };
     let tm = st / sw;
     let (ea, eb) = (c.edge(a), c.edge(b));
-    (mean + slope * (ea - tm), mean + slope * (eb - tm), mean)
-}
-
-/// The best piece over bins `[a, b)` that keeps every bin within
-/// `max_error`: constant when a constant does, else the least-squares
-/// ramp; `None` when neither does.
-fn piece(c: &Curve, a: usize, b: usize, max_error: f64) -> Option<Piece> {
-    let (from, to, mean) = line(c, a, b);
-    let fits = |p: &Piece| (a..b).all(|i| within(c.counts[i], c.model(p, i), max_error, c.noise));
     let flat = Piece {
         first: a,
         end: b,
         from: mean,
         to: mean,
     };
+    let ramp = Piece {
+        from: (mean + slope * (ea - tm)).max(0.0),
+        to: (mean + slope * (eb - tm)).max(0.0),
+        ..flat
+    };
+    (flat, ramp)
+}
+
+/// The best piece over bins `[a, b)` that keeps every bin within
+/// `max_error`: constant when a constant does, else the least-squares
+/// ramp; `None` when neither does.
+fn piece(c: &Curve, a: usize, b: usize, max_error: f64) -> Option<Piece> {
+    let (flat, ramp) = candidates(c, a, b);
+    let fits = |p: &Piece| (a..b).all(|i| within(c.counts[i], c.model(p, i), max_error, c.noise));
     if fits(&flat) {
         return Some(flat);
     }
-    let ramp = Piece {
-        first: a,
-        end: b,
-        from: from.max(0.0),
-        to: to.max(0.0),
-    };
     fits(&ramp).then_some(ramp)
 }
 
@@ -220,11 +239,9 @@ pub fn fewest(c: &Curve, max_error: f64) -> Vec<Piece> {
 /// nothing worth a phase.
 fn bic(c: &Curve, pieces: &[Piece], max_error: f64) -> f64 {
     let n = c.counts.len() as f64;
-    let chi: f64 = pieces
-        .iter()
-        .flat_map(|p| (p.first..p.end).map(move |i| (p, i)))
-        .map(|(p, i)| {
-            let m = c.model(p, i);
+    let chi: f64 = c
+        .modelled(pieces)
+        .map(|(i, m)| {
             let var = (c.noise * m).max((max_error * m / 3.0).powi(2)).max(1.0);
             (c.counts[i] - m).powi(2) / var
         })
@@ -368,23 +385,8 @@ pub fn exactly(c: &Curve, k: usize) -> Vec<Piece> {
     }
     cuts.windows(2)
         .map(|w| {
-            let (f, t, mean) = line(c, w[0], w[1]);
-            let ramp = Piece {
-                first: w[0],
-                end: w[1],
-                from: f.max(0.0),
-                to: t.max(0.0),
-            };
-            let flat = Piece {
-                from: mean,
-                to: mean,
-                ..ramp.clone()
-            };
-            let worst = |p: &Piece| {
-                (w[0]..w[1])
-                    .map(|i| error(c.counts[i], c.model(p, i)))
-                    .fold(0.0, f64::max)
-            };
+            let (flat, ramp) = candidates(c, w[0], w[1]);
+            let worst = |p: &Piece| c.worst(std::slice::from_ref(p)).0;
             if worst(&flat) <= worst(&ramp) + 1e-3 {
                 flat
             } else {

@@ -93,6 +93,9 @@ pub struct Imported {
     pub curve: fit::Curve,
     pub pieces: Vec<fit::Piece>,
     pub scale: f64,
+    /// The UTC offset, minutes, of the log's first line: times of day are
+    /// shown in it (UTC when the log writes none).
+    pub offset_min: i32,
     pub written: Vec<PathBuf>,
     /// Entry routes no journey took, with their share of arrivals.
     pub unmapped: Vec<(String, f64)>,
@@ -196,15 +199,8 @@ pub fn access_log(
         .map(|e| route_spec(e, "--entry"))
         .collect::<Result<Vec<_>, _>>()?;
     // Times of day need the log's zone: the first line of the earliest file.
-    let mut first: Option<(i64, Option<i32>)> = None;
-    for f in &opts.files {
-        if let Some(t) = read::first_time(f, &format)?
-            && first.is_none_or(|p| t.0 < p.0)
-        {
-            first = Some(t);
-        }
-    }
-    let (first_ms, first_off) = first.map_or((0, None), |(ms, off)| (ms, off));
+    let (files, first) = read::in_time_order(&opts.files, &format)?;
+    let (first_ms, first_off) = first.unwrap_or((0, None));
     let offset = first_off.unwrap_or(0);
     let time = |t: &Option<String>, flag: &str| {
         t.as_deref()
@@ -234,7 +230,7 @@ pub fn access_log(
             read::Arrivals::Entries(entries)
         },
     };
-    let mut tally = read::read(&opts.files, &reading, progress)?;
+    let mut tally = read::read(files, &reading, progress)?;
     progress.finish_and_clear();
     judge_reading(&tally, &opts.format)?;
     if let Some(t) = to_ms {
@@ -281,7 +277,7 @@ pub fn access_log(
         Some(d) => {
             let at = parse_time(d, "--deadline", tally.origin_ms, offset)?;
             let s = (at - tally.origin_ms) as f64 / 1000.0;
-            let total = fit_total(&curve);
+            let total = curve.total();
             if !(0.0..=total).contains(&s) {
                 return Err(ImportError::Option(format!(
                     "--deadline {d} falls outside the window read ({} to {})",
@@ -297,12 +293,13 @@ pub fn access_log(
         curve,
         pieces,
         scale,
+        offset_min: offset,
         written: Vec::new(),
         unmapped: Vec::new(),
     };
-    write::scenario(opts, &mut imported, offset, deadline_s)?;
+    write::scenario(opts, &mut imported, deadline_s)?;
     let html = write::sibling(&opts.out, "fit.html");
-    let page = report::page(opts, &imported, offset, deadline_s);
+    let page = report::page(opts, &imported, deadline_s);
     write::write_whole(&html, &page).map_err(|e| ImportError::Write {
         file: html.display().to_string(),
         reason: e.to_string(),
@@ -366,11 +363,6 @@ pub fn binned(seconds: &[[u64; 2]], bin: usize) -> fit::Curve {
         bin: bin as f64,
         last: last as f64,
     }
-}
-
-/// The window's length in seconds.
-pub fn fit_total(c: &fit::Curve) -> f64 {
-    c.edge(c.counts.len())
 }
 
 #[cfg(test)]

@@ -60,8 +60,6 @@ pub struct Tally {
     pub seconds: Vec<[u64; 2]>,
     /// Milliseconds since the epoch of second 0.
     pub origin_ms: i64,
-    /// The UTC offset of the first line, minutes (for times of day).
-    pub offset_min: Option<i32>,
     pub last_ms: i64,
     pub routes: Vec<routes::Route>,
     /// The files, in the order read.
@@ -89,9 +87,30 @@ fn open(path: &Path) -> Result<Box<dyn BufRead>, ImportError> {
     })
 }
 
+/// A line's time, ms since the epoch, and its UTC offset in minutes when
+/// the log writes one.
+pub type Stamp = (i64, Option<i32>);
+
+/// The logs in the order of their first lines' times (rotated files given
+/// in any order), and the earliest line's time and UTC offset: the zone
+/// times of day are read and shown in.
+pub fn in_time_order(
+    files: &[PathBuf],
+    format: &Format,
+) -> Result<(Vec<PathBuf>, Option<Stamp>), ImportError> {
+    let mut ordered = Vec::new();
+    for f in files {
+        ordered.push((first_time(f, format)?, f.clone()));
+    }
+    // Files without a readable line go last (their lines are counted).
+    ordered.sort_by_key(|(first, _)| first.map_or(i64::MAX, |t| t.0));
+    let earliest = ordered.first().and_then(|o| o.0);
+    Ok((ordered.into_iter().map(|o| o.1).collect(), earliest))
+}
+
 /// The time and offset of a file's first readable line (within its first
-/// thousand), to order rotated files.
-pub fn first_time(path: &Path, format: &Format) -> Result<Option<(i64, Option<i32>)>, ImportError> {
+/// thousand).
+fn first_time(path: &Path, format: &Format) -> Result<Option<Stamp>, ImportError> {
     let mut r = open(path)?;
     let mut buf = Vec::new();
     for _ in 0..1000 {
@@ -152,20 +171,14 @@ impl Bins {
     }
 }
 
-/// Reads every file (in the order of their first lines' times).
+/// Reads every file, in the order given ([`in_time_order`]'s).
 pub fn read(
-    files: &[PathBuf],
+    files: Vec<PathBuf>,
     how: &Reading,
     progress: &indicatif::ProgressBar,
 ) -> Result<Tally, ImportError> {
-    let mut ordered = Vec::new();
-    for f in files {
-        let first = first_time(f, &how.format)?;
-        ordered.push((first.map_or(i64::MAX, |t| t.0), f.clone()));
-    }
-    ordered.sort();
     let mut tally = Tally {
-        files: ordered.iter().map(|o| o.1.clone()).collect(),
+        files,
         ..Tally::default()
     };
     let mut bins = Bins {
@@ -219,9 +232,6 @@ pub fn read(
                     continue;
                 }
             };
-            if tally.offset_min.is_none() {
-                tally.offset_min = rec.offset_min;
-            }
             count(
                 &mut tally,
                 how,

@@ -15,10 +15,11 @@ use super::{Imported, Options, fit, write};
 const SHOWN_ROUTES: usize = 40;
 
 /// The import's figures as short lines, for stdout and the report.
-pub fn figures(opts: &Options, imported: &Imported, offset_min: i32) -> Vec<String> {
+pub fn figures(opts: &Options, imported: &Imported) -> Vec<String> {
+    let offset_min = imported.offset_min;
     let t = &imported.tally;
     let c = &imported.curve;
-    let total = super::fit_total(c);
+    let total = c.total();
     let (peak_s, peak_s_at) = t
         .seconds
         .iter()
@@ -34,19 +35,17 @@ pub fn figures(opts: &Options, imported: &Imported, offset_min: i32) -> Vec<Stri
         .max()
         .unwrap_or((0, 0));
     let at = |s: f64| write::clock(t.origin_ms + (s * 1000.0) as i64, offset_min);
-    let (worst, worst_at) = write::worst(imported);
-    let noisy = imported
-        .pieces
-        .iter()
-        .flat_map(|p| (p.first..p.end).map(move |i| (p, i)))
-        .filter(|(p, i)| fit::error(c.counts[*i], c.model(p, *i)) > opts.max_error)
+    let (worst, worst_at) = c.worst(&imported.pieces);
+    let noisy = c
+        .modelled(&imported.pieces)
+        .filter(|&(i, m)| fit::error(c.counts[i], m) > opts.max_error)
         .count();
     let mut out = vec![
         format!(
             "window {} to {} ({}): {} requests, {} arrivals",
             at(0.0),
             at(total),
-            human_secs(total),
+            write::duration(total),
             t.requests,
             t.arrivals
         ),
@@ -64,7 +63,7 @@ pub fn figures(opts: &Options, imported: &Imported, offset_min: i32) -> Vec<Stri
         out.push(format!(
             "fit: {} phases per {}; worst bin {:.1}% off at {}; {} of {} bins beyond {:.0}% but within the log's noise (dispersion {:.2}: 3√(D·n))",
             imported.pieces.len(),
-            human_secs(c.bin),
+            write::duration(c.bin),
             worst * 100.0,
             at(c.edge(worst_at)),
             noisy,
@@ -77,10 +76,6 @@ pub fn figures(opts: &Options, imported: &Imported, offset_min: i32) -> Vec<Stri
         out.push(format!("scale {:.4} for next year", imported.scale));
     }
     out
-}
-
-fn human_secs(s: f64) -> String {
-    crate::scenario::units::Duration(std::time::Duration::from_secs(s.round() as u64)).to_string()
 }
 
 /// The route table as text rows: method, template, requests, share,
@@ -106,15 +101,10 @@ pub fn route_rows(imported: &Imported, limit: usize) -> Vec<[String; 6]> {
 }
 
 /// The page.
-pub fn page(
-    opts: &Options,
-    imported: &Imported,
-    offset_min: i32,
-    deadline_s: Option<f64>,
-) -> String {
+pub fn page(opts: &Options, imported: &Imported, deadline_s: Option<f64>) -> String {
     let c = &imported.curve;
-    let total = super::fit_total(c);
-    let phases: Vec<PhaseInfo> = write::phases(imported, offset_min)
+    let total = c.total();
+    let phases: Vec<PhaseInfo> = write::phases(imported)
         .into_iter()
         .map(|(name, a, b, p)| PhaseInfo {
             name,
@@ -139,11 +129,7 @@ pub fn page(
             .collect(),
         dashed: false,
     };
-    let modelled: Vec<(usize, f64)> = imported
-        .pieces
-        .iter()
-        .flat_map(|p| (p.first..p.end).map(move |i| (i, c.model(p, i))))
-        .collect();
+    let modelled: Vec<(usize, f64)> = c.modelled(&imported.pieces).collect();
     let fitted = Line {
         name: "fitted phases".into(),
         color: charts::color(1),
@@ -168,7 +154,7 @@ pub fn page(
         ],
         dashed: true,
     };
-    let bin = human_secs(c.bin);
+    let bin = write::duration(c.bin);
     let mut out = String::new();
     let files: Vec<String> = imported
         .tally
@@ -184,7 +170,7 @@ pub fn page(
         esc(&files.join(", ")),
         crate::report::html::STYLE
     );
-    for f in figures(opts, imported, offset_min) {
+    for f in figures(opts, imported) {
         let _ = write!(out, "<li>{}</li>", esc(&f));
     }
     let _ = write!(
@@ -214,7 +200,7 @@ pub fn page(
             esc(&p.name),
             write::rate(p.from_per_s),
             write::rate(p.to_per_s),
-            human_secs(p.end_s - p.start_s)
+            write::duration(p.end_s - p.start_s)
         );
     }
     let _ = write!(

@@ -77,14 +77,16 @@ pub fn rate(per_s: f64) -> String {
     }
 }
 
-fn duration(secs: f64) -> String {
+/// Seconds as the format writes a duration (`1h30m`).
+pub fn duration(secs: f64) -> String {
     crate::scenario::units::Duration(std::time::Duration::from_secs(secs.round() as u64))
         .to_string()
 }
 
 /// The phases of the fit, named by their time of day (`1800-1930`, with
 /// `-2` and on when two share a name).
-pub fn phases(imported: &Imported, offset_min: i32) -> Vec<(String, f64, f64, &fit::Piece)> {
+pub fn phases(imported: &Imported) -> Vec<(String, f64, f64, &fit::Piece)> {
+    let offset_min = imported.offset_min;
     let c = &imported.curve;
     let origin = imported.tally.origin_ms;
     let mut seen = std::collections::HashMap::<String, usize>::new();
@@ -120,7 +122,7 @@ fn s(text: impl Into<String>) -> Value {
 
 /// The `load` mapping: BASE's other keys kept, phases (or the curve) and
 /// scale replaced.
-fn load(opts: &Options, imported: &Imported, offset_min: i32, base: Option<&Value>) -> Value {
+fn load(opts: &Options, imported: &Imported, base: Option<&Value>) -> Value {
     let mut m = match base {
         Some(Value::Mapping(m)) => m.clone(),
         _ => Mapping::new(),
@@ -135,7 +137,7 @@ fn load(opts: &Options, imported: &Imported, offset_min: i32, base: Option<&Valu
             .map_or(String::new(), |n| n.to_string_lossy().into_owned());
         m.insert(s("curve"), map(vec![("file", s(name))]));
     } else {
-        let list = phases(imported, offset_min)
+        let list = phases(imported)
             .into_iter()
             .map(|(name, a, b, p)| {
                 let mut pairs = vec![("name", s(name)), ("duration", s(duration(b - a)))];
@@ -209,7 +211,6 @@ fn entries(imported: &Imported) -> Vec<&Route> {
 pub fn scenario(
     opts: &Options,
     imported: &mut Imported,
-    offset_min: i32,
     deadline_s: Option<f64>,
 ) -> Result<(), ImportError> {
     let write_err = |p: &Path, e: std::io::Error| ImportError::Write {
@@ -223,7 +224,7 @@ pub fn scenario(
         crate::scenario::curve::write(&file, &counts).map_err(|e| write_err(&file, e))?;
         written.push(file);
     }
-    let header = header(opts, imported, offset_min);
+    let header = header(opts, imported);
     let deadline = deadline_s.map(|d| s(duration(d)));
     let text = match &opts.base {
         Some(base) => {
@@ -238,7 +239,7 @@ pub fn scenario(
             let (mix, unmapped) = base_mix(opts, imported, &doc)?;
             imported.unmapped = unmapped;
             let mut blocks = vec![
-                ("load", load(opts, imported, offset_min, doc.get("load"))),
+                ("load", load(opts, imported, doc.get("load"))),
                 ("mix", mix),
             ];
             if let Some(d) = deadline {
@@ -247,7 +248,7 @@ pub fn scenario(
             format!("{header}{}", splice(&text, &blocks))
         }
         None => {
-            let (doc, files) = fresh(opts, imported, offset_min, deadline)?;
+            let (doc, files) = fresh(opts, imported, deadline)?;
             written.extend(files);
             format!(
                 "{header}{}",
@@ -274,7 +275,7 @@ pub fn scenario(
                 Some(_) => ImportError::BaseInvalid {
                     file: shown,
                     problems,
-                    phases: phases(imported, offset_min)
+                    phases: phases(imported)
                         .into_iter()
                         .map(|p| format!("`{}`", p.0))
                         .collect::<Vec<_>>()
@@ -290,11 +291,12 @@ pub fn scenario(
 }
 
 /// The header comment: where the load came from and how well it fits.
-fn header(opts: &Options, imported: &Imported, offset_min: i32) -> String {
+fn header(opts: &Options, imported: &Imported) -> String {
     let t = &imported.tally;
-    let total = super::fit_total(&imported.curve);
+    let offset_min = imported.offset_min;
+    let total = imported.curve.total();
     let files: Vec<String> = t.files.iter().map(|f| f.display().to_string()).collect();
-    let (worst, _) = worst(imported);
+    let (worst, _) = imported.curve.worst(&imported.pieces);
     let how = if opts.entries.is_empty() {
         format!(
             "a client's first request after {} quiet",
@@ -332,21 +334,6 @@ fn header(opts: &Options, imported: &Imported, offset_min: i32) -> String {
         t.requests,
         t.arrivals,
     )
-}
-
-/// The worst relative error of a bin under the fit, and its index.
-pub fn worst(imported: &Imported) -> (f64, usize) {
-    let c = &imported.curve;
-    let mut out = (0.0, 0);
-    for p in &imported.pieces {
-        for i in p.first..p.end {
-            let e = fit::error(c.counts[i], c.model(p, i));
-            if e > out.0 {
-                out = (e, i);
-            }
-        }
-    }
-    out
 }
 
 /// `mix` for BASE: each entry route's arrivals go to the journey it maps
@@ -496,7 +483,6 @@ fn write_values(file: &Path, k: usize, rows: &[Vec<String>]) -> Result<(), csv::
 fn fresh(
     opts: &Options,
     imported: &mut Imported,
-    offset_min: i32,
     deadline: Option<Value>,
 ) -> Result<(Value, Vec<PathBuf>), ImportError> {
     let dir_name = format!(
@@ -611,7 +597,7 @@ fn fresh(
         ("name", s(name)),
         ("seed", Value::Number(1.into())),
         ("target", map(vec![("base_url", s(opts.target.clone()))])),
-        ("load", load(opts, imported, offset_min, None)),
+        ("load", load(opts, imported, None)),
     ];
     if let Some(d) = deadline {
         doc.push(("deadline", d));
