@@ -254,12 +254,21 @@ pub fn is_id(seg: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'='))
 }
 
+/// A request target split into its path and what follows it (`?query`
+/// or `#fragment`, empty when there is none).
+fn split_query(target: &[u8]) -> (&[u8], &[u8]) {
+    let cut = target
+        .iter()
+        .position(|&b| b == b'?' || b == b'#')
+        .unwrap_or(target.len());
+    target.split_at(cut)
+}
+
 /// Writes the template of `target` into `out`; its query is left out
 /// unless `keep_query`.
 pub fn template_into(target: &[u8], keep_query: bool, out: &mut String) {
     out.clear();
-    let cut = target.iter().position(|&b| b == b'?' || b == b'#');
-    let path = cut.map_or(target, |q| &target[..q]);
+    let (path, query) = split_query(target);
     for seg in path.split(|&b| b == b'/').skip(1) {
         out.push('/');
         if is_id(seg) {
@@ -271,18 +280,15 @@ pub fn template_into(target: &[u8], keep_query: bool, out: &mut String) {
     if out.is_empty() {
         out.push('/');
     }
-    if keep_query && let Some(q) = cut {
-        out.push_str(&String::from_utf8_lossy(&target[q..]));
+    if keep_query {
+        out.push_str(&String::from_utf8_lossy(query));
     }
 }
 
 /// Whether `path` (without query) fits `template`, where `{...}` stands
 /// for any one segment.
-pub fn fits(template: &str, path: &[u8]) -> bool {
-    let path = path
-        .iter()
-        .position(|&b| b == b'?' || b == b'#')
-        .map_or(path, |q| &path[..q]);
+pub fn fits(template: &str, target: &[u8]) -> bool {
+    let (path, _) = split_query(target);
     let mut t = segments(template);
     let mut p = path.split(|&b| b == b'/').skip(1);
     loop {
@@ -306,18 +312,15 @@ pub fn is_asset(target: &[u8], content_type: &[u8]) -> bool {
         b"css", b"js", b"mjs", b"map", b"png", b"jpg", b"jpeg", b"gif", b"svg", b"ico", b"webp",
         b"avif", b"woff", b"woff2", b"ttf", b"otf", b"eot", b"mp4", b"webm", b"bmp", b"txt",
     ];
-    let path = target
-        .iter()
-        .position(|&b| b == b'?' || b == b'#')
-        .map_or(target, |q| &target[..q]);
+    // Case-insensitive without copying: this runs on every line.
+    let (path, _) = split_query(target);
     let last = path.rsplit(|&b| b == b'/').next().unwrap_or(b"");
     if let Some(dot) = last.iter().rposition(|&b| b == b'.') {
-        let ext = last[dot + 1..].to_ascii_lowercase();
-        if EXT.contains(&ext.as_slice()) {
+        let ext = &last[dot + 1..];
+        if EXT.iter().any(|e| e.eq_ignore_ascii_case(ext)) {
             return true;
         }
     }
-    let ct = content_type.to_ascii_lowercase();
     [
         "image/",
         "font/",
@@ -327,7 +330,11 @@ pub fn is_asset(target: &[u8], content_type: &[u8]) -> bool {
         "video/",
     ]
     .iter()
-    .any(|p| ct.starts_with(p.as_bytes()))
+    .any(|p| {
+        content_type
+            .get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes()))
+    })
 }
 
 #[cfg(test)]

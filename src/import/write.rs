@@ -28,12 +28,15 @@ pub fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
     })
 }
 
+/// `eve.yaml` → `eve`: what the files written beside it are named after.
+fn stem(out: &Path) -> String {
+    out.file_stem()
+        .map_or("import".into(), |s| s.to_string_lossy().into_owned())
+}
+
 /// `eve.yaml` → `eve.EXT` beside it.
 pub fn sibling(out: &Path, ext: &str) -> PathBuf {
-    let stem = out
-        .file_stem()
-        .map_or("import".into(), |s| s.to_string_lossy().into_owned());
-    out.with_file_name(format!("{stem}.{ext}"))
+    out.with_file_name(format!("{}.{ext}", stem(out)))
 }
 
 /// `2026-12-06 18:00:05 +07:00` for ms since the epoch shown in `offset`.
@@ -485,12 +488,7 @@ fn fresh(
     imported: &mut Imported,
     deadline: Option<Value>,
 ) -> Result<(Value, Vec<PathBuf>), ImportError> {
-    let dir_name = format!(
-        "{}-data",
-        opts.out
-            .file_stem()
-            .map_or("import".into(), |s| s.to_string_lossy().into_owned())
-    );
+    let dir_name = format!("{}-data", stem(&opts.out));
     let data_dir = opts.out.with_file_name(&dir_name);
     let mut journeys = Mapping::new();
     let mut mix = Mapping::new();
@@ -578,11 +576,7 @@ fn fresh(
         mix.insert(s(name), Value::Number(r.arrivals.into()));
     }
     imported.unmapped.extend(left);
-    let name = opts
-        .out
-        .file_stem()
-        .map_or("imported".into(), |s| s.to_string_lossy().into_owned());
-    let name: String = name
+    let name: String = stem(&opts.out)
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
