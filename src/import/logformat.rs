@@ -527,18 +527,15 @@ fn epoch(n: f64) -> Option<i64> {
 fn parse_json<'a>(f: &JsonFields, line: &'a [u8]) -> Result<Record<'a>, LineError> {
     let v: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(line).map_err(|_| LineError::Json)?;
-    let ms = match v.get(&f.time) {
-        Some(serde_json::Value::Number(n)) => n.as_f64().and_then(epoch),
-        Some(serde_json::Value::String(s)) => iso8601(s.as_bytes())
-            .map(|t| t.0)
-            .or_else(|| s.parse::<f64>().ok().and_then(epoch)),
+    let (ms, offset_min) = match v.get(&f.time) {
+        Some(serde_json::Value::Number(n)) => n.as_f64().and_then(epoch).map(|ms| (ms, None)),
+        Some(serde_json::Value::String(s)) => iso8601(s.as_bytes()).or_else(|| {
+            let ms = s.parse::<f64>().ok().and_then(epoch)?;
+            Some((ms, None))
+        }),
         _ => None,
     }
     .ok_or(LineError::Time)?;
-    let offset_min = match v.get(&f.time) {
-        Some(serde_json::Value::String(s)) => iso8601(s.as_bytes()).and_then(|t| t.1),
-        _ => None,
-    };
     let status = match v.get(&f.status) {
         Some(serde_json::Value::Number(n)) => n.as_u64(),
         Some(serde_json::Value::String(s)) => s.parse().ok(),
