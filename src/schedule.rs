@@ -14,7 +14,7 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::scenario::model::Arrivals;
-use crate::scenario::{PhaseWindow, Scenario};
+use crate::scenario::{PhaseWindow, RatePiece, Scenario};
 
 /// One applicant's intended start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,16 +46,13 @@ impl Shard {
     }
 }
 
-/// A piece of the rate curve: `from` to `to` arrivals/s over `[start, end)`.
-#[derive(Clone, Copy, Debug)]
-struct Piece {
-    start: f64,
-    end: f64,
-    from: f64,
-    to: f64,
-}
+/// A piece of the rate curve: `from` to `to` arrivals/s over `[start,
+/// end)`: the timeline's own pieces, times the journey's share and `scale`.
+/// Inverting its integral is the schedule's business, so those methods
+/// live here.
+type Piece = RatePiece;
 
-impl Piece {
+impl RatePiece {
     fn len(&self) -> f64 {
         self.end - self.start
     }
@@ -108,10 +105,9 @@ impl JourneyArrivals {
             .iter()
             .flat_map(PhaseWindow::pieces)
             .map(|p| Piece {
-                start: p.start,
-                end: p.end,
                 from: p.from * factor,
                 to: p.to * factor,
+                ..p
             })
             .filter(|p| p.len() > 0.0)
             .collect();
