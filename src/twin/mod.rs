@@ -12,6 +12,7 @@
 
 mod admin;
 mod api;
+mod app;
 pub mod core;
 mod expiring;
 pub mod faults;
@@ -116,6 +117,7 @@ impl Twin {
 pub fn router(twin: Arc<Twin>) -> Router {
     Router::new()
         .merge(storefront::routes())
+        .merge(app::routes())
         .merge(stamping::routes(&twin.config))
         .merge(partners::routes(&twin.config))
         .merge(admin::routes())

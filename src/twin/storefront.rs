@@ -284,7 +284,8 @@ fn room_params(twin: &Twin) -> Params {
 const HOME: &str = "<!doctype html><html lang=\"id\"><head><meta charset=\"utf-8\"><title>e-Meterai (surge twin)</title></head>\
 <body><h1>e-Meterai</h1><p>Beli dan bubuhkan e-Meterai untuk dokumen Anda. This is surge's twin of an e-Meterai \
 storefront, for rehearsals.</p><ul><li>POST /storefront/queue</li><li>POST /storefront/login</li>\
-<li>POST /storefront/orders</li><li>POST /stamping/documents</li></ul></body></html>";
+<li>POST /storefront/orders</li><li>POST /stamping/documents</li></ul><p><a href=\"/storefront/app\">Open the storefront page</a> \
+(the whole journey in a browser).</p></body></html>";
 
 async fn home() -> Html<&'static str> {
     Html(HOME)
