@@ -62,6 +62,7 @@ fn main() -> ExitCode {
         Command::Import(cli::args::ImportCommand::AccessLog(a)) => {
             cli::import_access_log(&a.options(), out, err)
         }
+        Command::Import(cli::args::ImportCommand::Har(a)) => cli::import_har(&a, out, err),
         Command::Twin(a) => cli::twin(a.listen, a.config.as_deref(), a.workers, out, err),
     };
     match result {

@@ -721,7 +721,76 @@ pub enum ImportCommand {
     ///   surge import access-log access.log --out eve.yaml --scenario base.yaml --exact
     ///   surge import access-log app.jsonl --format json --field time=ts --field path=uri --out eve.yaml
     #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
-    AccessLog(AccessLogArgs),
+    AccessLog(Box<AccessLogArgs>),
+    /// A journey from a browser's recording of the platform, with its
+    /// dynamic values correlated.
+    ///
+    /// Record: open the platform (or `surge twin`'s /storefront/app) with
+    /// DevTools → Network, walk the journey once, then "Save all as HAR
+    /// with content" (Firefox: "Save All As HAR"). Import writes NEW.yaml
+    /// (or adds the journey to BASE) and checks it as `surge validate`
+    /// does.
+    ///
+    /// Each request to the platform becomes a step (method, path, the
+    /// headers that matter, the body, the recorded status); assets and
+    /// other hosts are left out and counted. A value a request sends that
+    /// an earlier response returned (a JSON field, a header) becomes a
+    /// capture there and a {variable} here: ids, one-time codes, session
+    /// and admission tokens, inside paths, queries, `Bearer ...` and JSON
+    /// bodies. Values too short or common to identify (true, 2, ok) are
+    /// left as they are. What the person typed (phone, email, user name)
+    /// becomes a journey var, one per applicant (`0812{arrival}`), or a
+    /// column of --data; passwords, keys and unset Authorization become
+    /// ${ENV} and are never written. A run of identical requests becomes
+    /// one step polled until the field that changed at the end
+    /// (`$.state` = done). Pauses over 1s become `think`. What it could
+    /// not do is a TO DO list, printed and written into the file.
+    ///
+    ///   surge import har eve.har --out eve-journey.yaml
+    ///   surge import har eve.har --out eve.yaml --scenario eve.yaml --journey buyer-recorded
+    ///   surge import har counter.har --out counter.yaml --channel-of '/api/pos=partner/pos' \
+    ///     --data accounts.csv
+    #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
+    Har(HarArgs),
+}
+
+/// The arguments of `surge import har`.
+#[derive(clap::Args)]
+pub struct HarArgs {
+    /// The recording (a HAR: DevTools → Network → Save all as HAR with
+    /// content).
+    #[arg(value_name = "FILE.har")]
+    pub file: PathBuf,
+    /// The scenario to write (files of upload bodies go to NEW-files/).
+    #[arg(long, value_name = "NEW.yaml")]
+    pub out: PathBuf,
+    /// The journey's name. Default: the recording's file name.
+    #[arg(long, value_name = "NAME")]
+    pub journey: Option<String>,
+    /// Add the journey to this scenario (its mix gets it at weight 1);
+    /// everything else in BASE is kept as written.
+    #[arg(long = "scenario", value_name = "BASE.yaml")]
+    pub base: Option<PathBuf>,
+    /// Requests to this host, or under this path prefix, belong to this
+    /// channel (repeatable). Default: /storefront, /stamping,
+    /// /partners/NAME (partner/NAME); anything else is storefront.
+    #[arg(long = "channel-of", value_name = "HOST_OR_PATH_PREFIX=CHANNEL")]
+    pub channel_of: Vec<String>,
+    /// Keep pages, scripts, styles, images and fonts as steps.
+    #[arg(long)]
+    pub keep_assets: bool,
+    /// Leave out the recorded pauses (no `think`).
+    #[arg(long)]
+    pub no_think: bool,
+    /// Read the typed values from this CSV, a row per applicant (`pick:
+    /// unique`): an existing file must have their columns; a missing one
+    /// is written with the recorded row.
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: Option<PathBuf>,
+    /// The platform's origin (https://staging.example.test), when the
+    /// recording's busiest origin is not it.
+    #[arg(long, value_name = "ORIGIN")]
+    pub target: Option<String>,
 }
 
 /// The arguments of `surge import access-log`.
@@ -815,9 +884,33 @@ pub struct AccessLogArgs {
     pub target: String,
 }
 
+impl HarArgs {
+    pub fn options(&self) -> Result<crate::import::har::Options, crate::import::har::HarError> {
+        use crate::import::har;
+        Ok(har::Options {
+            file: self.file.clone(),
+            out: self.out.clone(),
+            journey: self
+                .journey
+                .clone()
+                .unwrap_or_else(|| crate::import::scenario_name(&self.file)),
+            base: self.base.clone(),
+            channel_of: self
+                .channel_of
+                .iter()
+                .map(|c| har::channel_of(c))
+                .collect::<Result<_, _>>()?,
+            keep_assets: self.keep_assets,
+            no_think: self.no_think,
+            data: self.data.clone(),
+            target: self.target.clone(),
+        })
+    }
+}
+
 impl AccessLogArgs {
-    pub fn options(&self) -> crate::import::Options {
-        crate::import::Options {
+    pub fn options(&self) -> crate::import::access_log::Options {
+        crate::import::access_log::Options {
             files: self.files.clone(),
             out: self.out.clone(),
             format: self.format.clone(),

@@ -665,11 +665,11 @@ pub fn report(
 /// `surge import access-log`: reads the logs, writes the scenario and its
 /// fit report, prints the route table, the curve and the fit.
 pub fn import_access_log(
-    opts: &crate::import::Options,
+    opts: &crate::import::access_log::Options,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Exit> {
-    use crate::import::{self, ImportError, report};
+    use crate::import::access_log::{self as import, ImportError, report};
     let progress =
         indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
     progress.set_style(
@@ -792,6 +792,137 @@ pub fn import_access_log(
         .map(|p| p.display().to_string())
         .collect();
     writeln!(out, "wrote {}", written.join(", "))?;
+    Ok(Exit::Ok)
+}
+
+/// `surge import har`: reads the recording, writes the journey, prints
+/// the steps, what was correlated, and what is left to do.
+pub fn import_har(
+    args: &args::HarArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
+    let result = args.options().and_then(|o| crate::import::har::har(&o));
+    let imported = match result {
+        Ok(i) => i,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(if e.is_bad_input() {
+                Exit::BadInput
+            } else {
+                Exit::RunError
+            });
+        }
+    };
+    let b = &imported.built;
+    writeln!(
+        out,
+        "read {} entries from {}{}; {} requests to {} kept",
+        imported.entries,
+        args.file.display(),
+        if imported.creator.is_empty() {
+            String::new()
+        } else {
+            format!(" (recorded by {})", imported.creator)
+        },
+        b.requests,
+        b.target
+    )?;
+    if !b.left_out.is_empty() {
+        let l: Vec<String> = b.left_out.iter().map(|(w, n)| format!("{n} {w}")).collect();
+        writeln!(out, "left out: {}", l.join(", "))?;
+    }
+    let journey = args
+        .journey
+        .clone()
+        .unwrap_or_else(|| crate::import::scenario_name(&args.file));
+    writeln!(
+        out,
+        "\njourney `{journey}` ({}): {}, {}",
+        b.channel,
+        crate::import::plural(b.steps.len(), "step"),
+        crate::import::plural(b.polls, "poll")
+    )?;
+    let width = b.steps.iter().map(|s| s.name.len()).max().unwrap_or(4);
+    for s in &b.steps {
+        let mut line = format!(
+            "  {:width$}  {:6} {}  -> {}",
+            s.name, s.method, s.path, s.status
+        );
+        if let Some(u) = &s.until {
+            line.push_str(&format!(
+                "  (poll until {} {}, {} recorded)",
+                u.path,
+                u.equals
+                    .as_ref()
+                    .map_or("exists".into(), |v| format!("= {v}")),
+                crate::import::plural(u.polls, "poll")
+            ));
+        }
+        if let Some(t) = s.think_ms {
+            line.push_str(&format!("  (think {:.1}s)", t as f64 / 1000.0));
+        }
+        writeln!(out, "{line}")?;
+    }
+    if !b.correlations.is_empty() {
+        writeln!(
+            out,
+            "\ncorrelated {}:",
+            crate::import::plural(b.correlations.len(), "value")
+        )?;
+        for c in &b.correlations {
+            writeln!(
+                out,
+                "  {:12} captured at `{}` ({}), sent in {}",
+                c.var,
+                c.from,
+                c.source,
+                c.used_in.join(", ")
+            )?;
+        }
+    }
+    if !b.typed.is_empty() {
+        writeln!(out, "\ntyped by the person (one per applicant):")?;
+        for t in &b.typed {
+            writeln!(out, "  {} = {}", t.name, t.template)?;
+        }
+    }
+    if !b.secrets.is_empty() {
+        writeln!(
+            out,
+            "\nsecrets (set them before running; never written to the file):"
+        )?;
+        for (env, at) in &b.secrets {
+            let set = if std::env::var_os(env).is_some() {
+                "set"
+            } else {
+                "NOT SET"
+            };
+            writeln!(out, "  ${{{env}}}  {at}  [{set}]")?;
+        }
+    }
+    if b.missing_bodies > 0 {
+        writeln!(
+            out,
+            "\nnote: {} without a body in the recording; correlation used their headers only (save the HAR \"with content\")",
+            crate::import::plural(b.missing_bodies, "response")
+        )?;
+    }
+    if b.todos.is_empty() {
+        writeln!(out, "\nto do: nothing")?;
+    } else {
+        writeln!(out, "\nto do ({}):", b.todos.len())?;
+        for t in &b.todos {
+            writeln!(out, "  - {t}")?;
+        }
+    }
+    let files: Vec<String> = imported
+        .written
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    writeln!(out, "\nwrote {}; it validates", files.join(", "))?;
+    writeln!(out, "next: surge run {}", args.out.display())?;
     Ok(Exit::Ok)
 }
 

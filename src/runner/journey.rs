@@ -649,6 +649,11 @@ async fn send(
             let path = applicant
                 .render(&step.path)
                 .ok_or_else(|| unbuilt("a variable of the path has no value"))?;
+            if !path.starts_with('/') {
+                return Err(unbuilt(
+                    "the path does not start with `/` (a variable it starts with holds no path)",
+                ));
+            }
             user.client
                 .request(step.method.clone(), format!("{}{path}", step.base))
         }

@@ -1029,12 +1029,21 @@ impl Checker<'_> {
         if step.timeout.is_zero() {
             self.error(path.key("timeout"), "the timeout must be longer than 0s");
         }
-        if !step.path.to_string().starts_with('/') {
+        // A path may also be a variable that holds one: a capture of a
+        // `Location` header (`path: "{location}"`).
+        let var_first = matches!(
+            step.path.segments().first(),
+            Some(crate::scenario::template::Segment::Var(_))
+        );
+        if !step.path.to_string().starts_with('/') && !var_first {
             self.error(
                 path.key("path"),
                 format!("`{}` must start with `/`", step.path),
             )
-            .hint = Some("the path goes under the channel's base URL".into());
+            .hint = Some(
+                "the path goes under the channel's base URL (or starts with a variable that holds one, such as a captured `Location`)"
+                    .into(),
+            );
         }
         for (i, cond) in step.expect.json.iter().enumerate() {
             self.condition(cond, &path.key("expect").key("json").index(i));

@@ -261,22 +261,33 @@ impl Drop for Twin {
 
 /// Starts `surge twin` on a free port of loopback.
 pub fn twin() -> Twin {
+    twin_with(&[])
+}
+
+/// Starts `surge twin` on a free port of loopback with more arguments
+/// (`--config FILE`).
+pub fn twin_with(args: &[&str]) -> Twin {
     use std::io::BufRead;
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("surge"))
         .args(["twin", "--listen", "127.0.0.1:0"])
+        .args(args)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("the twin prints its address")
-        .to_string();
+    let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) else {
+        let mut why = String::new();
+        let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut why);
+        panic!("surge twin {args:?} printed no address: {line}{why}");
+    };
+    let url = url.to_string();
+    // Drained, not closed: a twin writing to a closed pipe would fail.
+    let mut stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     Twin { child, url }
 }
 

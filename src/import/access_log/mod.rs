@@ -298,9 +298,9 @@ pub fn access_log(
         unmapped: Vec::new(),
     };
     write::scenario(opts, &mut imported, deadline_s)?;
-    let html = write::sibling(&opts.out, "fit.html");
+    let html = crate::import::sibling(&opts.out, "fit.html");
     let page = report::page(opts, &imported, deadline_s);
-    write::write_whole(&html, &page).map_err(|e| ImportError::Write {
+    crate::import::write_whole(&html, &page).map_err(|e| ImportError::Write {
         file: html.display().to_string(),
         reason: e.to_string(),
     })?;

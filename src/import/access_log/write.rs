@@ -9,35 +9,11 @@ use std::path::{Path, PathBuf};
 use serde_yaml::{Mapping, Value};
 
 use super::{ImportError, Imported, Options, fit, route_spec, routes::Route};
+use crate::import::{sibling, stem, write_whole};
 
 /// Journeys written without a base, at most: the entry routes beyond
 /// them are reported with their share.
 const MAX_JOURNEYS: usize = 20;
-
-/// Writes `text` to a temporary file beside `path`, then renames it over
-/// `path`: a Ctrl-C or a full disk never leaves half a scenario (and
-/// `--out BASE.yaml` never loses BASE).
-pub fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map_or("out".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(".{name}.partial"));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
-}
-
-/// `eve.yaml` → `eve`: what the files written beside it are named after.
-fn stem(out: &Path) -> String {
-    out.file_stem()
-        .map_or("import".into(), |s| s.to_string_lossy().into_owned())
-}
-
-/// `eve.yaml` → `eve.EXT` beside it.
-pub fn sibling(out: &Path, ext: &str) -> PathBuf {
-    out.with_file_name(format!("{}.{ext}", stem(out)))
-}
 
 /// `2026-12-06 18:00:05 +07:00` for ms since the epoch shown in `offset`.
 pub fn clock(ms: i64, offset_min: i32) -> String {
@@ -576,16 +552,7 @@ fn fresh(
         mix.insert(s(name), Value::Number(r.arrivals.into()));
     }
     imported.unmapped.extend(left);
-    let name: String = stem(&opts.out)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let name = crate::import::scenario_name(&opts.out);
     let mut doc = vec![
         ("version", Value::Number(1.into())),
         ("name", s(name)),
