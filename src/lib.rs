@@ -30,8 +30,9 @@
 //! - [`merge`]: adds the run folders of a run's shards into one.
 //! - [`whatif`]: the scenario and its variants run on the same arrivals,
 //!   compared from their run folders.
-//! - [`import`]: a scenario's load (and journeys) read from the
-//!   platform's own access logs.
+//! - [`import`]: the user's own platform brought in: a scenario's load
+//!   (and journeys) from its access logs, a journey from a browser's
+//!   recording of it (HAR), dynamic values correlated.
 //! - [`live`]: views of a run as it goes (dashboard, `/metrics`,
 //!   Prometheus remote write), observers of each recorded second.
 //! - [`summary`]: the `summary.json` and `capacity.json` contracts.

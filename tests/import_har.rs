@@ -182,6 +182,10 @@ fn browser_recordings_replay_against_fresh_twins_with_every_value_correlated() {
         assert_eq!(code, 0, "{name}: {stdout}{stderr}");
         assert!(stdout.contains("to do: nothing"), "{name}: {stdout}");
         assert!(stdout.contains("left out: 1 pages"), "{name}: {stdout}");
+        assert!(
+            !stdout.contains(" on "),
+            "{name}: the pages fetch nothing from elsewhere: {stdout}"
+        );
         if name != "kiosk" {
             assert!(stdout.contains("1 scripts, 1 styles"), "{name}: {stdout}");
         }
@@ -308,7 +312,16 @@ fn firefox_multipart_location_typed_secret_and_unsaved_body() {
     assert_eq!(poll["until"]["equals"], "clean");
     assert_eq!(poll["poll"]["every"], "500ms");
     // What it could not do is said, in the output and beside the step.
-    assert!(stdout.contains("to do (2):"), "{stdout}");
+    assert!(stdout.contains("to do (3):"), "{stdout}");
+    // The page set a cookie the API wants; the page is left out.
+    assert!(
+        stdout.contains("cookie `sid` (sent from step `profile` on) was set by entry 1"),
+        "{stdout}"
+    );
+    assert!(
+        !text.contains("s9KQ2vX81mPz") && !text.contains("theme=dark"),
+        "{text}"
+    );
     assert!(
         stdout.contains("step `orders`, query `ref`: `ZQ8KX2M4P7…` is sent as recorded"),
         "{stdout}"
@@ -378,6 +391,18 @@ fn chromium_devtools_http2_base64_other_hosts_and_order() {
             && stdout.contains("looks generated"),
         "{stdout}"
     );
+    // --keep-assets keeps the page as a step of its own.
+    let (code, _, _) = import(
+        &[
+            fixture("chromium.har").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--keep-assets",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(steps(&yaml(&out), "chromium")[0]["path"], "/storefront/app");
     // --no-think leaves the pauses out.
     let (code, _, _) = import(
         &[

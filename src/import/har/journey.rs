@@ -118,6 +118,13 @@ struct Offer {
     var: Option<String>,
 }
 
+/// A value a request may send back: an offer's or a typed value's index.
+#[derive(Clone, Copy)]
+enum Known {
+    Offer(usize),
+    Typed(usize),
+}
+
 /// The state of the walk through the steps.
 struct Walk<'o> {
     opts: &'o Options,
@@ -129,6 +136,8 @@ struct Walk<'o> {
     pages: String,
     /// Cookies the platform set: the journey's cookie jar keeps them.
     jar: HashSet<String>,
+    /// Cookies set by left-out entries: name → that entry.
+    set_aside: HashMap<String, usize>,
     /// Steps whose response the recording has no body for: (name, entry).
     bodiless: Vec<(String, usize)>,
     built: Built,
@@ -148,6 +157,9 @@ pub fn build(recording: &Recording, opts: &Options) -> Result<Built, HarError> {
     let mut left: HashMap<String, usize> = HashMap::new();
     let mut pages = String::new();
     let mut kept = Vec::new();
+    // Cookies set by what is left out (the page itself, often): a replay
+    // that does not fetch it will not have them.
+    let mut set_aside: HashMap<String, usize> = HashMap::new();
     for x in all {
         let asset = is_asset(x);
         if asset && let Some(t) = &x.response_text {
@@ -162,6 +174,9 @@ pub fn build(recording: &Recording, opts: &Options) -> Result<Built, HarError> {
             *left.entry("without a response".into()).or_default() += 1;
         } else if asset && !opts.keep_assets {
             *left.entry(asset_kind(x).into()).or_default() += 1;
+            for c in set_cookies(x) {
+                set_aside.entry(c).or_insert(x.entry);
+            }
         } else {
             kept.push(x);
         }
@@ -181,6 +196,7 @@ pub fn build(recording: &Recording, opts: &Options) -> Result<Built, HarError> {
             .collect(),
         pages,
         jar: HashSet::new(),
+        set_aside,
         bodiless: Vec::new(),
         built: Built {
             target: target.clone(),
@@ -234,6 +250,14 @@ pub fn build(recording: &Recording, opts: &Options) -> Result<Built, HarError> {
         .filter(|s| s.until.is_some())
         .count();
     Ok(walk.built)
+}
+
+/// The names of the cookies a response set.
+fn set_cookies(x: &Exchange) -> impl Iterator<Item = String> + '_ {
+    x.response_headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+        .filter_map(|(_, v)| v.split_once('=').map(|(name, _)| name.trim().to_string()))
 }
 
 /// Whether a host is loopback by its name alone (no lookup: an import
@@ -511,16 +535,7 @@ impl Walk<'_> {
             self.bodiless.push((name.clone(), end.entry));
         }
         self.offer(end, index);
-        for (name, value) in end
-            .response_headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
-        {
-            let _ = name;
-            if let Some((cookie, _)) = value.split_once('=') {
-                self.jar.insert(cookie.trim().to_string());
-            }
-        }
+        self.jar.extend(set_cookies(end));
         Step {
             name,
             entries: run.iter().map(|r| r.entry).collect(),
@@ -601,45 +616,43 @@ impl Walk<'_> {
     /// `text` with every value known before step `index` as a variable.
     /// Returns the template and whether any variable went in.
     fn correlate(&mut self, text: &str, index: usize, used_in: &str) -> (String, bool) {
-        let mut known: Vec<(usize, bool)> = self
+        // Longest first: a whole captured `Location` wins over an id in it.
+        let mut known: Vec<(String, Known)> = self
             .offers
             .iter()
             .enumerate()
             .filter(|(_, o)| o.step < index)
-            .map(|(i, _)| (i, true))
-            .chain((0..self.typed.len()).map(|i| (i, false)))
+            .map(|(i, o)| (o.text.clone(), Known::Offer(i)))
+            .chain(
+                self.typed
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (t.0.clone(), Known::Typed(i))),
+            )
             .collect();
-        let text_of = |w: &Walk, (i, offer): (usize, bool)| -> String {
-            if offer {
-                w.offers[i].text.clone()
-            } else {
-                w.typed[i].0.clone()
-            }
-        };
-        known.sort_by_key(|k| std::cmp::Reverse(text_of(self, *k).len()));
+        known.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+        // Values match whole words only: `C1` is not in `C12`.
+        let word = |b: &u8| b.is_ascii_alphanumeric();
         let bytes = text.as_bytes();
-        let boundary = |i: usize| i == 0 || i >= bytes.len() || !bytes[i].is_ascii_alphanumeric();
         let mut out = String::new();
         let mut any = false;
         let mut i = 0;
-        'scan: while i < text.len() {
-            if boundary(i) || i == 0 || !bytes[i - 1].is_ascii_alphanumeric() {
-                for k in &known {
-                    let v = text_of(self, *k);
-                    let starts = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
-                    if starts && text[i..].starts_with(&v) && boundary(i + v.len()) {
-                        let var = self.bind(*k, used_in);
-                        out.push('{');
-                        out.push_str(&var);
-                        out.push('}');
-                        any = true;
-                        i += v.len();
-                        continue 'scan;
-                    }
-                }
+        while i < text.len() {
+            let starts_word = i == 0 || !word(&bytes[i - 1]);
+            let hit = known.iter().find(|(v, _)| {
+                starts_word
+                    && text[i..].starts_with(v.as_str())
+                    && bytes.get(i + v.len()).is_none_or(|b| !word(b))
+            });
+            if let Some((v, k)) = hit {
+                let var = self.bind(*k, used_in);
+                out.push_str(&format!("{{{var}}}"));
+                any = true;
+                i += v.len();
+                continue;
             }
             let c = text[i..].chars().next().expect("in bounds");
-            out.push_str(&literal(&c.to_string()));
+            out.push_str(&literal(c.encode_utf8(&mut [0; 4])));
             i += c.len_utf8();
         }
         (out, any)
@@ -700,10 +713,11 @@ impl Walk<'_> {
     }
 
     /// The variable for a known value, capturing it on first use.
-    fn bind(&mut self, (i, offer): (usize, bool), used_in: &str) -> String {
-        if !offer {
-            return self.typed[i].1.clone();
-        }
+    fn bind(&mut self, known: Known, used_in: &str) -> String {
+        let i = match known {
+            Known::Typed(i) => return self.typed[i].1.clone(),
+            Known::Offer(i) => i,
+        };
         if let Some(var) = &self.offers[i].var {
             let var = var.clone();
             if let Some(c) = self.built.correlations.iter_mut().find(|c| c.var == var)
@@ -893,6 +907,15 @@ impl Walk<'_> {
             let pair = pair.trim();
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             if name.is_empty() || self.jar.contains(name) {
+                continue;
+            }
+            if let Some(entry) = self.set_aside.get(name) {
+                let said = format!("cookie `{name}` ");
+                if !self.built.todos.iter().any(|t| t.starts_with(&said)) {
+                    self.built.todos.push(format!(
+                        "{said}(sent from step `{step}` on) was set by entry {entry}, which is left out as an asset; import with --keep-assets so the journey fetches it and keeps the cookie"
+                    ));
+                }
                 continue;
             }
             if values::session_cookie(name, value) {
