@@ -129,7 +129,11 @@ fn replay(scenario: &Path, base: &str, out: &Path) -> Value {
             "load.phases=[{name: try, duration: 5s, rate: 1/s}]",
         ],
     );
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    let written = std::fs::read_to_string(scenario).unwrap_or_default();
+    assert_eq!(
+        code, 0,
+        "{stdout}{stderr}\nthe imported scenario:\n{written}"
+    );
     read_summary(out)
 }
 

@@ -19,6 +19,12 @@ pub fn process_seconds() -> Option<f64> {
     }
 }
 
+/// The shortest stretch a percentage is taken over. CPU time is counted
+/// in clock ticks (4-10 ms): over the few milliseconds between the last
+/// regular sample and the final one, one tick read as 200% of a core and
+/// marked a five-arrival run's generator saturated.
+const MIN_WINDOW: f64 = 0.25;
+
 /// Threads whose CPU belongs to the target, not the generator.
 pub const TWIN_THREAD: &str = "surge-twin";
 
@@ -79,13 +85,19 @@ impl CpuMeter {
         ticks as f64 / self.ticks_per_s
     }
 
-    /// Percent of one core used since the last call.
+    /// Percent of one core used since the last call; `None` when the last
+    /// call was under `MIN_WINDOW` ago (that stretch counts in the next).
     pub fn sample(&mut self) -> Option<f64> {
         let now = Instant::now();
         let cpu = self.read()?;
-        let pct = self.last.and_then(|(then, before)| {
+        if let Some((then, _)) = self.last
+            && (now - then).as_secs_f64() < MIN_WINDOW
+        {
+            return None;
+        }
+        let pct = self.last.map(|(then, before)| {
             let wall = (now - then).as_secs_f64();
-            (wall > 0.0).then(|| ((cpu - before) / wall * 100.0).max(0.0))
+            ((cpu - before) / wall * 100.0).max(0.0)
         });
         self.last = Some((now, cpu));
         pct
@@ -106,5 +118,19 @@ mod tests {
         let pct = meter.sample().expect("getrusage works");
         // Clock ticks are coarse (10 ms): allow a wide margin.
         assert!((40.0..=250.0).contains(&pct), "{pct}");
+    }
+
+    #[test]
+    fn a_stretch_of_a_few_milliseconds_gives_no_percentage() {
+        let mut meter = CpuMeter::default();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(meter.sample().is_some());
+        // Busy for 5 ms: one tick, which over 5 ms would read as 100%+.
+        let until = Instant::now() + std::time::Duration::from_millis(5);
+        while Instant::now() < until {}
+        assert_eq!(meter.sample(), None);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let pct = meter.sample().expect("a full window again");
+        assert!(pct < 60.0, "the busy 5 ms over ~300 ms: {pct}");
     }
 }
