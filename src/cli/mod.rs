@@ -841,7 +841,7 @@ pub fn import_har(
         "\njourney `{journey}` ({}): {}, {}",
         b.channel,
         crate::import::plural(b.steps.len(), "step"),
-        crate::import::plural(b.polls, "poll")
+        crate::import::plural(b.polls(), "poll")
     )?;
     let width = b.steps.iter().map(|s| s.name.len()).max().unwrap_or(4);
     for s in &b.steps {
@@ -908,11 +908,12 @@ pub fn import_har(
             crate::import::plural(b.missing_bodies, "response")
         )?;
     }
-    if b.todos.is_empty() {
+    let todos: Vec<&String> = b.todos().collect();
+    if todos.is_empty() {
         writeln!(out, "\nto do: nothing")?;
     } else {
-        writeln!(out, "\nto do ({}):", b.todos.len())?;
-        for t in &b.todos {
+        writeln!(out, "\nto do ({}):", todos.len())?;
+        for t in todos {
             writeln!(out, "  - {t}")?;
         }
     }

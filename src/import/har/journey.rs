@@ -101,12 +101,27 @@ pub struct Built {
     pub typed: Vec<TypedVar>,
     pub secrets: Vec<(String, String)>,
     pub correlations: Vec<Correlation>,
-    pub todos: Vec<String>,
+    /// To-dos of the journey as a whole (its target, a cookie, the data
+    /// file); each step keeps its own. `todos()` gives them all.
+    pub journey_todos: Vec<String>,
     /// Left out: (what, count).
     pub left_out: Vec<(String, usize)>,
     pub requests: usize,
-    pub polls: usize,
     pub missing_bodies: usize,
+}
+
+impl Built {
+    /// Every to-do: the journey's, then each step's in order.
+    pub fn todos(&self) -> impl Iterator<Item = &String> {
+        self.journey_todos
+            .iter()
+            .chain(self.steps.iter().flat_map(|s| &s.todos))
+    }
+
+    /// Steps that poll.
+    pub fn polls(&self) -> usize {
+        self.steps.iter().filter(|s| s.until.is_some()).count()
+    }
 }
 
 /// A value an earlier response returned.
@@ -131,6 +146,9 @@ struct Walk<'o> {
     offers: Vec<Offer>,
     /// Typed values: text → variable (bound from the journey's start).
     typed: Vec<(String, String)>,
+    /// Offers and typed values, longest text first: what `correlate`
+    /// looks for, kept in order as they come rather than sorted per call.
+    by_length: Vec<Known>,
     used_names: HashSet<String>,
     /// Constants of the page (its HTML and scripts).
     pages: String,
@@ -190,6 +208,7 @@ pub fn build(recording: &Recording, opts: &Options) -> Result<Built, HarError> {
         opts,
         offers: Vec::new(),
         typed: Vec::new(),
+        by_length: Vec::new(),
         used_names: crate::scenario::BUILTIN_VARS
             .iter()
             .map(|s| s.to_string())
@@ -212,7 +231,7 @@ pub fn build(recording: &Recording, opts: &Options) -> Result<Built, HarError> {
         .and_then(|u| u.host_str().map(String::from))
         && !loopback(&host)
     {
-        walk.built.todos.push(format!(
+        walk.built.journey_todos.push(format!(
             "the target {target} is not on loopback: `surge run` refuses it until `target.allow_hosts` lists {host} (or --allow-remote-target is given); add it when you mean to load that host"
         ));
     }
@@ -243,12 +262,6 @@ pub fn build(recording: &Recording, opts: &Options) -> Result<Built, HarError> {
     }
     walk.lift_headers();
     walk.built.channel = main_channel(&walk.built.steps);
-    walk.built.polls = walk
-        .built
-        .steps
-        .iter()
-        .filter(|s| s.until.is_some())
-        .count();
     Ok(walk.built)
 }
 
@@ -342,45 +355,46 @@ fn group<'x>(kept: &[&'x Exchange]) -> Vec<Vec<&'x Exchange>> {
     out
 }
 
-fn json_of(x: &Exchange) -> Option<Value> {
-    serde_json::from_str(x.response_text.as_deref()?).ok()
-}
-
 /// The field a run of polls waited on: one whose earlier answers all
 /// agree and whose last differs (`$.state`: `signing` … `done`), or one
 /// that appears only in the last (`exists`).
 fn poll_on(run: &[&Exchange]) -> Option<Until> {
-    let docs: Vec<Value> = run.iter().map(|x| json_of(x)).collect::<Option<_>>()?;
+    let docs: Vec<&Value> = run
+        .iter()
+        .map(|x| x.response_json.as_ref())
+        .collect::<Option<_>>()?;
     let (last, earlier) = docs.split_last()?;
+    let earlier: Vec<HashMap<String, Value>> = earlier
+        .iter()
+        .map(|d| scalar_paths(d).into_iter().collect())
+        .collect();
     let mut best: Option<(u8, String, Option<Value>)> = None;
     for (path, v) in scalar_paths(last) {
-        let before: Vec<Option<Value>> = earlier.iter().map(|d| at(d, &path)).collect();
-        let rank = if before.iter().all(|b| b.as_ref() == before[0].as_ref()) {
-            match &before[0] {
-                Some(b) if *b != v => match v {
-                    Value::Bool(_) => 0,
-                    Value::String(_) => 1,
-                    _ => 3,
-                },
-                None => 2,
-                _ => continue,
-            }
-        } else {
+        let before: Vec<Option<&Value>> = earlier.iter().map(|d| d.get(&path)).collect();
+        if before.iter().any(|b| *b != before[0]) {
             continue;
+        }
+        let rank = match before[0] {
+            Some(b) if *b != v => match v {
+                Value::Bool(_) => 0,
+                Value::String(_) => 1,
+                _ => 3,
+            },
+            None => 2,
+            _ => continue,
         };
         if best.as_ref().is_none_or(|(r, _, _)| rank < *r) {
-            let equals = (before[0].is_some()).then(|| v.clone());
+            let equals = before[0].is_some().then(|| v.clone());
             best = Some((rank, path, equals));
         }
     }
     let (_, path, equals) = best?;
-    let gaps: Vec<f64> = run
+    let mut gaps: Vec<f64> = run
         .windows(2)
         .map(|w| w[1].started_ms - w[0].started_ms)
         .collect();
-    let mut sorted = gaps.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2].max(1.0);
+    gaps.sort_by(f64::total_cmp);
+    let median = gaps[gaps.len() / 2].max(1.0);
     let every_ms = if median >= 100.0 {
         ((median / 10.0).round() * 10.0) as u64
     } else {
@@ -420,14 +434,6 @@ fn scalar_paths(doc: &Value) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     go(doc, "$".into(), &mut out);
     out
-}
-
-/// The value at a `scalar_paths` path.
-fn at(doc: &Value, path: &str) -> Option<Value> {
-    scalar_paths(doc)
-        .into_iter()
-        .find(|(p, _)| p == path)
-        .map(|(_, v)| v)
 }
 
 /// Response headers that say nothing a later request could send back.
@@ -512,15 +518,11 @@ impl Walk<'_> {
     ) -> Step {
         let index = self.built.steps.len();
         let mut todos = Vec::new();
-        let name = step_name(
-            x,
-            &|seg| self.known(seg, index) && values::identifies(seg),
-            names,
-        );
+        let name = step_name(x, &|seg| self.known(seg) && values::identifies(seg), names);
         let channel = self.channel_of(x);
-        let path = self.path(x, index, &name, &mut todos);
-        let headers = self.headers(x, index, &name, &mut todos);
-        let body = self.body(x, index, &name, &mut todos);
+        let path = self.path(x, &name, &mut todos);
+        let headers = self.headers(x, &name, &mut todos);
+        let body = self.body(x, &name, &mut todos);
         let binary = [
             "application/pdf",
             "application/octet-stream",
@@ -534,6 +536,8 @@ impl Walk<'_> {
             self.built.missing_bodies += 1;
             self.bodiless.push((name.clone(), end.entry));
         }
+        // Only now: while a request is read, the offers are all earlier
+        // steps' (a request never sends back its own response).
         self.offer(end, index);
         self.jar.extend(set_cookies(end));
         Step {
@@ -575,10 +579,10 @@ impl Walk<'_> {
     /// Registers the values a response returned, each at its earliest.
     fn offer(&mut self, x: &Exchange, step: usize) {
         let mut found: Vec<(String, String, String)> = Vec::new();
-        if let Some(doc) = json_of(x) {
+        if let Some(doc) = &x.response_json {
             for Leaf {
                 path, key, text, ..
-            } in values::leaves(&doc)
+            } in values::leaves(doc)
             {
                 found.push((text, path, key));
             }
@@ -609,28 +613,14 @@ impl Walk<'_> {
                     key,
                     var: None,
                 });
+                self.remember(Known::Offer(self.offers.len() - 1));
             }
         }
     }
 
-    /// `text` with every value known before step `index` as a variable.
-    /// Returns the template and whether any variable went in.
-    fn correlate(&mut self, text: &str, index: usize, used_in: &str) -> (String, bool) {
-        // Longest first: a whole captured `Location` wins over an id in it.
-        let mut known: Vec<(String, Known)> = self
-            .offers
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| o.step < index)
-            .map(|(i, o)| (o.text.clone(), Known::Offer(i)))
-            .chain(
-                self.typed
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| (t.0.clone(), Known::Typed(i))),
-            )
-            .collect();
-        known.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+    /// `text` with every known value as a variable. Returns the template
+    /// and whether any variable went in.
+    fn correlate(&mut self, text: &str, used_in: &str) -> (String, bool) {
         // Values match whole words only: `C1` is not in `C12`.
         let word = |b: &u8| b.is_ascii_alphanumeric();
         let bytes = text.as_bytes();
@@ -639,23 +629,46 @@ impl Walk<'_> {
         let mut i = 0;
         while i < text.len() {
             let starts_word = i == 0 || !word(&bytes[i - 1]);
-            let hit = known.iter().find(|(v, _)| {
+            let hit = self.by_length.iter().copied().find(|k| {
+                let v = self.text(*k);
                 starts_word
-                    && text[i..].starts_with(v.as_str())
+                    && text[i..].starts_with(v)
                     && bytes.get(i + v.len()).is_none_or(|b| !word(b))
             });
-            if let Some((v, k)) = hit {
-                let var = self.bind(*k, used_in);
+            if let Some(k) = hit {
+                i += self.text(k).len();
+                let var = self.bind(k, used_in);
                 out.push_str(&format!("{{{var}}}"));
                 any = true;
-                i += v.len();
                 continue;
             }
             let c = text[i..].chars().next().expect("in bounds");
-            out.push_str(&literal(c.encode_utf8(&mut [0; 4])));
+            match c {
+                '{' => out.push_str("{{"),
+                '}' => out.push_str("}}"),
+                c => out.push(c),
+            }
             i += c.len_utf8();
         }
         (out, any)
+    }
+
+    /// A known value's text.
+    fn text(&self, k: Known) -> &str {
+        match k {
+            Known::Offer(i) => &self.offers[i].text,
+            Known::Typed(i) => &self.typed[i].0,
+        }
+    }
+
+    /// Files a new known value in `by_length`, longest first, so a whole
+    /// captured `Location` wins over an id inside it.
+    fn remember(&mut self, k: Known) {
+        let len = self.text(k).len();
+        let at = self
+            .by_length
+            .partition_point(|o| self.text(*o).len() >= len);
+        self.by_length.insert(at, k);
     }
 
     /// A poll the recording shows once: a GET of something an earlier
@@ -664,7 +677,7 @@ impl Walk<'_> {
     /// (`$.state`: `signing` when the job was made, `done` now). The page
     /// polled and got lucky; a replay under load will not.
     fn awaited(&self, step: &Step, now: &Exchange, all: &[Exchange]) -> Option<Until> {
-        let answer = json_of(now)?;
+        let answer = now.response_json.as_ref()?;
         let vars = template_vars(&step.path);
         let maker = self
             .offers
@@ -674,15 +687,20 @@ impl Walk<'_> {
             .max()?;
         let made = self.built.steps.get(maker)?;
         let last = *made.entries.last()?;
-        let before = json_of(all.iter().find(|x| x.entry == last)?)?;
+        let made_answer = all
+            .iter()
+            .find(|x| x.entry == last)?
+            .response_json
+            .as_ref()?;
+        let before: HashMap<String, Value> = scalar_paths(made_answer).into_iter().collect();
         let mut best: Option<(u8, String, Value)> = None;
-        for (path, v) in scalar_paths(&answer) {
+        for (path, v) in scalar_paths(answer) {
             let rank = match &v {
                 Value::Bool(_) => 0,
                 Value::String(t) if state_word(t) => 1,
                 _ => continue,
             };
-            let moved = at(&before, &path).is_some_and(|b| b != v);
+            let moved = before.get(&path).is_some_and(|b| *b != v);
             if moved && best.as_ref().is_none_or(|(r, _, _)| rank < *r) {
                 best = Some((rank, path, v));
             }
@@ -704,12 +722,13 @@ impl Walk<'_> {
         })
     }
 
-    /// Whether a path segment is a known variable's before step `index`,
-    /// or part of a path one holds (a captured `Location`).
-    fn known(&self, segment: &str, index: usize) -> bool {
-        self.offers.iter().any(|o| {
-            o.step < index && (o.text == segment || o.text.split('/').any(|p| p == segment))
-        }) || self.typed.iter().any(|(t, _)| t == segment)
+    /// Whether a path segment is a known variable's, or part of a path
+    /// one holds (a captured `Location`).
+    fn known(&self, segment: &str) -> bool {
+        self.offers
+            .iter()
+            .any(|o| o.text == segment || o.text.split('/').any(|p| p == segment))
+            || self.typed.iter().any(|(t, _)| t == segment)
     }
 
     /// The variable for a known value, capturing it on first use.
@@ -769,6 +788,7 @@ impl Walk<'_> {
         {
             let name = self.fresh_name(&values::var_name(key));
             self.typed.push((value.to_string(), name.clone()));
+            self.remember(Known::Typed(self.typed.len() - 1));
             self.built.typed.push(TypedVar {
                 name: name.clone(),
                 template: values::per_arrival(kind, value),
@@ -803,11 +823,9 @@ impl Walk<'_> {
             _ if generated => "it looks generated (long, random): capture it where the page gets it, or make it a variable".to_string(),
             _ => return,
         };
-        let todo = format!(
+        todos.push(format!(
             "step `{step}`, {field}: `{shown}` is sent as recorded, but no earlier response in the recording returned it; {why}"
-        );
-        todos.push(todo.clone());
-        self.built.todos.push(todo);
+        ));
     }
 
     /// An environment variable for a secret, named once per key.
@@ -821,11 +839,11 @@ impl Walk<'_> {
         env
     }
 
-    fn path(&mut self, x: &Exchange, index: usize, step: &str, todos: &mut Vec<String>) -> String {
-        let (path, _) = self.correlate(x.url.path(), index, step);
+    fn path(&mut self, x: &Exchange, step: &str, todos: &mut Vec<String>) -> String {
+        let (path, _) = self.correlate(x.url.path(), step);
         for seg in x.url.path().split('/').filter(|s| !s.is_empty()) {
             let seg = percent(seg);
-            if !self.known(&seg, index) {
+            if !self.known(&seg) {
                 self.unexplained(&seg, step, &format!("path segment `{seg}`"), todos);
             }
         }
@@ -836,7 +854,7 @@ impl Walk<'_> {
         for pair in query.split('&') {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let decoded = percent(v);
-            let (t, any) = self.correlate(v, index, step);
+            let (t, any) = self.correlate(v, step);
             let v = if any {
                 t
             } else {
@@ -859,7 +877,6 @@ impl Walk<'_> {
     fn headers(
         &mut self,
         x: &Exchange,
-        index: usize,
         step: &str,
         todos: &mut Vec<String>,
     ) -> Vec<(String, String)> {
@@ -875,7 +892,7 @@ impl Walk<'_> {
             if browser_header(&lower) {
                 continue;
             }
-            let (t, any) = self.correlate(value, index, step);
+            let (t, any) = self.correlate(value, step);
             let t = if any {
                 t
             } else if lower == "authorization" {
@@ -911,8 +928,13 @@ impl Walk<'_> {
             }
             if let Some(entry) = self.set_aside.get(name) {
                 let said = format!("cookie `{name}` ");
-                if !self.built.todos.iter().any(|t| t.starts_with(&said)) {
-                    self.built.todos.push(format!(
+                if !self
+                    .built
+                    .journey_todos
+                    .iter()
+                    .any(|t| t.starts_with(&said))
+                {
+                    self.built.journey_todos.push(format!(
                         "{said}(sent from step `{step}` on) was set by entry {entry}, which is left out as an asset; import with --keep-assets so the journey fetches it and keeps the cookie"
                     ));
                 }
@@ -928,7 +950,7 @@ impl Walk<'_> {
         (!kept.is_empty()).then(|| kept.join("; "))
     }
 
-    fn body(&mut self, x: &Exchange, index: usize, step: &str, todos: &mut Vec<String>) -> Body {
+    fn body(&mut self, x: &Exchange, step: &str, todos: &mut Vec<String>) -> Body {
         let Some(b) = &x.body else {
             return Body::None;
         };
@@ -939,7 +961,7 @@ impl Walk<'_> {
         if b.mime.contains("json")
             && let Some(doc) = text.and_then(|t| serde_json::from_str::<Value>(t).ok())
         {
-            return Body::Json(self.json(&doc, "", index, step, todos));
+            return Body::Json(self.json(&doc, "", step, todos));
         }
         if b.mime.starts_with("multipart/") {
             return match text {
@@ -958,7 +980,7 @@ impl Walk<'_> {
             || b.mime.contains("json");
         match text {
             Some(t) if texty => {
-                let (t, _) = self.correlate(t, index, step);
+                let (t, _) = self.correlate(t, step);
                 Body::Text {
                     text: t,
                     content_type: b.content_type.clone(),
@@ -983,16 +1005,14 @@ impl Walk<'_> {
     }
 
     fn unseen_body(&mut self, x: &Exchange, step: &str, todos: &mut Vec<String>) -> Body {
-        let todo = format!(
+        todos.push(format!(
             "step `{step}`: the recording does not hold the request body of entry {} ({} bytes of {}); put it in the file written for this step",
             x.entry,
             x.body.as_ref().map_or(0, |b| b.size),
             x.body
                 .as_ref()
                 .map_or("unknown type", |b| b.content_type.as_str())
-        );
-        todos.push(todo.clone());
-        self.built.todos.push(todo);
+        ));
         Body::File {
             bytes: Vec::new(),
             content_type: x
@@ -1003,28 +1023,21 @@ impl Walk<'_> {
     }
 
     /// A JSON body with its leaves templated.
-    fn json(
-        &mut self,
-        v: &Value,
-        key: &str,
-        index: usize,
-        step: &str,
-        todos: &mut Vec<String>,
-    ) -> Value {
+    fn json(&mut self, v: &Value, key: &str, step: &str, todos: &mut Vec<String>) -> Value {
         match v {
             Value::Object(m) => Value::Object(
                 m.iter()
-                    .map(|(k, v)| (k.clone(), self.json(v, k, index, step, todos)))
+                    .map(|(k, v)| (k.clone(), self.json(v, k, step, todos)))
                     .collect(),
             ),
             Value::Array(items) => Value::Array(
                 items
                     .iter()
-                    .map(|v| self.json(v, key, index, step, todos))
+                    .map(|v| self.json(v, key, step, todos))
                     .collect(),
             ),
             Value::String(s) => {
-                let (t, any) = self.correlate(s, index, step);
+                let (t, any) = self.correlate(s, step);
                 if any {
                     Value::String(t)
                 } else {
@@ -1038,7 +1051,7 @@ impl Walk<'_> {
                 }
             }
             Value::Number(n) => {
-                let (t, any) = self.correlate(&n.to_string(), index, step);
+                let (t, any) = self.correlate(&n.to_string(), step);
                 if any { Value::String(t) } else { v.clone() }
             }
             other => other.clone(),

@@ -141,6 +141,8 @@ pub struct Exchange {
     pub response_mime: String,
     /// The response body as text; `None` when the HAR did not keep it.
     pub response_text: Option<String>,
+    /// The response body as JSON, when it is: parsed once, here.
+    pub response_json: Option<serde_json::Value>,
     /// DevTools' own kind (`document`, `script`, `fetch`...), if written.
     pub resource_type: Option<String>,
 }
@@ -287,6 +289,9 @@ fn exchange(file: &str, entry: usize, e: RawEntry) -> Result<Exchange, HarError>
         status: u16::try_from(e.response.status).unwrap_or(0),
         response_headers,
         response_mime,
+        response_json: response_text
+            .as_deref()
+            .and_then(|t| serde_json::from_str(t).ok()),
         response_text,
         resource_type: e.resource_type,
     })

@@ -251,7 +251,7 @@ fn header(opts: &Options, b: &Built, creator: &str) -> String {
         plural(b.requests, "request"),
         b.target,
         plural(b.steps.len(), "step"),
-        plural(b.polls, "poll")
+        plural(b.polls(), "poll")
     );
     if !b.left_out.is_empty() {
         let l: Vec<String> = b
@@ -293,9 +293,9 @@ fn header(opts: &Options, b: &Built, creator: &str) -> String {
             plural(b.missing_bodies, "response")
         ));
     }
-    if !b.todos.is_empty() {
+    if b.todos().next().is_some() {
         c.push_str("\nTO DO:");
-        for t in &b.todos {
+        for t in b.todos() {
             c.push_str(&format!("\n  - {t}"));
         }
     }
@@ -516,7 +516,7 @@ pub fn scenario(opts: &Options, b: &mut Built, creator: &str) -> Result<Written,
     let mut files = Vec::new();
     let data = data_file(opts, b)?;
     if let Some((_, rel, false)) = &data {
-        b.todos.push(format!(
+        b.journey_todos.push(format!(
             "{rel} was written with the recorded row only: `pick: unique` gives each applicant its own row, so add one per applicant"
         ));
         files.push(opts.data.clone().expect("data given"));
