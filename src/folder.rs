@@ -9,6 +9,12 @@
 //! reads (its count is zero), and a header that lacks a column every row
 //! needs is refused at its line. It imports only the scenario model's
 //! error classes (another contract, which imports nothing of surge).
+//! The platform's books keep two files of their own: `books` (the
+//! counters' readings) and `ids` (our side of a reconciliation, and its
+//! differences).
+
+pub mod books;
+pub mod ids;
 
 use std::fs::File;
 use std::io::{self, Write};

@@ -57,7 +57,7 @@
 //! 1. leaves: net, human, pdf
 //! 2. contracts: scenario, summary, folder, provenance
 //! 3. logic: schedule, rundata, gate, report, history
-//! 4. machinery: recorder, runner, live, twin, proxy, faults
+//! 4. machinery: recorder, runner, books, live, twin, proxy, faults
 //! 5. drivers: finish, capacity, whatif, merge, import
 //! 6. face: cli
 //!
@@ -65,6 +65,7 @@
 //!
 //! [`Scenario`]: scenario::Scenario
 
+pub mod books;
 pub mod capacity;
 pub mod cli;
 pub mod faults;

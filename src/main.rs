@@ -25,7 +25,9 @@ fn main() -> ExitCode {
     // Unlocked handles: other threads (signals, progress) write to stderr too.
     let (out, err) = (&mut std::io::stdout(), &mut std::io::stderr());
     let result = match args.command {
-        Command::Validate(a) => cli::validate(&a.files, a.shards, &a.sets.sets, out, err),
+        Command::Validate(a) => {
+            cli::validate(&a.files, a.shards, &a.sets.sets, a.connect, out, err)
+        }
         Command::Schema(a) => cli::schema(a.summary, out),
         Command::Run(a) => {
             let opts = a.options(std::io::stderr().is_terminal());

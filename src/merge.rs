@@ -95,6 +95,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
             .collect(),
         examples: seconds.examples,
         history: None,
+        // Each shard reads the books on its own; a merge has no one reading.
+        books: None,
     };
     let (timeline_header, timeline) = merge_timelines(&shards, earliest, &data)?;
     Ok(Merged {

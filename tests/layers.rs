@@ -236,10 +236,10 @@ fn back_to<'a>(
         if *next == goal {
             return Some(path.clone());
         }
-        if seen.insert(next) {
-            if let Some(found) = back_to(next, goal, edges, path, seen) {
-                return Some(found);
-            }
+        if seen.insert(next)
+            && let Some(found) = back_to(next, goal, edges, path, seen)
+        {
+            return Some(found);
         }
         path.pop();
     }

@@ -7,7 +7,9 @@
 # `nginx-light` (a real nginx writes the access log tests/import.rs imports),
 # `nodejs` and `npm` with playwright-core from the npm registry (pinned in
 # tests/browser/package-lock.json; it drives the Debian chromium to record
-# the HARs tests/import_har.rs imports), and the Python packages of
+# the HARs tests/import_har.rs imports), `postgresql` and `mariadb-server`
+# (tests/books.rs makes a cluster of each in a temporary folder and reads
+# a test platform's books from it), and the Python packages of
 # tests/requirements.txt (HdrHistogram's own decoder checks latency.hlog;
 # Toxiproxy's Python client drives `surge proxy`).
 set -euo pipefail
@@ -19,6 +21,8 @@ command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v mariadbd >/dev/null 2>&1 || missing+=(mariadb-server)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo=sudo

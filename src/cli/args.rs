@@ -603,6 +603,11 @@ pub struct ValidateArgs {
     /// (arrivals, peak rate, journeys in flight) apply to each.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub shards: u64,
+    /// Also connect to each `books:` source and run every counter's and
+    /// record's query once (read-only), printing what each returned;
+    /// exit 3 when one cannot be read. Without it nothing is contacted.
+    #[arg(long)]
+    pub connect: bool,
     #[command(flatten)]
     pub sets: SetFlags,
 }

@@ -217,7 +217,7 @@ fn rebuild(r: &RebuildArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io
     let started = std::time::Instant::now();
     let done = crate::history::rebuild(&path, &r.dir, |_| {
         seen += 1;
-        if seen % 200 == 0 {
+        if seen.is_multiple_of(200) {
             eprintln!("surge history: {seen} folders indexed...");
         }
     });

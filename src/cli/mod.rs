@@ -27,6 +27,7 @@ pub fn validate(
     files: &[PathBuf],
     shards: u64,
     sets: &[String],
+    connect: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Exit> {
@@ -53,7 +54,10 @@ pub fn validate(
                     "{shown}: ok: {}; peak memory about {}",
                     summary(s),
                     memory.describe()
-                )?
+                )?;
+                if connect && !connect_books(s, &shown, out, err)? && status != Exit::BadInput {
+                    status = Exit::RunError;
+                }
             }
             None => {
                 let n = checked.errors().count();
@@ -63,6 +67,73 @@ pub fn validate(
         }
     }
     Ok(status)
+}
+
+/// `validate --connect`: runs each books query once; false when one
+/// could not be read.
+fn connect_books(
+    s: &scenario::Scenario,
+    shown: &str,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<bool> {
+    let Some(spec) = &s.file.books else {
+        writeln!(out, "{shown}: no `books:` to connect to")?;
+        return Ok(true);
+    };
+    let target = s
+        .file
+        .target
+        .base_url
+        .as_ref()
+        .and_then(|u| u.render(&|_| None).ok());
+    let uses_target = spec.sources.values().any(|src| {
+        matches!(src, crate::scenario::books::BooksSource::Http(h) if h.url.vars().next().is_some())
+    });
+    if uses_target && target.is_none() {
+        writeln!(
+            out,
+            "{shown}: books: `{{target}}` is the in-process twin, which starts with the run; its sources are read then"
+        )?;
+        return Ok(true);
+    }
+    let at = crate::books::source::Opening {
+        target: target.as_deref().unwrap_or(""),
+        base_dir: &s.base_dir,
+        target_tls: s.file.target.tls.as_ref(),
+        timeout: spec.timeout.0,
+        client: &crate::runner::target::client_for,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let opened = {
+        let _in = runtime.enter();
+        crate::books::Books::open(spec, &at)
+    };
+    let books = match opened {
+        Ok(b) => b,
+        Err(e) => {
+            writeln!(err, "{shown}: {e}")?;
+            return Ok(false);
+        }
+    };
+    let results = runtime.block_on(async {
+        let r = books.try_all().await;
+        books.close().await;
+        r
+    });
+    let mut ok = true;
+    for (what, result) in results {
+        match result {
+            Ok(v) => writeln!(out, "{shown}: books: {what}: {v}")?,
+            Err(e) => {
+                ok = false;
+                writeln!(err, "{shown}: books: {what}: {e}")?;
+            }
+        }
+    }
+    Ok(ok)
 }
 
 fn summary(s: &scenario::Scenario) -> String {

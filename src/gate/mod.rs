@@ -7,6 +7,7 @@
 //! objective with too few samples is `unjudged`, never a pass. The verdict
 //! sets the exit code: 0 pass, 1 fail, 3 invalid.
 
+mod books;
 pub mod capacity;
 pub mod compare;
 pub mod noise;
@@ -305,6 +306,8 @@ fn judge_one(objective: &Objective, data: &RunData) -> ObjectiveResult {
         Objective::Recovery(o) => ("recovery", o.name.as_ref(), recovery(o, data)),
         Objective::Ledger(o) => ("ledger", o.name.as_ref(), ledger(o, s)),
         Objective::Invariant(i) => ("invariant", None, invariant(*i, s)),
+        Objective::Reconcile(o) => ("reconcile", None, books::reconcile(o, s)),
+        Objective::Books(o) => ("books", o.name.as_ref(), books::counter(o, data)),
     };
     ObjectiveResult {
         name: name.map_or(j.default_name, |n| n.to_string()),

@@ -339,6 +339,7 @@ fn second_message(s: &Second<'_>, ledger: Option<String>, totals: Option<Value>)
         "lag_p99_ms": ms(&lag, 0.99),
         "cpu_pct": s.cpu_pct,
         "ledger": ledger,
+        "books": s.books,
         "totals": totals,
         "faults": s.faults,
     })

@@ -12,6 +12,7 @@
 //! | `surge_in_flight` | |
 //! | `surge_start_lag_seconds` (histogram) | |
 //! | `surge_fault_active` | `fault`, `target` |
+//! | `surge_books_counter` | `counter` (a `books.counters` entry, as last read) |
 //! | `surge_run_info` | `scenario` |
 
 use hdrhistogram::Histogram;
@@ -135,6 +136,9 @@ pub struct Metrics {
     lag: Buckets,
     /// Every fault of the timeline: (name, target), and whether it is on.
     faults: Vec<(String, String, bool)>,
+    /// The books' counters as last read (a failed read keeps the last
+    /// value, as a gauge does).
+    books: Vec<(String, f64)>,
 }
 
 impl Metrics {
@@ -164,6 +168,7 @@ impl Metrics {
             in_flight: 0,
             lag: Buckets::default(),
             faults: faults.into_iter().map(|(n, t)| (n, t, false)).collect(),
+            books: Vec::new(),
         }
     }
 
@@ -197,6 +202,13 @@ impl Metrics {
         self.in_flight = s.in_flight;
         for (name, _, on) in &mut self.faults {
             *on = s.faults.contains(&name.as_str());
+        }
+        for (name, value) in s.books {
+            let Some(value) = *value else { continue };
+            match self.books.iter_mut().find(|(n, _)| n == name) {
+                Some(slot) => slot.1 = value,
+                None => self.books.push((name.clone(), value)),
+            }
         }
     }
 
@@ -276,6 +288,11 @@ impl Metrics {
                 (labels, Value::Number(f64::from(u8::from(*on))))
             })
             .collect();
+        let books = self
+            .books
+            .iter()
+            .map(|(counter, v)| (vec![("counter", counter.clone())], Value::Number(*v)))
+            .collect();
         let family = |name, help, kind, series| Family {
             name,
             help,
@@ -324,6 +341,12 @@ impl Metrics {
                 "1 while a fault of the timeline is on.",
                 Kind::Gauge,
                 faults,
+            ),
+            family(
+                "surge_books_counter",
+                "The platform's books: each counter of `books.counters` as last read.",
+                Kind::Gauge,
+                books,
             ),
             family(
                 "surge_run_info",
@@ -519,6 +542,7 @@ mod tests {
                 in_flight: 1,
                 faults: &["core-down"],
                 cpu_pct: None,
+                books: &[],
             });
         }
         let samples = m.samples();

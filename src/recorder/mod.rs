@@ -188,6 +188,8 @@ pub struct Flusher {
     dir: std::path::PathBuf,
     cpu: CpuMeter,
     observers: Vec<Box<dyn observe::Observer>>,
+    /// The books' latest counters, handed to the observers.
+    books: Vec<(String, Option<f64>)>,
 }
 
 impl Flusher {
@@ -241,6 +243,7 @@ impl Flusher {
             dir: dir.to_path_buf(),
             cpu: CpuMeter::default(),
             observers: Vec::new(),
+            books: Vec::new(),
         })
     }
 
@@ -458,6 +461,12 @@ impl Flusher {
         self.observers.push(observer);
     }
 
+    /// The books' counters as last read, for the observers of the next
+    /// second.
+    pub fn books_now(&mut self, counters: Vec<(String, Option<f64>)>) {
+        self.books = counters;
+    }
+
     /// Tells the observers the run is over; what they have to say.
     pub fn end_observers(&mut self) -> Vec<String> {
         self.observers.iter_mut().filter_map(|o| o.end()).collect()
@@ -479,6 +488,7 @@ impl Flusher {
             in_flight: self.in_flight,
             faults: &faults,
             cpu_pct,
+            books: &self.books,
         };
         for o in &mut self.observers {
             o.second(&view);

@@ -25,6 +25,8 @@ pub struct Second<'a> {
     pub faults: &'a [&'a str],
     /// The generator's CPU over the second, in percent of one core.
     pub cpu_pct: Option<f64>,
+    /// The platform's books as last read (`None`: that read failed).
+    pub books: &'a [(String, Option<f64>)],
 }
 
 /// Something that watches the run second by second. It must not block:

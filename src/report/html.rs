@@ -171,6 +171,7 @@ fn page(run: &RunData) -> String {
     journeys(&mut out, s);
     generator(&mut out, run, &axis, &frame);
     ledger(&mut out, s);
+    books(&mut out, run, &frame);
     steps(&mut out, s);
     history(&mut out, run);
     let _ = write!(
@@ -871,6 +872,60 @@ fn ledger(out: &mut String, s: &Summary) {
         }
     }
     let _ = writeln!(out, "</table>");
+}
+
+/// The platform's books: the counters over time (faults shaded), what
+/// they read at the run's marks, and each reconciliation.
+fn books(out: &mut String, run: &RunData, frame: &Frame) {
+    let Some(b) = &run.summary.books else { return };
+    let _ = writeln!(
+        out,
+        "<h2>The platform's books</h2><p class=\"note\">Read from the platform's own \
+         records (<code>books:</code> in the scenario): before the load, every reading during \
+         it (<code>books.csv</code>), and after the settle. Ours are the ids applicants held \
+         when they completed the step (<code>ids.csv</code>).</p>"
+    );
+    if let Some(table) = &run.books {
+        let lines: Vec<Line> = table
+            .counters
+            .iter()
+            .enumerate()
+            .map(|(i, name)| Line {
+                name: name.clone(),
+                color: charts::color(i),
+                points: table
+                    .readings
+                    .iter()
+                    .filter_map(|r| Some((r.t_s, r.values.get(i).copied().flatten()?)))
+                    .collect(),
+                dashed: false,
+            })
+            .collect();
+        if lines.iter().any(|l| !l.points.is_empty()) {
+            let seconds = table
+                .readings
+                .iter()
+                .map(|r| r.t_s)
+                .fold(frame.seconds, f64::max);
+            let frame = Frame {
+                seconds,
+                ..frame.clone()
+            };
+            out.push_str(&charts::time_lines(
+                &frame,
+                "count",
+                Scale::Linear,
+                charts::SMALL_HEIGHT,
+                &lines,
+            ));
+            legend(out, &line_legend(&lines));
+        }
+    }
+    let _ = writeln!(out, "<ul>");
+    for line in super::rows::books(b) {
+        let _ = writeln!(out, "<li>{}</li>", esc(&line));
+    }
+    let _ = writeln!(out, "</ul>");
 }
 
 fn steps(out: &mut String, s: &Summary) {

@@ -115,6 +115,12 @@ fn tables(out: &mut String, s: &Summary) {
     if let Some(ledger) = &s.ledger {
         let _ = writeln!(out, "\n**Twin ledger:** {}.", rows::ledger(ledger));
     }
+    if let Some(books) = &s.books {
+        let _ = writeln!(out, "\n**The platform's books:**\n");
+        for line in rows::books(books) {
+            let _ = writeln!(out, "- {}", line.replace('`', "'"));
+        }
+    }
 }
 
 /// `| a | b | c |`

@@ -199,3 +199,75 @@ pub fn ledger(l: &Snapshot) -> String {
         }
     )
 }
+
+/// The platform's books in a few lines: each counter before, at the end
+/// of the load and after the settle; how the settle went; each
+/// reconciliation; what could not be read.
+pub fn books(b: &crate::summary::books::BooksSummary) -> Vec<String> {
+    let value = |v: Option<f64>| v.map_or_else(|| "?".to_string(), number);
+    let mut out = Vec::new();
+    let counters: Vec<String> = b
+        .counters
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} → {} → {}",
+                c.name,
+                value(c.before),
+                value(c.end_of_load),
+                value(c.after_settle)
+            )
+        })
+        .collect();
+    if !counters.is_empty() {
+        out.push(format!(
+            "{} (before → end of load → after the settle, which {} in {:.1} s)",
+            counters.join("; "),
+            if b.settled {
+                "stopped moving"
+            } else {
+                "was still moving"
+            },
+            b.settle_s
+        ));
+    }
+    for r in &b.reconcile {
+        out.push(reconciled(r));
+    }
+    out.extend(b.warnings.iter().cloned());
+    out
+}
+
+/// One reconciliation in a sentence, with the first ids on one side only.
+pub fn reconciled(r: &crate::summary::books::ReconcileSummary) -> String {
+    if let Some(e) = &r.error {
+        return format!("{}: not reconciled: {e}", r.name);
+    }
+    let ids = |n: Option<u64>, ids: &[String]| {
+        let n = n.unwrap_or(0);
+        if ids.is_empty() {
+            return n.to_string();
+        }
+        let more = if n as usize > ids.len() { ", …" } else { "" };
+        format!("{n} ({}{more})", ids.join(", "))
+    };
+    format!(
+        "{}: {} ids through {} ({}), {} in {}; ours, not theirs: {}; theirs, not ours: {}",
+        r.name,
+        r.ours_count,
+        r.step,
+        r.capture,
+        r.theirs_count.unwrap_or(0),
+        r.theirs,
+        ids(r.missing, &r.missing_ids),
+        ids(r.extra, &r.extra_ids)
+    )
+}
+
+fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}

@@ -47,6 +47,9 @@ impl Format for Text {
         if let Some(ledger) = &s.ledger {
             let _ = writeln!(out, "  ledger: {}", rows::ledger(ledger));
         }
+        for line in s.books.iter().flat_map(rows::books) {
+            let _ = writeln!(out, "  books: {line}");
+        }
         if s.gate.is_some() {
             let _ = writeln!(out, "  report: {}/report.html", run.dir.display());
         }

@@ -36,6 +36,8 @@ pub enum DataError {
         line: usize,
         reason: String,
     },
+    #[error("{path}: {reason}")]
+    Books { path: PathBuf, reason: String },
     #[error(transparent)]
     Folder(#[from] FolderError),
 }
@@ -127,6 +129,9 @@ pub struct RunData {
     /// The scenario's earlier runs, from the history, when the run was
     /// indexed in one (a report's History section).
     pub history: Option<Recent>,
+    /// The readings of the platform's books (`books.csv`), when the run
+    /// read any.
+    pub books: Option<crate::folder::books::Table>,
 }
 
 /// A run as a report's History section shows it.
@@ -244,6 +249,10 @@ impl RunData {
             journeys,
             examples: read_examples(&dir.join(folder::EXAMPLES)),
             history: None,
+            books: crate::folder::books::Table::read(dir).map_err(|reason| DataError::Books {
+                path: dir.join(crate::folder::books::FILE),
+                reason,
+            })?,
         })
     }
 

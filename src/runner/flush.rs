@@ -47,6 +47,10 @@ pub struct FlushJob {
     pub faults: Option<Arc<crate::faults::Driver>>,
     /// Live views fed each second (remote write).
     pub observers: Vec<Box<dyn crate::recorder::observe::Observer>>,
+    /// Our side of the books' reconciliations, appended to `ids.csv`.
+    pub ids: Option<Arc<crate::books::ids::IdLog>>,
+    /// The books' latest counters, for the live views.
+    pub books: Option<Arc<crate::books::Watch>>,
 }
 
 /// Once a second from the clock's start: drains the users and writes.
@@ -77,8 +81,14 @@ pub async fn flush_loop(job: FlushJob) -> std::io::Result<Flusher> {
         let tick = t0 + Duration::from_secs(second + 1);
         let last = wait_second(&job.control, &mut flusher, tick, &mut cut_at).await;
         let phase = phase_at(&job.phases, second);
+        if let Some(books) = &job.books {
+            flusher.books_now(books.latest());
+        }
         let view = flusher.flush(second, phase, &active(second))?;
         line.show(&view, phase);
+        if let Some(ids) = &job.ids {
+            ids.append(t0)?;
+        }
         if last {
             break;
         }

@@ -47,6 +47,9 @@ pub struct Shared {
     /// goose's request bookkeeping (a metric record, the URL and names
     /// copied per request) would cost CPU and feed nothing.
     pub goose_metrics: bool,
+    /// Where the ids a `books.reconcile` names go (`ids.csv`), when one
+    /// does.
+    pub ids: Option<Arc<crate::books::ids::IdLog>>,
 }
 
 /// One user's state between arrivals.
@@ -360,7 +363,10 @@ async fn run_step(
             return StepEnd::Abandoned;
         }
         let (class, why) = match try_step(user, ctx, applicant, step, index as u32, give_up).await {
-            Try::Ok => return StepEnd::Ok,
+            Try::Ok => {
+                keep_ids(&shared, step, applicant);
+                return StepEnd::Ok;
+            }
             Try::Cut => return StepEnd::Cut,
             Try::Failed(class, why) => (class, why),
         };
@@ -391,6 +397,27 @@ async fn run_step(
         }
     }
     StepEnd::Abandoned
+}
+
+/// Hands the ids `step` is reconciled by to `ids.csv`.
+fn keep_ids(shared: &Shared, step: &StepPlan, applicant: &Applicant<'_>) {
+    let Some(log) = shared.ids.as_ref().filter(|_| !step.ids.is_empty()) else {
+        return;
+    };
+    let (journey, label) = (&applicant.journey, step.label.as_str());
+    let step_name: Arc<str> = label.split_once('.').map_or(label, |(_, s)| s).into();
+    for capture in &step.ids {
+        if let Some(value) = applicant.vars.get(&**capture) {
+            log.push(crate::books::ids::IdRow {
+                journey: journey.clone(),
+                arrival: applicant.arrival,
+                step: step_name.clone(),
+                capture: capture.clone(),
+                value: json_text(value),
+                at: Instant::now(),
+            });
+        }
+    }
 }
 
 /// One try of a step: a request, or a series of polls until `until`.

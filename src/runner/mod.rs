@@ -184,6 +184,8 @@ pub enum RunError {
     ShardedTwin { shards: u64 },
     #[error(transparent)]
     Live(#[from] crate::live::remote_write::RemoteWriteError),
+    #[error(transparent)]
+    Books(#[from] crate::books::BooksError),
 }
 
 impl RunError {
@@ -211,6 +213,7 @@ impl RunError {
                 | RunError::Memory { .. }
                 | RunError::ShardedTwin { .. }
                 | RunError::Live(_)
+                | RunError::Books(crate::books::BooksError::Source { .. })
         )
     }
 }
@@ -267,6 +270,12 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
             dir: &dir,
         },
     )?;
+    let runtime = generator_runtime(opts.threads)?;
+    // The books' pools belong to the runtime that reads them.
+    let (books, ids) = {
+        let _in = runtime.enter();
+        open_books(&scenario, &target, &dir)?
+    };
     let users = pool::users_of(&scenario, opts.shard);
     let control = Control::new();
     control::route_signals(&control);
@@ -280,6 +289,7 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         seed: scenario.file.seed,
         feeds: feed::feeds(&scenario, opts.shard),
         goose_metrics: opts.goose_metrics,
+        ids: ids.clone(),
     });
     let capacities = pool::queue_capacities(&scenario, opts.shard, &users);
     let (pool, queues) = Pool::new(users.clone(), &capacities, shared);
@@ -294,7 +304,6 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         users: users.iter().sum(),
         start_at: opts.start_at,
     };
-    let runtime = generator_runtime(opts.threads)?;
     let context = summary::Context {
         scenario: &scenario,
         opts,
@@ -318,8 +327,16 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         initial: summary::initial(&context, started),
         host: &target.default_base,
         observers,
+        books: books.clone(),
+        ids,
     };
+    if let Some(b) = &books {
+        runtime.block_on(b.before());
+    }
     let outcome = runtime.block_on(drive.run(pool, dispatcher));
+    // The settle reads a twin still running, and Ctrl-C still cuts it.
+    let books =
+        books.map(|b| runtime.block_on(b.finish(control.t0(), || control.interrupted(), &dir)));
     control::release_signals();
     let ledger = target.stop();
     runtime.shutdown_timeout(Duration::from_secs(2));
@@ -336,6 +353,7 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         ledger,
     };
     let mut summary = summary::ended(&context, end);
+    summary.books = books;
     for (name, record) in driver.records() {
         if let Some(info) = summary.timeline.faults.iter_mut().find(|f| f.name == name) {
             info.applied_s = record.applied_s;
@@ -344,6 +362,33 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         }
     }
     Ok(RunResult { dir, summary })
+}
+
+/// The books' watch and our side's id log, when the scenario reads books
+/// (the log only when a reconciliation needs it).
+type OpenBooks = (
+    Option<Arc<crate::books::Watch>>,
+    Option<Arc<crate::books::ids::IdLog>>,
+);
+
+fn open_books(
+    scenario: &Scenario,
+    target: &target::Resolved,
+    dir: &std::path::Path,
+) -> Result<OpenBooks, RunError> {
+    let Some(spec) = &scenario.file.books else {
+        return Ok((None, None));
+    };
+    let at = crate::books::source::Opening {
+        target: &target.default_base,
+        base_dir: &scenario.base_dir,
+        target_tls: scenario.file.target.tls.as_ref(),
+        timeout: spec.timeout.0,
+        client: &target::client_for,
+    };
+    let watch = crate::books::Watch::open(spec, &at, dir)?;
+    let ids = (!spec.reconcile.is_empty()).then(|| Arc::new(crate::books::ids::IdLog::new(dir)));
+    Ok((Some(watch), ids))
 }
 
 /// What names this run in live series: the shards of one run share its
@@ -399,6 +444,8 @@ struct Drive<'a> {
     initial: Summary,
     host: &'a str,
     observers: Vec<Box<dyn crate::recorder::observe::Observer>>,
+    books: Option<Arc<crate::books::Watch>>,
+    ids: Option<Arc<crate::books::ids::IdLog>>,
 }
 
 impl Drive<'_> {
@@ -419,7 +466,18 @@ impl Drive<'_> {
             initial: self.initial,
             faults: (!driver.is_empty()).then(|| driver.clone()),
             observers: self.observers,
+            ids: self.ids.clone(),
+            books: self.books.clone(),
         }));
+        let books = self.books.clone().map(|b| {
+            let control = control.clone();
+            tokio::spawn(async move {
+                // A run cut before it starts has no load to watch.
+                if let Some(t0) = control.unless_cut(control.started()).await {
+                    b.during(t0, || control.is_cut()).await;
+                }
+            })
+        });
         let fault_runtime = self.faults.runtime.as_ref().map(|rt| rt.handle().clone());
         if let Some(rt) = &fault_runtime {
             let (driver, control) = (driver.clone(), control.clone());
@@ -456,6 +514,10 @@ impl Drive<'_> {
             Ok(Ok(_handed)) => {}
             Ok(Err(e)) => return Err(io("the dispatcher's timer failed")(e)),
             Err(panicked) => return Err(io("the dispatcher failed")(panicked.into())),
+        }
+        if let Some(books) = books {
+            // It ends at the cut, once a reading under way is done.
+            let _ = books.await;
         }
         let writing = format!(
             "cannot write the run's measurements to {}",

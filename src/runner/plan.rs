@@ -94,6 +94,9 @@ pub struct StepPlan {
     pub poll: Option<Poll>,
     /// Whether the response body must be read as JSON.
     pub needs_json: bool,
+    /// Variables whose values go to `ids.csv` when the step completes
+    /// (named by a `books.reconcile`).
+    pub ids: Vec<Arc<str>>,
 }
 
 /// Why a scenario could not be compiled.
@@ -328,6 +331,7 @@ impl Plan {
                     until: step.until.clone(),
                     poll: step.poll.clone(),
                     needs_json,
+                    ids: reconciled(scenario, name, step.name.as_str()),
                 });
             }
             journeys.push(journey_plan(
@@ -392,6 +396,18 @@ fn goose_method(m: Method) -> GooseMethod {
         Method::Delete => GooseMethod::Delete,
         Method::Head => GooseMethod::Head,
     }
+}
+
+/// The captures a `books.reconcile` takes from `journey`'s `step`.
+fn reconciled(scenario: &Scenario, journey: &str, step: &str) -> Vec<Arc<str>> {
+    let mut ids: Vec<Arc<str>> = Vec::new();
+    let entries = scenario.file.books.iter().flat_map(|b| &b.reconcile);
+    for r in entries.filter(|r| r.ours.step.journey == journey && r.ours.step.step == step) {
+        if !ids.iter().any(|c| **c == *r.ours.capture) {
+            ids.push(r.ours.capture.as_str().into());
+        }
+    }
+    ids
 }
 
 #[cfg(test)]

@@ -149,6 +149,7 @@ pub fn initial(ctx: &Context, started: SystemTime) -> Summary {
         channels: Vec::new(),
         errors: Vec::new(),
         ledger: None,
+        books: None,
         gate: None,
     }
 }

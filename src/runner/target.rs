@@ -272,6 +272,22 @@ pub fn secure(
     Ok(())
 }
 
+/// A client of `url` with `tls` (`https`) or a plain one, and the URL
+/// its requests go to (named for `server_name` when one is set): what a
+/// books HTTP source is read with.
+pub fn client_for(
+    url: &str,
+    tls: &Tls,
+    base_dir: &Path,
+) -> Result<(reqwest::Client, String), String> {
+    let (recipe, url) = if url.starts_with("https:") {
+        recipe_for(url, tls, base_dir, "books source").map_err(|e| e.to_string())?
+    } else {
+        (Recipe::plain(), url.to_string())
+    };
+    Ok((recipe.client()?, url))
+}
+
 /// A client recipe for `url` with `tls`, and the URL its requests go to.
 fn recipe_for(
     url: &str,

@@ -12,6 +12,7 @@
 //!
 //! It never touches the network and never starts anything.
 
+pub mod books;
 pub mod curve;
 pub mod data;
 pub mod diagnostic;

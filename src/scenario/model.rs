@@ -58,6 +58,10 @@ pub struct ScenarioFile {
     /// The outages to inject while the load runs.
     #[serde(default)]
     pub faults: Vec<Fault>,
+    /// The platform's own books (its database or admin API): counters
+    /// read during the run, and ids reconciled with what applicants did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub books: Option<super::books::Books>,
     /// What the platform must achieve; the run's exit code follows them.
     #[serde(default)]
     pub objectives: Vec<Objective>,
@@ -1525,6 +1529,11 @@ pub enum Objective {
     Ledger(LedgerObjective),
     /// An invariant of the twin's ledger holds at the end.
     Invariant(Invariant),
+    /// Ids our applicants got through a step, found in the platform's
+    /// books (a `books.reconcile` entry).
+    Reconcile(ReconcileObjective),
+    /// A counter of the platform's books (or arithmetic over counters).
+    Books(BooksObjective),
 }
 
 /// A latency percentile. Of a step: request latency; of a journey: time
@@ -1669,6 +1678,52 @@ pub struct LedgerObjective {
     pub counter: LedgerCounter,
     /// Its largest acceptable value at the end of the run.
     pub at_most: u64,
+}
+
+/// How far ours and theirs of a reconciliation may differ.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileObjective {
+    /// The `books.reconcile` entry, by name.
+    pub name: String,
+    /// Ids ours but not theirs (paid by an applicant, never credited) at
+    /// most this many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_at_most: Option<u64>,
+    /// Ids theirs but not ours (credited with no payment of this run) at
+    /// most this many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_at_most: Option<u64>,
+}
+
+/// A bound on a counter of the platform's books, or on arithmetic over
+/// counters (`captured - credited`). `at_most`/`at_least` hold at every
+/// reading from before the load to its end, or only after the settle with
+/// `after_settle`; `delta_*` bound the change from before the load to
+/// after the settle.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BooksObjective {
+    /// Names the objective in reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Name>,
+    /// A counter of `books.counters`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<String>,
+    /// Arithmetic over counters: `+ - * /`, parentheses, numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_most: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_least: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_at_most: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_at_least: Option<f64>,
+    /// Judge `at_most`/`at_least` on the reading after the settle only.
+    #[serde(default)]
+    pub after_settle: bool,
 }
 
 /// Counters of the twin's ledger.

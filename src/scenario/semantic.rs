@@ -14,6 +14,8 @@ use super::model::*;
 use super::refs::{At, Channel, Edge, FaultOn, StepRef, check_name};
 use super::template::Template;
 
+mod books;
+
 /// The `data` tables a scenario reads, by name.
 pub type Tables = indexmap::IndexMap<String, std::sync::Arc<super::data::Table>>;
 
@@ -226,6 +228,7 @@ pub(super) fn check(file: &ScenarioFile, base_dir: &FsPath) -> Checked {
         total,
         deadline,
     };
+    c.books();
     c.objectives(&timeline);
     (timeline, mix, c.tables, c.out)
 }
@@ -1369,6 +1372,8 @@ impl Checker<'_> {
                             .or_else(|| Some("give the fault a `name` to refer to it".into()));
                     }
                 }
+                Objective::Reconcile(o) => self.reconcile_objective(o, &inner),
+                Objective::Books(o) => self.books_objective(o, &inner),
                 Objective::Ledger(_) | Objective::Invariant(_) => {
                     if self.file.target.twin.is_none() && self.file.target.admin.is_none() {
                         self.error(path.clone(), "ledger objectives need the built-in twin (or `target.admin` for a twin running apart)");
@@ -1613,6 +1618,9 @@ fn objective_kind(o: &Objective) -> (&'static str, Option<&super::refs::Name>) {
         Objective::Recovery(x) => ("recovery", x.name.as_ref()),
         Objective::Ledger(x) => ("ledger", x.name.as_ref()),
         Objective::Invariant(_) => ("invariant", None),
+        // Its `name` is the reconciliation's, not its own.
+        Objective::Reconcile(_) => ("reconcile", None),
+        Objective::Books(x) => ("books", x.name.as_ref()),
     }
 }
 

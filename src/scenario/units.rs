@@ -176,10 +176,10 @@ impl fmt::Display for Duration {
             return f.write_str(&out);
         }
         let nanos = d.as_nanos();
-        if nanos < 1_000_000_000 && nanos % 1_000_000 == 0 {
+        if nanos < 1_000_000_000 && nanos.is_multiple_of(1_000_000) {
             return write!(f, "{}ms", nanos / 1_000_000);
         }
-        if nanos < 1_000_000 && nanos % 1_000 == 0 {
+        if nanos < 1_000_000 && nanos.is_multiple_of(1_000) {
             return write!(f, "{}us", nanos / 1_000);
         }
         write!(f, "{}s", trim_float(d.as_secs_f64(), 6))
@@ -328,10 +328,10 @@ impl fmt::Display for Size {
         let b = self.0;
         match b {
             0 => f.write_str("0B"),
-            _ if b % 1_000_000_000 == 0 => write!(f, "{}GB", b / 1_000_000_000),
-            _ if b % 1_000_000 == 0 => write!(f, "{}MB", b / 1_000_000),
-            _ if b % 1_000 == 0 => write!(f, "{}KB", b / 1_000),
-            _ if b % 1024 == 0 => write!(f, "{}KiB", b / 1024),
+            _ if b.is_multiple_of(1_000_000_000) => write!(f, "{}GB", b / 1_000_000_000),
+            _ if b.is_multiple_of(1_000_000) => write!(f, "{}MB", b / 1_000_000),
+            _ if b.is_multiple_of(1_000) => write!(f, "{}KB", b / 1_000),
+            _ if b.is_multiple_of(1024) => write!(f, "{}KiB", b / 1024),
             _ => write!(f, "{b}B"),
         }
     }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::scenario::model::{OLD_QUEUE_FULL, Objective};
 pub use ledger::{Snapshot, StockOut};
 
+pub mod books;
 pub mod capacity;
 pub mod ledger;
 
@@ -66,6 +67,10 @@ pub struct Summary {
     /// The twin's ledger at the end, when the target was the twin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger: Option<Snapshot>,
+    /// The platform's books (`books:` in the scenario): counters and
+    /// reconciliations, read after the load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub books: Option<books::BooksSummary>,
     /// The verdict: whether the run was valid and its objectives met.
     /// Absent while the run is under way.
     #[serde(default, skip_serializing_if = "Option::is_none")]

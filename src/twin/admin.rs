@@ -24,6 +24,7 @@ use crate::scenario::units::Duration;
 pub fn routes() -> Router<Arc<Twin>> {
     Router::new()
         .route("/admin/ledger", get(ledger))
+        .route("/admin/ledger/credited", get(credited))
         .route("/admin/faults", get(list).post(apply).delete(clear_all))
         .route("/admin/faults/{id}", delete(clear))
         .route("/admin/config", get(config))
@@ -33,6 +34,12 @@ pub fn routes() -> Router<Arc<Twin>> {
 
 async fn ledger(State(twin): State<Arc<Twin>>) -> Json<Snapshot> {
     Json(twin.ledger.snapshot())
+}
+
+/// The orders whose payment was credited: the twin's side of a books
+/// reconciliation (`values: $.orders`).
+async fn credited(State(twin): State<Arc<Twin>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "orders": twin.ledger.credited_orders() }))
 }
 
 async fn list(State(twin): State<Arc<Twin>>) -> Json<Vec<View>> {

@@ -14,6 +14,9 @@ pub use crate::summary::ledger::{Counters, Snapshot, StockOut, Verdict};
 pub struct Ledger {
     counters: Mutex<Counters>,
     stock_outs: Mutex<Vec<StockOut>>,
+    /// Orders whose payment was credited, in the order they were: what a
+    /// books `records` query reads from the twin.
+    credited: Mutex<Vec<String>>,
 }
 
 impl Ledger {
@@ -34,6 +37,19 @@ impl Ledger {
                 refused: 1,
             }),
         }
+    }
+
+    /// `order`'s payment was credited.
+    pub fn credited(&self, order: &str) {
+        self.credited
+            .lock()
+            .expect("credited lock")
+            .push(order.to_string());
+    }
+
+    /// The orders credited so far.
+    pub fn credited_orders(&self) -> Vec<String> {
+        self.credited.lock().expect("credited lock").clone()
     }
 
     pub fn counters(&self) -> Counters {

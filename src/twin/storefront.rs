@@ -174,6 +174,7 @@ impl Storefront {
                 c.quota_credited += credit.quantity;
             });
         });
+        twin.ledger.credited(&credit.order);
         if let Some(order) = self
             .orders
             .lock()

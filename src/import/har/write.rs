@@ -51,7 +51,7 @@ fn comment(text: &str) -> String {
 
 /// `1200` ms → `1.2s`; `300` → `300ms`.
 fn millis(ms: u64) -> String {
-    if ms >= 1000 && ms % 100 == 0 {
+    if ms >= 1000 && ms.is_multiple_of(100) {
         let secs = ms as f64 / 1000.0;
         format!("{}s", format!("{secs:.1}").trim_end_matches(".0"))
     } else {
