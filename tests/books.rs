@@ -558,6 +558,8 @@ fn dropped_credits_are_named(p: &Running, scenario: &Path, dsn: &str, drop: usiz
         assert!(!body.contains(dsn), "{file} shows the database URL");
     }
     assert!(!text.contains(dsn), "the terminal shows the database URL");
+    // Shown with --nocapture: README's terminal comes from here.
+    println!("{text}");
 }
 
 /// `validate --connect` of `scenario` with a counter whose query writes:
@@ -609,6 +611,7 @@ fn postgres_books_name_the_dropped_credits() {
                 .output()
                 .unwrap();
             let text = String::from_utf8_lossy(&o.stdout);
+            println!("{text}");
             assert!(o.status.success(), "{text}");
             let paid = p.platform.paid.load(Ordering::SeqCst);
             assert!(

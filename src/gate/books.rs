@@ -31,7 +31,7 @@ pub(super) fn reconcile(o: &ReconcileObjective, s: &Summary) -> Judged {
         );
     };
     if let Some(e) = &r.error {
-        return judging.unjudged(None, None, format!("{}: {e}", o.name));
+        return judging.unjudged(None, None, e.clone());
     }
     let mut met = true;
     let mut measured = None;
@@ -56,8 +56,7 @@ pub(super) fn reconcile(o: &ReconcileObjective, s: &Summary) -> Judged {
         parts.push(part);
     }
     let detail = format!(
-        "{}: {} ids through {}, {} in {}; {}",
-        o.name,
+        "{} ids through {}, {} in {}; {}",
         r.ours_count,
         r.step,
         r.theirs_count.unwrap_or(0),
