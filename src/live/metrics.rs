@@ -531,6 +531,11 @@ mod tests {
             ..JourneyCounts::default()
         }];
         let lag = [histogram()];
+        // The books read 7 credits, then failed to read: the gauge keeps 7.
+        let books = [
+            vec![("credited".to_string(), Some(7.0))],
+            vec![("credited".to_string(), None)],
+        ];
         for second in 0..2 {
             m.add(&Second {
                 second,
@@ -542,7 +547,7 @@ mod tests {
                 in_flight: 1,
                 faults: &["core-down"],
                 cpu_pct: None,
-                books: &[],
+                books: &books[second as usize],
             });
         }
         let samples = m.samples();
@@ -555,6 +560,10 @@ mod tests {
                 .map(|s| s.value)
         };
         assert_eq!(value("surge_requests_total", ("outcome", "ok")), Some(2.0));
+        assert_eq!(
+            value("surge_books_counter", ("counter", "credited")),
+            Some(7.0)
+        );
         assert_eq!(
             value("surge_requests_total", ("outcome", "timeout")),
             Some(2.0)
