@@ -623,6 +623,20 @@ fn postgres_books_name_the_dropped_credits() {
                 "{text}"
             );
             writes_are_refused(&p, dir.path(), source, &dsn, "read-only transaction");
+            // Ids of PostgreSQL's own types read as text.
+            let uuids = "    credited_orders: { source: shop, query: \"SELECT gen_random_uuid() FROM payments\" }";
+            let s = scenario(dir.path(), &p.url, source, SQL_COUNTERS, uuids);
+            let o = surge(&dsn)
+                .args(["validate", "--connect"])
+                .arg(&s)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&o.stdout).into_owned()
+                + &String::from_utf8_lossy(&o.stderr);
+            assert!(
+                text.contains(&format!("record credited_orders (shop): {paid} ids")),
+                "{text}"
+            );
         }
     }
     // The database stops mid-run: a warning, the objectives on it

@@ -268,6 +268,7 @@ fn pg_cell(row: &PgRow) -> Result<Option<String>, String> {
         f32,
         sqlx::types::Decimal,
         String,
+        sqlx::types::Uuid,
         bool
     )
 }
