@@ -779,6 +779,71 @@ fn ctrl_c_cuts_the_settle_short() {
     }
 }
 
+/// Ctrl-C with a books source that accepts and never answers: the run
+/// ends within 10 s all the same (sources that failed are not asked
+/// again), its books' objectives unjudged.
+#[test]
+fn ctrl_c_does_not_wait_for_a_stalled_source() {
+    let stall = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let stall_url = format!("http://{}", stall.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in stall.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("shop.db").display());
+    let p = platform("sqlite", &url, 0);
+    let source = format!("{{ http: {{ url: \"{stall_url}\" }} }}");
+    let counters = "    captured: { source: shop, path: /stats, value: $.captured }\n    credited: { source: shop, path: /stats, value: $.credited }";
+    let records = "    credited_orders: { source: shop, path: /credited, values: $.orders }";
+    let s = scenario(dir.path(), &p.url, &source, counters, records);
+    let body = std::fs::read_to_string(&s)
+        .unwrap()
+        .replace("settle: 10s", "settle: 10s\n  timeout: 4s")
+        .replace("duration: 4s", "duration: 20s");
+    std::fs::write(&s, body).unwrap();
+    let out = dir.path().join("run");
+    let mut child = common::spawn_run(&s, &out, &[]);
+    let books_csv = out.join("books.csv");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while !std::fs::read_to_string(&books_csv)
+        .unwrap_or_default()
+        .contains(",load,")
+    {
+        assert!(Instant::now() < deadline, "no reading during the load");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(10),
+            "the run waited on a stalled books source after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(3));
+    let summary = read_summary(&out);
+    assert_eq!(summary["status"], "interrupted");
+    let warnings = summary["books"]["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "one warning per source: {warnings:?}");
+    assert!(
+        warnings[0].as_str().unwrap().contains("GET /stats"),
+        "{warnings:?}"
+    );
+    assert_eq!(objective(&summary, "all-credited")["judgement"], "unjudged");
+    assert!(out.join("report.html").exists());
+}
+
 #[test]
 fn http_books_name_the_dropped_credits() {
     let dir = tempfile::tempdir().unwrap();

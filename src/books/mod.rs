@@ -40,6 +40,9 @@ pub struct Books {
     sources: IndexMap<String, Source>,
     /// The first failure of each source, as a warning line.
     warnings: Mutex<IndexMap<String, String>>,
+    /// After Ctrl-C a source that failed before is not asked again: a
+    /// stalled database would hold the run open a timeout per read.
+    hurry: std::sync::atomic::AtomicBool,
     /// When the books were first read: `{run_start}` of record queries.
     started: SystemTime,
 }
@@ -56,6 +59,7 @@ impl Books {
             spec: spec.clone(),
             sources,
             warnings: Mutex::new(IndexMap::new()),
+            hurry: std::sync::atomic::AtomicBool::new(false),
             started: SystemTime::now(),
         })
     }
@@ -80,7 +84,7 @@ impl Books {
         let mut failed: HashMap<&str, ()> = HashMap::new();
         let mut values = Vec::with_capacity(self.spec.counters.len());
         for c in self.spec.counters.values() {
-            if failed.contains_key(c.source.as_str()) {
+            if failed.contains_key(c.source.as_str()) || self.given_up(&c.source) {
                 values.push(None);
                 continue;
             }
@@ -103,6 +107,12 @@ impl Books {
             .records
             .get(name)
             .ok_or_else(|| format!("no record is named `{name}`"))?;
+        if self.given_up(&r.source) {
+            return Err(format!(
+                "not read after Ctrl-C: source `{}` had failed",
+                r.source
+            ));
+        }
         let ids = self
             .record(r)
             .await
@@ -127,6 +137,21 @@ impl Books {
             out.push((format!("record {name} ({})", r.source), got));
         }
         out
+    }
+
+    /// From now on, sources that failed are not asked again (Ctrl-C).
+    pub fn hurry(&self) {
+        self.hurry.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether `source` is not to be asked again.
+    fn given_up(&self, source: &str) -> bool {
+        self.hurry.load(std::sync::atomic::Ordering::Relaxed)
+            && self
+                .warnings
+                .lock()
+                .expect("books warnings lock")
+                .contains_key(source)
     }
 
     /// The warnings so far, one per source that failed.

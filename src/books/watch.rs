@@ -4,9 +4,9 @@
 //! until two agree (callbacks still on their way) for at most `settle`,
 //! a last one after it, and finally each reconciliation: our ids
 //! (`ids.csv`) against their record, both ways, every id on one side only
-//! kept in `reconcile.csv`. Ctrl-C cuts the settle
-//! short (the summary says it did not settle); nothing here can lose the
-//! run folder.
+//! kept in `reconcile.csv`. Ctrl-C cuts the settle short (the summary says
+//! it did not settle) and stops asking sources that already failed;
+//! nothing here can lose the run folder.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -91,6 +91,14 @@ impl Watch {
     ) -> BooksSummary {
         let t0 = t0.unwrap_or_else(Instant::now);
         let at = || t0.elapsed().as_secs_f64();
+        let hurry = || {
+            let now = interrupted();
+            if now {
+                self.books.hurry();
+            }
+            now
+        };
+        hurry();
         let end = self.read(at(), Stage::End).await;
         let settle_start = Instant::now();
         let limit = self.books.spec().settle.0;
@@ -99,10 +107,10 @@ impl Watch {
         let mut settled = false;
         let after = loop {
             let left = limit.saturating_sub(settle_start.elapsed());
-            if left.is_zero() || interrupted() {
+            if left.is_zero() || hurry() {
                 break self.read(at(), Stage::After).await;
             }
-            if !sleep_until_unless(Instant::now() + poll.min(left), &interrupted).await {
+            if !sleep_until_unless(Instant::now() + poll.min(left), &hurry).await {
                 break self.read(at(), Stage::After).await;
             }
             let now = self.read_quietly().await;
