@@ -591,6 +591,36 @@ fn writes_are_refused(p: &Running, dir: &Path, source: &str, dsn: &str, refusal:
     assert_eq!(after, before, "a books query changed the platform's data");
 }
 
+/// Waits until `books.csv` has a reading of `stage`, within `wait`.
+fn wait_for_reading(books_csv: &Path, stage: &str, wait: Duration, what: &str) {
+    let deadline = Instant::now() + wait;
+    let row = format!(",{stage},");
+    while !std::fs::read_to_string(books_csv)
+        .unwrap_or_default()
+        .contains(&row)
+    {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends Ctrl-C (SIGINT) to `child` and waits for it to end, within 10 s.
+fn interrupt_within_10s(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let sent = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(sent.elapsed() < Duration::from_secs(10), "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 // ---------------------------------------------------------------- the tests
 
 #[test]
@@ -655,14 +685,12 @@ fn postgres_books_name_the_dropped_credits() {
         .spawn()
         .unwrap();
     let books_csv = out.path().join("books.csv");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !std::fs::read_to_string(&books_csv)
-        .unwrap_or_default()
-        .contains(",load,")
-    {
-        assert!(Instant::now() < deadline, "no reading during the load");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_reading(
+        &books_csv,
+        "load",
+        Duration::from_secs(30),
+        "no reading during the load",
+    );
     pg.pg_ctl("stop");
     let o = child.wait_with_output().unwrap();
     let text =
@@ -742,30 +770,13 @@ fn ctrl_c_cuts_the_settle_short() {
     let out = dir.path().join("run");
     let mut child = common::spawn_run(&s, &out, &[]);
     let books_csv = out.join("books.csv");
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while !std::fs::read_to_string(&books_csv)
-        .unwrap_or_default()
-        .contains(",settle,")
-    {
-        assert!(Instant::now() < deadline, "the settle never began");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let sent = Instant::now();
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            sent.elapsed() < Duration::from_secs(10),
-            "the run went on settling after Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    wait_for_reading(
+        &books_csv,
+        "settle",
+        Duration::from_secs(40),
+        "the settle never began",
+    );
+    let status = interrupt_within_10s(&mut child, "the run went on settling after Ctrl-C");
     assert_eq!(status.code(), Some(3));
     let summary = read_summary(&out);
     assert_eq!(summary["status"], "interrupted");
@@ -807,30 +818,16 @@ fn ctrl_c_does_not_wait_for_a_stalled_source() {
     let out = dir.path().join("run");
     let mut child = common::spawn_run(&s, &out, &[]);
     let books_csv = out.join("books.csv");
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while !std::fs::read_to_string(&books_csv)
-        .unwrap_or_default()
-        .contains(",load,")
-    {
-        assert!(Instant::now() < deadline, "no reading during the load");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let sent = Instant::now();
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            sent.elapsed() < Duration::from_secs(10),
-            "the run waited on a stalled books source after Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    wait_for_reading(
+        &books_csv,
+        "load",
+        Duration::from_secs(40),
+        "no reading during the load",
+    );
+    let status = interrupt_within_10s(
+        &mut child,
+        "the run waited on a stalled books source after Ctrl-C",
+    );
     assert_eq!(status.code(), Some(3));
     let summary = read_summary(&out);
     assert_eq!(summary["status"], "interrupted");
