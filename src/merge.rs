@@ -217,10 +217,21 @@ fn whole_run(shards: &[Shard], earliest: f64) -> Summary {
         .map(|s| s.data.summary.status)
         .max_by_key(|s| match s {
             Status::Completed => 0,
-            Status::Interrupted => 1,
-            Status::Running => 2,
+            Status::StoppedEarly => 1,
+            Status::Interrupted => 2,
+            Status::Running => 3,
         })
         .unwrap_or(Status::Completed);
+    // Each shard decides on its own share; the merge says which stopped
+    // first and judges the whole.
+    summary.stopped_early = shards
+        .iter()
+        .filter_map(|s| s.data.summary.stopped_early.clone().map(|e| (s.index, e)))
+        .min_by(|a, b| a.1.at_s.total_cmp(&b.1.at_s))
+        .map(|(index, e)| crate::summary::StoppedEarly {
+            detail: format!("shard {index} decided it on its own share: {}", e.detail),
+            ..e
+        });
     // The run's own judgement (objectives, tolerance) goes on to the
     // merged one; the totals are built from the merged files when the
     // folder is finished, in the order the first shard lists them.

@@ -3,6 +3,7 @@
 //! so `main.rs` only dispatches. The help text lives here, on the fields it
 //! explains.
 
+use crate::gate::early::Policy;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -320,6 +321,11 @@ pub struct ScenarioFlags {
     pub sets: SetFlags,
     #[command(flatten)]
     pub history: HistoryFlags,
+    /// Never stop a run before its schedule's end, even when an objective
+    /// with `stop_early: true` is decided missed (`capacity`: trials run
+    /// their whole length, as before trials stopped early).
+    #[arg(long)]
+    pub no_stop_early: bool,
 }
 
 impl ScenarioFlags {
@@ -331,6 +337,11 @@ impl ScenarioFlags {
         opts.quiet_goose = true;
         opts.history = self.history.path(reports);
         opts.resolve.sets = self.sets.sets.clone();
+        opts.stop_early = if self.no_stop_early {
+            Policy::Never
+        } else {
+            Policy::AsWritten
+        };
         opts
     }
 }
@@ -579,6 +590,8 @@ pub struct WhatifArgs {
 impl WhatifArgs {
     pub fn whatif(&self) -> crate::whatif::Whatif {
         let mut base = self.common.options(&self.reports);
+        // Variants are compared over the same whole schedule.
+        base.stop_early = Policy::Never;
         base.duration = self.duration.map(|d| d.0);
         base.scale = self.scale;
         base.reports_dir = self.reports.clone();
@@ -1024,6 +1037,10 @@ impl CapacityArgs {
     pub fn options(&self) -> RunOptions {
         let mut opts = self.common.options(std::path::Path::new("reports"));
         opts.duration = Some(self.trial_duration.0);
+        // A trial decided failed has said all it will.
+        if !self.common.no_stop_early {
+            opts.stop_early = Policy::All;
+        }
         opts
     }
 

@@ -293,7 +293,7 @@ pub fn run(
             }
             let s = &finished.data.summary;
             Ok(match (&s.status, &s.gate) {
-                (Status::Completed, Some(gate)) => gate.verdict.exit(),
+                (Status::Completed | Status::StoppedEarly, Some(gate)) => gate.verdict.exit(),
                 _ => Exit::RunError,
             })
         }

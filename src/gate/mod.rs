@@ -8,8 +8,10 @@
 //! sets the exit code: 0 pass, 1 fail, 3 invalid.
 
 mod books;
+pub mod burn;
 pub mod capacity;
 pub mod compare;
+pub mod early;
 pub mod noise;
 
 use crate::Exit;
@@ -38,10 +40,23 @@ impl Verdict {
 /// Judges the run in `data` against `objectives`.
 pub fn judge(objectives: &[Objective], data: &RunData, rate_tolerance: f64) -> Gate {
     let validity = validity(&data.summary, rate_tolerance);
-    let objectives: Vec<ObjectiveResult> = objectives.iter().map(|o| judge_one(o, data)).collect();
+    let mut objectives: Vec<ObjectiveResult> =
+        objectives.iter().map(|o| judge_one(o, data)).collect();
+    // The decider's rules imply a miss on the files; should rounding ever
+    // disagree, the decision that stopped the run stands.
+    if let Some(e) = &data.summary.stopped_early
+        && let Some(o) = objectives.get_mut(e.index)
+        && o.judgement != Judgement::Missed
+    {
+        o.judgement = Judgement::Missed;
+        o.detail = format!("decided missed at {}s: {}", e.at_s, e.detail);
+    }
+    // A run stopped early had an objective decided missed: it fails even
+    // where the seconds it ran would meet everything.
+    let stopped = data.summary.status == Status::StoppedEarly;
     let verdict = if !validity.valid {
         Verdict::Invalid
-    } else if objectives.iter().all(|o| o.judgement == Judgement::Met) {
+    } else if !stopped && objectives.iter().all(|o| o.judgement == Judgement::Met) {
         Verdict::Pass
     } else {
         Verdict::Fail
@@ -78,7 +93,9 @@ pub fn validity(s: &Summary, rate_tolerance: f64) -> Validity {
     // Arrivals the test data could not serve were never meant to start.
     let servable = l.scheduled.saturating_sub(l.data_exhausted);
     let expected_started = servable as f64 * (1.0 - rate_tolerance);
-    if (l.started as f64) < expected_started {
+    // A run stopped early cut the arrivals still queued: not the
+    // generator's shortfall.
+    if s.status != Status::StoppedEarly && (l.started as f64) < expected_started {
         reasons.push(format!(
             "only {} of {} scheduled arrivals started (more than {:.1}% short)",
             l.started,
@@ -133,7 +150,7 @@ fn window(s: &Summary, during: Option<&str>, outside_faults: bool) -> Window {
 }
 
 /// What an objective looks at.
-enum Selector<'a> {
+pub(crate) enum Selector<'a> {
     Step(&'a StepRef),
     Journey(&'a str),
     Channel(&'a Channel),
@@ -166,12 +183,21 @@ impl Selector<'_> {
     /// Whether a step label (`JOURNEY.STEP`) belongs to the selection.
     fn step(&self, label: &str, s: &Summary) -> bool {
         match self {
-            Selector::Step(r) => label == r.to_string(),
-            Selector::Journey(j) => label.split_once('.').is_some_and(|(jn, _)| jn == *j),
             Selector::Channel(c) => s
                 .steps
                 .iter()
                 .any(|st| st.name == label && st.channel == c.to_string()),
+            _ => self.step_with(label, ""),
+        }
+    }
+
+    /// Whether a step (`JOURNEY.STEP` on `channel`) belongs to the
+    /// selection.
+    fn step_with(&self, label: &str, channel: &str) -> bool {
+        match self {
+            Selector::Step(r) => label == r.to_string(),
+            Selector::Journey(j) => label.split_once('.').is_some_and(|(jn, _)| jn == *j),
+            Selector::Channel(c) => channel == c.to_string(),
             Selector::All => true,
         }
     }
@@ -308,6 +334,7 @@ fn judge_one(objective: &Objective, data: &RunData) -> ObjectiveResult {
         Objective::Invariant(i) => ("invariant", None, invariant(*i, s)),
         Objective::Reconcile(o) => ("reconcile", None, books::reconcile(o, s)),
         Objective::Books(o) => ("books", o.name.as_ref(), books::counter(o, data)),
+        Objective::ErrorBudget(o) => ("error_budget", o.name.as_ref(), burn::judge(o, data)),
     };
     ObjectiveResult {
         name: name.map_or(j.default_name, |n| n.to_string()),
@@ -367,13 +394,11 @@ fn latency(o: &crate::scenario::model::LatencyObjective, data: &RunData) -> Judg
     judging.verdict(met, Some(measured), Some(n), detail)
 }
 
-fn error_rate(o: &crate::scenario::model::ErrorRateObjective, data: &RunData) -> Judged {
-    let s = &data.summary;
+/// What an error rate objective measures, as verdicts name it.
+pub(crate) fn error_rate_what(o: &crate::scenario::model::ErrorRateObjective) -> String {
     let sel = Selector::of(o.step.as_ref(), o.journey.as_deref(), o.channel.as_ref());
-    let w = window(s, o.during.as_deref(), o.outside_faults);
-    let bound = o.at_most.fraction();
     let classes: Vec<&str> = o.classes.iter().map(|c| c.name()).collect();
-    let what = format!(
+    format!(
         "{}error rate of {}{}",
         if classes.is_empty() {
             String::new()
@@ -382,7 +407,25 @@ fn error_rate(o: &crate::scenario::model::ErrorRateObjective, data: &RunData) ->
         },
         sel.describe(),
         window_label(o.during.as_deref(), o.outside_faults)
-    );
+    )
+}
+
+/// What a goodput objective measures, as verdicts name it.
+pub(crate) fn goodput_what(o: &crate::scenario::model::GoodputObjective) -> String {
+    format!(
+        "goodput of {}",
+        o.journey
+            .as_deref()
+            .map_or("every journey".to_string(), |j| format!("journey {j}"))
+    )
+}
+
+fn error_rate(o: &crate::scenario::model::ErrorRateObjective, data: &RunData) -> Judged {
+    let s = &data.summary;
+    let sel = Selector::of(o.step.as_ref(), o.journey.as_deref(), o.channel.as_ref());
+    let w = window(s, o.during.as_deref(), o.outside_faults);
+    let bound = o.at_most.fraction();
+    let what = error_rate_what(o);
     let judging = Judging::new(bound, "ratio", format!("{what} ≤ {}", o.at_most));
     let (bad, total) = match &sel {
         Selector::Journey(j) => {
@@ -421,12 +464,7 @@ fn goodput(o: &crate::scenario::model::GoodputObjective, data: &RunData) -> Judg
     let pick = |name: &str| o.journey.as_deref().is_none_or(|j| j == name);
     let c = data.journey_counts(pick, &Window::all());
     let bound = o.at_least.fraction();
-    let what = format!(
-        "goodput of {}",
-        o.journey
-            .as_deref()
-            .map_or("every journey".to_string(), |j| format!("journey {j}"))
-    );
+    let what = goodput_what(o);
     let judging = Judging::new(bound, "ratio", format!("{what} ≥ {}", o.at_least));
     let servable = c.servable();
     if servable == 0 {

@@ -485,6 +485,7 @@ impl Flusher {
             latency: &self.steps,
             journeys: &self.journey_counts,
             lag: &self.lag,
+            journey_time: &self.journey_time,
             in_flight: self.in_flight,
             faults: &faults,
             cpu_pct,

@@ -19,6 +19,8 @@ pub struct Second<'a> {
     /// Per journey, in `names.journeys` order: counts and start lag (µs).
     pub journeys: &'a [JourneyCounts],
     pub lag: &'a [Histogram<u64>],
+    /// Per journey: times of the journeys completed in the second (µs).
+    pub journey_time: &'a [Histogram<u64>],
     /// Journeys in flight at the second's end.
     pub in_flight: i64,
     /// The faults on during the second, by name.

@@ -209,6 +209,9 @@ fn header(out: &mut String, s: &Summary) {
         if !missed.is_empty() && g.verdict == Verdict::Fail {
             let _ = write!(out, ": {}", esc(&missed.join(", ")));
         }
+        if let Some(line) = super::rows::stopped_early(s) {
+            let _ = write!(out, "<p class=\"stopped\">{}</p>", esc(&line));
+        }
         if !g.validity.reasons.is_empty() {
             let _ = write!(out, "<ul>");
             for r in &g.validity.reasons {
@@ -227,7 +230,7 @@ fn header(out: &mut String, s: &Summary) {
         "<dl><dt>scenario</dt><dd>{} (seed {}, scale {}{})</dd>\
          <dt>target</dt><dd>{} ({}){}</dd>\
          <dt>started</dt><dd>{}</dd>\
-         <dt>duration</dt><dd>{} planned + {} drain; ran {}; status {:?}</dd>\
+         <dt>duration</dt><dd>{} planned + {} drain; ran {}; status {}</dd>\
          <dt>generator</dt><dd>{}, {} cores, {}, {} users{}</dd></dl>",
         esc(&s.scenario.file),
         s.scenario.seed,
@@ -247,7 +250,7 @@ fn header(out: &mut String, s: &Summary) {
         clock(s.run.planned_s),
         clock(s.run.drain_s),
         clock(s.run.elapsed_s),
-        s.status,
+        s.status.as_str(),
         esc(&g.hostname),
         g.cpus,
         esc(&g.os),

@@ -38,6 +38,16 @@ impl Format for Junit {
                     ">\n      <error message=\"invalid run: {reasons}\">{reasons}</error>\n    </testcase>"
                 );
             }
+            if let Some(line) = super::rows::stopped_early(s) {
+                tests += 1;
+                failures += 1;
+                let m = escape(&line);
+                let _ = writeln!(
+                    cases,
+                    "    <testcase classname=\"{name}.run\" name=\"the run ran its schedule\" time=\"{:.3}\">\n      <failure message=\"{m}\">{m}</failure>\n    </testcase>",
+                    s.run.elapsed_s
+                );
+            }
             for o in &gate.objectives {
                 tests += 1;
                 let _ = write!(

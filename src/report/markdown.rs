@@ -30,6 +30,9 @@ impl Format for Markdown {
             "Run of `{}` started {}, {:.0}s planned, against {}.\n",
             s.scenario.file, s.run.started_at, s.run.planned_s, s.target.base_url
         );
+        if let Some(line) = super::rows::stopped_early(s) {
+            let _ = writeln!(out, "**{line}.**\n");
+        }
         if let Some(gate) = &s.gate {
             verdicts(&mut out, gate);
         }

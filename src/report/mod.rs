@@ -81,6 +81,7 @@ pub fn value(v: Option<f64>, unit: &str) -> String {
         "ratio" => format!("{:.2}%", v * 100.0),
         "per_s" => format!("{v:.2}/s"),
         "s" => format!("{v:.0}s"),
+        "burn" => format!("{v:.1}x"),
         "bool" => (if v >= 1.0 { "holds" } else { "broken" }).into(),
         _ => format!("{v:.0}"),
     }

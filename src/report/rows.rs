@@ -271,3 +271,14 @@ fn number(v: f64) -> String {
         format!("{v:.2}")
     }
 }
+
+/// Why the run stopped before its schedule's end, when an objective
+/// stopped it: which, at what second, the figures, and what that means
+/// for the other verdicts.
+pub fn stopped_early(s: &crate::summary::Summary) -> Option<String> {
+    let e = s.stopped_early.as_ref()?;
+    Some(format!(
+        "stopped early at {}s of {:.0}s: objective `{}` ({}) was decided missed: {}; the other objectives are judged on the seconds that ran",
+        e.at_s, s.run.planned_s, e.objective, e.kind, e.detail
+    ))
+}

@@ -22,9 +22,9 @@ impl Format for Text {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "surge: {} ({:?}) -> {}",
+            "surge: {} ({}) -> {}",
             s.scenario.name,
-            s.status,
+            s.status.as_str(),
             run.dir.display()
         );
         let _ = writeln!(out, "  target: {}", s.target.base_url);
@@ -142,4 +142,7 @@ fn verdicts(out: &mut String, run: &RunData) {
         Verdict::Invalid => "INVALID",
     };
     let _ = writeln!(out, "  verdict: {verdict}");
+    if let Some(line) = rows::stopped_early(&run.summary) {
+        let _ = writeln!(out, "  {line}");
+    }
 }

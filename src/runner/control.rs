@@ -26,6 +26,8 @@ pub struct Control {
     users_done: AtomicBool,
     /// Users ready to serve, so the clock starts with the pool in place.
     pub ready: AtomicUsize,
+    /// The objective decided missed that stopped the run.
+    early: OnceLock<crate::summary::StoppedEarly>,
 }
 
 impl Control {
@@ -39,6 +41,7 @@ impl Control {
             cut_now: Notify::new(),
             users_done: AtomicBool::new(false),
             ready: AtomicUsize::new(0),
+            early: OnceLock::new(),
         })
     }
 
@@ -83,6 +86,24 @@ impl Control {
 
     pub fn interrupted(&self) -> bool {
         self.interrupted.load(Ordering::SeqCst)
+    }
+
+    /// An objective was decided missed: the run stops at once, journeys
+    /// in flight cut (they could not change the verdict). Ignored once
+    /// the run is stopping for another reason. True when it stopped the
+    /// run.
+    pub fn stop_early(&self, why: crate::summary::StoppedEarly) -> bool {
+        if self.stopped() {
+            return false;
+        }
+        let first = self.early.set(why).is_ok();
+        self.cut();
+        first
+    }
+
+    /// What stopped the run early, if anything did.
+    pub fn stopped_early(&self) -> Option<crate::summary::StoppedEarly> {
+        self.early.get().cloned()
     }
 
     /// Ends every journey still running; no arrival is handed out after.

@@ -16,6 +16,7 @@
 mod client;
 pub mod control;
 mod dispatch;
+mod early;
 mod example;
 mod fault_runtime;
 mod feed;
@@ -101,6 +102,8 @@ pub struct RunOptions {
     pub trial_of: Option<PathBuf>,
     /// `--set` overrides and the variant the scenario was resolved with.
     pub resolve: crate::scenario::Resolve,
+    /// Which objectives may stop the run once decided missed.
+    pub stop_early: crate::gate::early::Policy,
 }
 
 /// The arrivals a run of `scenario` with `opts` will be offered, per
@@ -138,6 +141,7 @@ impl RunOptions {
             history: None,
             trial_of: None,
             resolve: crate::scenario::Resolve::default(),
+            stop_early: crate::gate::early::Policy::AsWritten,
         }
     }
 }
@@ -260,7 +264,7 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         &target.clients,
     )?);
     let dir = run_folder::create(&scenario, opts)?;
-    let observers = live.observers(
+    let mut observers = live.observers(
         &scenario,
         &plan.names(),
         run_labels(&scenario, opts, &dir),
@@ -279,6 +283,14 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
     let users = pool::users_of(&scenario, opts.shard);
     let control = Control::new();
     control::route_signals(&control);
+    observers.extend(early::observer(
+        &scenario,
+        &plan,
+        opts.shard,
+        time_factor,
+        opts.stop_early,
+        &control,
+    ));
     let recorder = Recorder::new(plan.journeys.len(), plan.steps.len());
     let shared = Arc::new(Shared {
         plan: plan.clone(),
@@ -349,6 +361,7 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         started,
         t0: control.t0(),
         interrupted: control.interrupted(),
+        stopped_early: control.stopped_early(),
         cpu: flusher.cpu(),
         ledger,
     };

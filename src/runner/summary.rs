@@ -151,6 +151,7 @@ pub fn initial(ctx: &Context, started: SystemTime) -> Summary {
         ledger: None,
         books: None,
         gate: None,
+        stopped_early: None,
     }
 }
 
@@ -161,11 +162,14 @@ pub fn initial(ctx: &Context, started: SystemTime) -> Summary {
 /// [`crate::finish`], which builds them from the files.
 pub fn ended(ctx: &Context, end: End) -> Summary {
     let mut summary = initial(ctx, end.started);
-    summary.status = if end.interrupted {
+    summary.status = if end.stopped_early.is_some() {
+        Status::StoppedEarly
+    } else if end.interrupted {
         Status::Interrupted
     } else {
         Status::Completed
     };
+    summary.stopped_early = end.stopped_early;
     summary.run.ended_at = Some(rfc3339(SystemTime::now()));
     summary.run.elapsed_s = end.t0.map_or(0.0, |t| round(t.elapsed().as_secs_f64(), 3));
     summary.run.generator.cpu_max_pct = end.cpu.max_pct.map(|p| round(p, 1));
@@ -205,6 +209,9 @@ pub struct End {
     /// The schedule's start, if it started.
     pub t0: Option<Instant>,
     pub interrupted: bool,
+    /// The objective that stopped the run, when one did (before any
+    /// Ctrl-C).
+    pub stopped_early: Option<crate::summary::StoppedEarly>,
     pub cpu: Cpu,
     pub ledger: Option<Snapshot>,
 }

@@ -1534,6 +1534,89 @@ pub enum Objective {
     Reconcile(ReconcileObjective),
     /// A counter of the platform's books (or arithmetic over counters).
     Books(BooksObjective),
+    /// An error budget judged by its burn rate over pairs of windows, as
+    /// SREs page on it.
+    ErrorBudget(ErrorBudgetObjective),
+}
+
+impl Objective {
+    /// When the objective may stop the run (`stop_early`), its
+    /// `not_before` as written (`Some(None)`: the default).
+    pub fn stop_early(&self) -> Option<Option<std::time::Duration>> {
+        let (on, not_before) = match self {
+            Objective::Latency(o) => (o.stop_early, o.not_before),
+            Objective::ErrorRate(o) => (o.stop_early, o.not_before),
+            Objective::Goodput(o) => (o.stop_early, o.not_before),
+            Objective::ErrorBudget(o) => (o.stop_early, o.not_before),
+            _ => (false, None),
+        };
+        on.then_some(not_before.map(|d| d.0))
+    }
+}
+
+/// An error budget: `1 - slo` of the events may fail. Missed when, at
+/// some second, both windows of a pair burn it faster than `burn` times
+/// the rate that would spend exactly the budget (the SRE workbook's
+/// multi-window, multi-burn-rate alerts). Window lengths scale with
+/// `--duration` like the timeline.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBudgetObjective {
+    /// Names the objective in reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Name>,
+    /// The share of events that must succeed, e.g. `99.5%`.
+    pub slo: Percent,
+    /// What counts: a step's or a channel's requests, a journey's ends.
+    /// Default: every request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub of: Option<BudgetOf>,
+    /// Pairs of windows; the objective is missed when both of one pair
+    /// burn over its `burn` at the same second.
+    #[schemars(length(min = 1))]
+    pub windows: Vec<BurnWindows>,
+    /// Events the short window must hold before its pair is judged at a
+    /// second (a single failure among few events is no burn). Default:
+    /// the events one failure is the whole budget of, `1 / (1 - slo)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_events: Option<u64>,
+    /// Stop the run as soon as this objective is decided missed (however
+    /// the rest went, it could no longer be met), not merely failing so
+    /// far.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stop_early: bool,
+    /// With `stop_early`: not before this far into the schedule. Default:
+    /// 10% of the schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<Duration>,
+}
+
+/// What an error budget counts: one of `step`, `journey`, `channel`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetOf {
+    /// A step, `JOURNEY.STEP`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<StepRef>,
+    /// A journey.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journey: Option<String>,
+    /// A channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
+}
+
+/// A pair of burn-rate windows and their threshold.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BurnWindows {
+    /// The long window (e.g. `1h`): the burn is sustained.
+    pub long: Duration,
+    /// The short window (e.g. `5m`): the burn is still going on.
+    pub short: Duration,
+    /// The burn rate both must exceed: 1 spends exactly the budget over
+    /// the SLO's period, 14.4 spends 2% of a 30-day budget in an hour.
+    pub burn: f64,
 }
 
 /// A latency percentile. Of a step: request latency; of a journey: time
@@ -1568,6 +1651,15 @@ pub struct LatencyObjective {
     /// met. Default: enough for the percentile to mean something.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_samples: Option<u64>,
+    /// Stop the run as soon as this objective is decided missed (however
+    /// the rest went, it could no longer be met), not merely failing so
+    /// far.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stop_early: bool,
+    /// With `stop_early`: not before this far into the schedule. Default:
+    /// 10% of the schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<Duration>,
 }
 
 /// The share of failed requests (or journeys, for a journey).
@@ -1597,6 +1689,15 @@ pub struct ErrorRateObjective {
     /// Only outside every fault window.
     #[serde(default)]
     pub outside_faults: bool,
+    /// Stop the run as soon as this objective is decided missed (however
+    /// the rest went, it could no longer be met), not merely failing so
+    /// far.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stop_early: bool,
+    /// With `stop_early`: not before this far into the schedule. Default:
+    /// 10% of the schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<Duration>,
 }
 
 /// The share of arrivals that completed their journey before the deadline.
@@ -1611,6 +1712,15 @@ pub struct GoodputObjective {
     pub journey: Option<String>,
     /// The bound.
     pub at_least: Percent,
+    /// Stop the run as soon as this objective is decided missed (however
+    /// the rest went, it could no longer be met), not merely failing so
+    /// far.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stop_early: bool,
+    /// With `stop_early`: not before this far into the schedule. Default:
+    /// 10% of the schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<Duration>,
 }
 
 /// Completed work per second: journeys (for a journey), successful

@@ -1374,12 +1374,93 @@ impl Checker<'_> {
                 }
                 Objective::Reconcile(o) => self.reconcile_objective(o, &inner),
                 Objective::Books(o) => self.books_objective(o, &inner),
+                Objective::ErrorBudget(o) => self.error_budget(o, &inner),
                 Objective::Ledger(_) | Objective::Invariant(_) => {
                     if self.file.target.twin.is_none() && self.file.target.admin.is_none() {
                         self.error(path.clone(), "ledger objectives need the built-in twin (or `target.admin` for a twin running apart)");
                     }
                 }
             }
+            self.stop_early(objective, timeline, &inner);
+        }
+    }
+
+    /// `stop_early` and its `not_before`: a time within the schedule.
+    fn stop_early(&mut self, objective: &Objective, timeline: &Timeline, path: &Path) {
+        let (on, not_before) = match objective {
+            Objective::Latency(o) => (o.stop_early, o.not_before),
+            Objective::ErrorRate(o) => (o.stop_early, o.not_before),
+            Objective::Goodput(o) => (o.stop_early, o.not_before),
+            Objective::ErrorBudget(o) => (o.stop_early, o.not_before),
+            _ => return,
+        };
+        let Some(at) = not_before else { return };
+        if !on {
+            self.error(
+                path.key("not_before"),
+                "`not_before` says when `stop_early` may stop the run, and it is not set",
+            )
+            .hint = Some("add `stop_early: true`, or drop `not_before`".into());
+        } else if at.0 >= timeline.total {
+            self.error(
+                path.key("not_before"),
+                format!(
+                    "`not_before: {at}` is not before the schedule's end ({}), so it could never stop the run",
+                    show(timeline.total)
+                ),
+            )
+            .hint = Some("give a time within the schedule, or drop `stop_early`".into());
+        }
+    }
+
+    /// An error budget: what it counts, its SLO and its window pairs.
+    fn error_budget(&mut self, o: &crate::scenario::model::ErrorBudgetObjective, path: &Path) {
+        if let Some(of) = &o.of {
+            self.selector(
+                of.step.as_ref(),
+                of.journey.as_deref(),
+                of.channel.as_ref(),
+                &path.key("of"),
+            );
+        }
+        let slo = o.slo.fraction();
+        if !(slo > 0.0 && slo < 1.0) {
+            self.error(
+                path.key("slo"),
+                format!(
+                    "an SLO of {}% leaves {} error budget to burn",
+                    slo * 100.0,
+                    if slo >= 1.0 { "no" } else { "all the" }
+                ),
+            )
+            .hint = Some("write the share that must succeed, like `slo: 99.5%`".into());
+        }
+        if o.windows.is_empty() {
+            self.error(
+                path.key("windows"),
+                "an error budget needs at least one pair of windows",
+            )
+            .hint = Some("e.g. `windows: [{ long: 1h, short: 5m, burn: 14.4 }]`".into());
+        }
+        for (i, w) in o.windows.iter().enumerate() {
+            let at = path.key("windows").index(i);
+            if w.short.is_zero() || w.long <= w.short {
+                self.error(
+                    at.clone(),
+                    format!("the long window ({}) must be longer than the short one ({}), and both above 0s", w.long, w.short),
+                )
+                .hint = Some("the SRE workbook pairs 1h with 5m and 6h with 30m".into());
+            }
+            if !(w.burn.is_finite() && w.burn > 0.0) {
+                self.error(
+                    at.key("burn"),
+                    format!("a burn rate is above 0, not {}", w.burn),
+                )
+                .hint = Some("1 spends exactly the budget; 14.4 and 6 are usual pages".into());
+            }
+        }
+        if o.min_events == Some(0) {
+            self.error(path.key("min_events"), "`min_events` must be at least 1");
         }
     }
 
@@ -1621,6 +1702,7 @@ fn objective_kind(o: &Objective) -> (&'static str, Option<&super::refs::Name>) {
         // Its `name` is the reconciliation's, not its own.
         Objective::Reconcile(_) => ("reconcile", None),
         Objective::Books(x) => ("books", x.name.as_ref()),
+        Objective::ErrorBudget(x) => ("error_budget", x.name.as_ref()),
     }
 }
 

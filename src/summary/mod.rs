@@ -22,8 +22,9 @@ pub const FORMAT: &str = "surge-summary";
 /// The version of this document's format; bumped on any breaking change.
 /// 2: the error class `queue_full` became `rate_limited` (429) and
 /// `unavailable` (503). Version 1 summaries still read (their errors keep
-/// the name they were counted under).
-pub const VERSION: u32 = 2;
+/// the name they were counted under). 3: a run may end `stopped_early`
+/// (an objective decided missed), said in `stopped_early`.
+pub const VERSION: u32 = 3;
 /// How far below the schedule started arrivals may fall before a run is
 /// invalid, unless the run says otherwise (`--rate-tolerance`).
 pub const DEFAULT_RATE_TOLERANCE: f64 = 0.01;
@@ -45,12 +46,17 @@ pub fn class_now(name: &str) -> &str {
 pub struct Summary {
     /// Always `surge-summary`.
     pub format: String,
-    /// The format's version: 2 (1 before `queue_full` was split).
+    /// The format's version: 3 (2 before `stopped_early`, 1 before
+    /// `queue_full` was split).
     pub version: u32,
     /// The surge that wrote it.
     pub surge_version: String,
     /// Where the run stands.
     pub status: Status,
+    /// Why the run stopped before its schedule's end, when an objective
+    /// with `stop_early` was decided missed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_early: Option<StoppedEarly>,
     pub scenario: ScenarioInfo,
     pub run: RunInfo,
     pub target: TargetInfo,
@@ -185,6 +191,25 @@ pub enum Status {
     Completed,
     /// Stopped early by Ctrl-C or SIGTERM; what was measured is complete.
     Interrupted,
+    /// Stopped as soon as an objective with `stop_early` was decided
+    /// missed (see `stopped_early`); judged on what ran, and failed.
+    StoppedEarly,
+}
+
+/// The objective that stopped a run, and when.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StoppedEarly {
+    /// The objective's name, as the gate names it.
+    pub objective: String,
+    /// `latency`, `error_rate`, `goodput` or `error_budget`.
+    pub kind: String,
+    /// Its index in the scenario's `objectives`.
+    pub index: usize,
+    /// Seconds into the schedule when it was decided.
+    pub at_s: f64,
+    /// The figures that decided it.
+    pub detail: String,
 }
 
 impl Status {
@@ -194,6 +219,7 @@ impl Status {
             Status::Running => "running",
             Status::Completed => "completed",
             Status::Interrupted => "interrupted",
+            Status::StoppedEarly => "stopped_early",
         }
     }
 }

@@ -127,6 +127,28 @@ pub mod server {
                 s.seen.lock().unwrap().push(body.clone());
                 Json(json!({ "body": body }))
             }))
+            // An applicant's fate by its arrival number: `RULES` is a
+            // comma-separated list of `fail:FROM-TO:EVERY` (a 500 for
+            // arrivals n in [FROM, TO) with n % EVERY == EVERY - 1) and
+            // `slow:FROM-TO:MS` (answer after MS ms for n in [FROM, TO)).
+            .route("/arrival/{n}/{rules}", get(|Path((n, rules)): Path<(u64, String)>| async move {
+                let mut status = StatusCode::OK;
+                for rule in rules.split(',') {
+                    let parts: Vec<&str> = rule.split(':').collect();
+                    let (from, to) = parts[1].split_once('-').unwrap();
+                    let (from, to): (u64, u64) = (from.parse().unwrap(), to.parse().unwrap());
+                    let k: u64 = parts[2].parse().unwrap();
+                    if !(from..to).contains(&n) {
+                        continue;
+                    }
+                    match parts[0] {
+                        "fail" if n % k == k - 1 => status = StatusCode::INTERNAL_SERVER_ERROR,
+                        "slow" => tokio::time::sleep(Duration::from_millis(k)).await,
+                        _ => {}
+                    }
+                }
+                (status, "as the rules say")
+            }))
             .route("/poll/{key}", get(|State(s): State<Arc<Shared>>, Path(key): Path<String>| async move {
                 let n = s.count(&format!("poll-{key}"));
                 Json(json!({ "ready": n >= 3, "calls": n }))
