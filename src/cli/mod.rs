@@ -288,7 +288,7 @@ pub fn run(
             if let Some(board) = &opts.board {
                 let s = &finished.data.summary;
                 let report = finished.dir.join("report.html");
-                board.finished(s.gate.as_ref(), s.run.elapsed_s, report);
+                board.finished(s, report);
                 std::thread::sleep(opts.dashboard_linger);
             }
             let s = &finished.data.summary;

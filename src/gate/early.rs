@@ -313,7 +313,7 @@ impl Watch {
                 }
                 let most = *samples + future;
                 let allowed = (1.0 - *p / 100.0) * most as f64;
-                (*misses >= *min_samples && *misses as f64 > allowed + 1e-9 * most as f64).then(
+                (*samples >= *min_samples && *misses as f64 > allowed + 1e-9 * most as f64).then(
                     || {
                         format!(
                             "{}: {} samples over {} of at most {most} it can hold ({} so far, up to {future} to come), more than the {}% the p{} allows",
@@ -567,4 +567,126 @@ fn window(plan: &Plan, during: Option<&str>, outside_faults: bool) -> Window {
         }
     }
     w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::model::Objective;
+
+    fn objectives(yaml: &str) -> Vec<Objective> {
+        let value: serde_json::Value = serde_yaml::from_str(yaml).unwrap();
+        serde_json::from_value(value).unwrap()
+    }
+
+    /// One journey `a` with one step `a.get` (at most 3 requests an
+    /// applicant), 100 arrivals in second 0 of a 10 s schedule.
+    fn plan() -> Plan {
+        Plan {
+            steps: vec![PlannedStep {
+                label: "a.get".into(),
+                channel: "storefront".into(),
+                journey: 0,
+                max_requests: 3,
+            }],
+            journeys: vec!["a".into()],
+            arrivals: vec![vec![100]],
+            phases: vec![("all".into(), 0.0, 10.0)],
+            faults: vec![],
+            total_s: 10.0,
+            time_factor: 1.0,
+        }
+    }
+
+    /// Second `second` in which `finished` journeys ended as `outcome`
+    /// (all 100 scheduled in second 0), with `requests` of which `failed`
+    /// failed, `slow` of them at 2 s and the rest at 10 ms.
+    fn feed(
+        d: &mut Decider,
+        second: u64,
+        (finished, outcome): (u64, Outcome),
+        (requests, failed, slow): (u64, u64, u64),
+    ) -> Option<Decision> {
+        let mut j = JourneyCounts {
+            scheduled: if second == 0 { 100 } else { 0 },
+            started: if second == 0 { 100 } else { 0 },
+            ..Default::default()
+        };
+        j.finished[outcome.index()] = finished;
+        let mut st = StepCounts {
+            requests,
+            ok: requests - failed,
+            ..Default::default()
+        };
+        st.failures[ErrorClass::Http5xx.index()] = failed;
+        let mut h = crate::folder::histogram();
+        h.record_n(10_000, requests - slow).unwrap();
+        h.record_n(2_000_000, slow).unwrap();
+        let none = crate::folder::histogram();
+        d.second(&Tick {
+            second,
+            steps: &[st],
+            latency: &[h],
+            journeys: &[j],
+            journey_time: &[none],
+            faults: &[],
+        })
+    }
+
+    #[test]
+    fn goodput_is_decided_only_once_the_bound_cannot_be_reached() {
+        let o = objectives("- goodput: { at_least: 90%, stop_early: true, not_before: 1s }");
+        let mut d = Decider::new(&o, Policy::AsWritten, plan()).unwrap();
+        // 10 of 100 failed: 90% is still reachable.
+        assert_eq!(feed(&mut d, 0, (10, Outcome::Failed), (10, 10, 0)), None);
+        assert_eq!(
+            feed(&mut d, 1, (80, Outcome::CompletedInTime), (80, 0, 0)),
+            None
+        );
+        // One more, late: 89% at best.
+        let x = feed(&mut d, 2, (1, Outcome::CompletedLate), (1, 0, 0)).unwrap();
+        assert_eq!((x.index, x.kind, x.at_s), (0, "goodput", 3.0));
+        assert!(x.detail.contains("11 of the 100 planned"), "{}", x.detail);
+    }
+
+    #[test]
+    fn request_budgets_count_every_try_still_possible_and_wait_for_not_before() {
+        // 100 applicants, at most 3 requests each: 300. 1% allows 3.
+        let o = objectives("- error_rate: { at_most: 1%, stop_early: true, not_before: 5s }");
+        let mut d = Decider::new(&o, Policy::AsWritten, plan()).unwrap();
+        // 3 failures in the first 3 requests: within the most it allows.
+        assert_eq!(feed(&mut d, 0, (0, Outcome::Failed), (3, 3, 0)), None);
+        // A fourth: decided, but not before 5 s.
+        assert_eq!(feed(&mut d, 1, (0, Outcome::Failed), (1, 1, 0)), None);
+        assert_eq!(feed(&mut d, 3, (0, Outcome::Failed), (0, 0, 0)), None);
+        let x = feed(&mut d, 4, (0, Outcome::Failed), (0, 0, 0)).unwrap();
+        assert_eq!(x.at_s, 5.0);
+        // Under Never nothing is watched; under All even without
+        // stop_early.
+        assert!(Decider::new(&o, Policy::Never, plan()).is_none());
+        let quiet = objectives("- error_rate: { at_most: 1% }");
+        assert!(Decider::new(&quiet, Policy::AsWritten, plan()).is_none());
+        assert!(Decider::new(&quiet, Policy::All, plan()).is_some());
+    }
+
+    #[test]
+    fn a_latency_percentile_is_decided_on_the_most_samples_the_window_can_hold() {
+        // p90 of a.get during `all`: those so far plus 300 possible
+        // (requests of applicants still running count again: it is a
+        // bound), so 33 slow of 333 may still pass, 34 of 334 not.
+        let o = objectives(
+            "- latency: { step: a.get, p: 90, at_most: 1s, during: all, stop_early: true, not_before: 0s }",
+        );
+        let mut d = Decider::new(&o, Policy::AsWritten, plan()).unwrap();
+        assert_eq!(feed(&mut d, 0, (0, Outcome::Failed), (33, 0, 33)), None);
+        let x = feed(&mut d, 1, (0, Outcome::Failed), (1, 0, 1)).unwrap();
+        assert!(x.detail.contains("34 samples over"), "{}", x.detail);
+        // Once the window is over, nothing more can come: 2 slow of 10
+        // decide a p90 that 2 of 300 possible could not.
+        let mut d = Decider::new(&o, Policy::AsWritten, plan()).unwrap();
+        for s in 0..9 {
+            assert_eq!(feed(&mut d, s, (0, Outcome::Failed), (0, 0, 0)), None);
+        }
+        assert!(feed(&mut d, 9, (100, Outcome::CompletedInTime), (10, 0, 2)).is_some());
+    }
 }

@@ -151,11 +151,13 @@ impl Board {
 
     /// The run was judged (no gate: it could not be): the page shows the
     /// verdict and the objectives as judged, and links the report.
-    pub fn finished(&self, gate: Option<&crate::summary::Gate>, elapsed_s: f64, report: PathBuf) {
+    pub fn finished(&self, summary: &crate::summary::Summary, report: PathBuf) {
+        let (gate, elapsed_s) = (summary.gate.as_ref(), summary.run.elapsed_s);
         // No gate: the run could not be judged, which the page shows as
         // invalid.
         let verdict = gate.map_or("invalid", |g| g.verdict.as_str());
-        let reasons = gate.map_or_else(Vec::new, |g| g.validity.reasons.clone());
+        let mut reasons = gate.map_or_else(Vec::new, |g| g.validity.reasons.clone());
+        reasons.extend(crate::report::rows::stopped_early(summary));
         let verdicts = gate.map(|g| objectives_message(&g.objectives, elapsed_s));
         let message = json!({"type": "end", "verdict": verdict, "reasons": reasons}).to_string();
         let mut live = self.live.lock().expect("dashboard lock");

@@ -544,6 +544,7 @@ mod tests {
                 latency: std::slice::from_ref(&latency),
                 journeys: &journeys,
                 lag: &lag,
+                journey_time: &[],
                 in_flight: 1,
                 faults: &["core-down"],
                 cpu_pct: None,

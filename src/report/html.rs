@@ -167,6 +167,7 @@ fn page(run: &RunData) -> String {
     load(&mut out, run, &axis, &frame);
     latency(&mut out, run, &axis, &frame);
     errors(&mut out, run, &axis, &frame);
+    budgets(&mut out, run, &frame);
     spectrum(&mut out, run);
     journeys(&mut out, s);
     generator(&mut out, run, &axis, &frame);
@@ -875,6 +876,83 @@ fn ledger(out: &mut String, s: &Summary) {
         }
     }
     let _ = writeln!(out, "</table>");
+}
+
+/// Error budgets: each pair's burn rate over time, long window solid and
+/// short dashed, with the pair's threshold flat and dashed, faults shaded.
+fn budgets(out: &mut String, run: &RunData, frame: &Frame) {
+    let s = &run.summary;
+    let Some(gate) = &s.gate else { return };
+    let budgets: Vec<(&str, &crate::scenario::model::ErrorBudgetObjective)> = gate
+        .objectives
+        .iter()
+        .filter_map(|o| match &o.spec {
+            crate::scenario::model::Objective::ErrorBudget(b) => Some((o.name.as_str(), b)),
+            _ => None,
+        })
+        .collect();
+    if budgets.is_empty() {
+        return;
+    }
+    let scaled = if (s.scenario.time_factor - 1.0).abs() > 1e-9 {
+        format!(
+            " Window lengths are scaled by {:.3} with the timeline (<code>--duration</code>):              the labels give them as this run used them.",
+            s.scenario.time_factor
+        )
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "<h2>Error budgets</h2><p class=\"note\">A window's burn rate is its error rate \
+         over the budget (1 − SLO): 1 spends the budget exactly. A pair is breached when \
+         both its long window (solid) and its short one (dashed) burn over its threshold \
+         (the flat dashed line) at the same second; a window reaches back its length, or to the run's \
+         start.{scaled}</p>"
+    );
+    for (name, o) in budgets {
+        let burner = crate::gate::burn::burner(o, run);
+        let series = burner.series();
+        let mut lines = Vec::new();
+        for (i, p) in burner.pairs().iter().enumerate() {
+            let label = crate::gate::burn::pair_label(p);
+            let color = charts::color(i);
+            let at = |pick: fn(&(f64, f64)) -> f64| -> Vec<(f64, f64)> {
+                series
+                    .iter()
+                    .enumerate()
+                    .map(|(sec, pairs)| (sec as f64 + 1.0, pick(&pairs[i])))
+                    .collect()
+            };
+            lines.push(Line {
+                name: format!("{label} long"),
+                color,
+                points: at(|x| x.0),
+                dashed: false,
+            });
+            lines.push(Line {
+                name: format!("{label} short"),
+                color,
+                points: at(|x| x.1),
+                dashed: true,
+            });
+            lines.push(Line {
+                name: format!("{label} threshold {}x", p.burn),
+                color: charts::color(i),
+                points: vec![(0.0, p.burn), (frame.seconds, p.burn)],
+                dashed: true,
+            });
+        }
+        let _ = writeln!(out, "<h3>{}</h3>", esc(name));
+        out.push_str(&charts::time_lines(
+            frame,
+            "burn rate (x)",
+            Scale::Linear,
+            charts::SMALL_HEIGHT,
+            &lines,
+        ));
+        legend(out, &line_legend(&lines));
+    }
 }
 
 /// The platform's books: the counters over time (faults shaded), what
