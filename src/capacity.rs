@@ -40,6 +40,10 @@ pub struct Search {
 const MIN_SCALE: f64 = 1.0 / 64.0;
 const MAX_SCALE: f64 = 64.0;
 
+/// The share of its length a failing trial is taken to run before one
+/// has (trials stop once decided failed).
+const ASSUMED_FAIL_COST: f64 = 0.3;
+
 /// Trials are lengthened to at most this multiple of the asked length.
 const MAX_STRETCH: f64 = 4.0;
 
@@ -100,6 +104,223 @@ pub fn bracket<E>(
     })
 }
 
+/// The scales [`bracket`] can try from `start`: the doublings and
+/// halvings of `start` within the bounds, and within each octave the
+/// midpoints its bisection reaches before a bracket is narrower than
+/// `resolution` (computed as the bisection computes them, so the values
+/// are the same), in order.
+pub fn grid(start: f64, resolution: f64) -> Vec<f64> {
+    let mut octaves = vec![start];
+    let mut x = start;
+    while x * 2.0 <= MAX_SCALE {
+        x *= 2.0;
+        octaves.push(x);
+    }
+    let mut x = start;
+    while x / 2.0 >= MIN_SCALE {
+        x /= 2.0;
+        octaves.push(x);
+    }
+    octaves.sort_by(f64::total_cmp);
+    let mut out = octaves.clone();
+    fn split(l: f64, h: f64, resolution: f64, out: &mut Vec<f64>) {
+        if (h - l) / l <= resolution {
+            return;
+        }
+        let m = (l + h) / 2.0;
+        out.push(m);
+        split(l, m, resolution, out);
+        split(m, h, resolution, out);
+    }
+    for w in octaves.windows(2) {
+        split(w[0], w[1], resolution, &mut out);
+    }
+    out.sort_by(f64::total_cmp);
+    out.dedup();
+    out
+}
+
+/// The search when failing trials stop early, so a failure costs only a
+/// share of a pass: the same grid as [`bracket`] (so, on a target whose
+/// trials pass below its capacity and fail above, the same bracket), but
+/// each trial after the first (at `start`) is the grid point that makes
+/// the expected cost of the rest of the search least, a passing trial
+/// costing 1 and a failing one `fail_cost` (the share of its length the
+/// failing trials so far ran, `assumed_fail_cost` until one has). The
+/// capacity is taken as equally likely in every octave of the grid, and
+/// likelier near what the failing trials served (see [`Ran`]).
+pub fn bracket_cheap_failures<E>(
+    start: f64,
+    resolution: f64,
+    max_trials: usize,
+    asked: Duration,
+    assumed_fail_cost: f64,
+    mut trial: impl FnMut(f64, Duration) -> Result<Ran, E>,
+) -> Result<Bracket, E> {
+    let grid = grid(start, resolution);
+    let n = grid.len();
+    // Positions: 0 passes and n + 1 fails by definition; grid[i] is i + 1.
+    let (mut lo, mut hi) = (0usize, n + 1);
+    let mut floor = 0usize;
+    let mut length = asked;
+    let mut fails: Vec<f64> = Vec::new();
+    let mut served: Vec<f64> = Vec::new();
+    let mut next = grid.iter().position(|g| *g == start).map(|i| i + 1);
+    for done in 0..max_trials {
+        let Some(k) = next else { break };
+        let ran = trial(grid[k - 1], length)?;
+        match ran.bearing {
+            Bearing::Passed => lo = lo.max(k),
+            Bearing::Failed => {
+                hi = hi.min(k);
+                fails.push(ran.share.clamp(0.0, 1.0));
+                served.extend(
+                    ran.served
+                        .filter(|s| *s > 0.0)
+                        .map(|s| (s * SERVED_SHARE).log2()),
+                );
+            }
+            Bearing::Unjudged(factor) => {
+                let longer = Duration::from_secs_f64((length.as_secs_f64() * factor).ceil());
+                if longer.as_secs_f64() <= asked.as_secs_f64() * MAX_STRETCH {
+                    length = longer;
+                    continue;
+                }
+                // Too long to judge here: more load gives more samples.
+                floor = floor.max(k);
+            }
+        }
+        if hi <= lo + 1 {
+            break;
+        }
+        let cost = if fails.is_empty() {
+            assumed_fail_cost
+        } else {
+            fails.iter().sum::<f64>() / fails.len() as f64
+        };
+        // A trial barely over capacity serves less than a saturated one:
+        // the most any served is the platform's.
+        let near = served.iter().copied().reduce(f64::max);
+        // With fewer trials left than bisecting down to the resolution
+        // takes, bisect: the bracket matters more than the time.
+        let left = max_trials - done - 1;
+        let between = hi.saturating_sub(lo.max(floor) + 1);
+        next = if (between as f64 + 1.0).log2().ceil() as usize > left {
+            let from = lo.max(floor);
+            (between > 0).then(|| from + between.div_ceil(2))
+        } else {
+            cheapest_probe(&grid, (lo, hi, floor), cost + TRIAL_OVERHEAD, near)
+        };
+    }
+    Ok(Bracket {
+        passed: (lo > 0).then(|| grid[lo - 1]),
+        failed: (hi <= n).then(|| grid[hi - 1]),
+    })
+}
+
+/// What a trial of the cheap-failure search tells it.
+#[derive(Clone, Copy, Debug)]
+pub struct Ran {
+    pub bearing: Bearing,
+    /// The share of its length the trial ran (a failure may stop early).
+    pub share: f64,
+    /// For a trial over capacity: the scale it served, its scale times
+    /// its busiest second of journeys completed in time over its busiest
+    /// second of arrivals. An overloaded platform serves about its
+    /// capacity, so the search looks there first.
+    pub served: Option<f64>,
+}
+
+/// What every trial costs besides its length (starting, finishing and
+/// reporting a run), in trials: it keeps a search from spending many
+/// cheap failures where one bisection would do.
+const TRIAL_OVERHEAD: f64 = 0.1;
+
+/// Where the capacity is taken to lie, as a share of what an overloaded
+/// trial served: the objectives need headroom below saturation (a 99%
+/// goodput is lost before the platform serves no more).
+const SERVED_SHARE: f64 = 0.9;
+
+/// How much likelier the capacity is taken to be near what an overloaded
+/// trial served than elsewhere, and how near (octaves, one deviation).
+const SERVED_WEIGHT: f64 = 200.0;
+const SERVED_SPREAD: f64 = 0.1;
+/// Up to how far above what was served (octaves) a failing trial is
+/// taken to run its whole length.
+const NEAR_SERVED: f64 = 0.5;
+
+/// The position in `(lo, hi)` (above `floor`) to try next: the root of
+/// the search tree over the positions between that costs least on
+/// average (a dynamic programme over sub-brackets). `near`: the log2 of
+/// the scale overloaded trials served.
+fn cheapest_probe(
+    grid: &[f64],
+    (lo, hi, floor): (usize, usize, usize),
+    fail_cost: f64,
+    near: Option<f64>,
+) -> Option<usize> {
+    let n = grid.len();
+    // Weight of the gap above position p: its width in octaves (an octave
+    // beyond each end of the grid), more near what was served.
+    let gap = |p: usize| -> f64 {
+        let (width, mid) = if p == 0 {
+            (1.0, grid[0].log2() - 0.5)
+        } else if p >= n {
+            (1.0, grid[n - 1].log2() + 0.5)
+        } else {
+            let (a, b) = (grid[p - 1].log2(), grid[p].log2());
+            (b - a, (a + b) / 2.0)
+        };
+        let bump = near.map_or(0.0, |c| {
+            let z = (mid - c) / SERVED_SPREAD;
+            SERVED_WEIGHT * (-z * z / 2.0).exp()
+        });
+        width * (1.0 + bump)
+    };
+    let m = hi - lo;
+    let mut prefix = vec![0.0; m + 1];
+    for i in 0..m {
+        prefix[i + 1] = prefix[i] + gap(lo + i);
+    }
+    let w = |a: usize, b: usize| prefix[b - lo] - prefix[a - lo];
+    // Failing well above what overloaded trials served stops soon; near
+    // it a failure may take the whole length.
+    let fails_at = |p: usize| -> f64 {
+        match near {
+            Some(c) if grid[p - 1].log2() < c + NEAR_SERVED => 1.0 + TRIAL_OVERHEAD,
+            _ => fail_cost,
+        }
+    };
+    // cost[a][b], relative positions, for every sub-bracket.
+    let mut cost = vec![vec![0.0f64; m + 1]; m + 1];
+    for len in 2..=m {
+        for a in 0..=(m - len) {
+            let b = a + len;
+            let total = w(lo + a, lo + b);
+            let mut best = f64::INFINITY;
+            for k in (a + 1)..b {
+                let c = (w(lo + a, lo + k) * (fails_at(lo + k) + cost[a][k])
+                    + w(lo + k, lo + b) * (1.0 + TRIAL_OVERHEAD + cost[k][b]))
+                    / total;
+                best = best.min(c);
+            }
+            cost[a][b] = best;
+        }
+    }
+    let total = w(lo, hi);
+    ((lo + 1)..hi)
+        .filter(|k| *k > floor)
+        .map(|k| {
+            let (a, b) = (k - lo, m);
+            let c = (w(lo, k) * (fails_at(k) + cost[0][a])
+                + w(k, hi) * (1.0 + TRIAL_OVERHEAD + cost[a][b]))
+                / total;
+            (k, c)
+        })
+        .min_by(|x, y| x.1.total_cmp(&y.1))
+        .map(|(k, _)| k)
+}
+
 /// Searches the capacity of `scenario`; `opts` carries the trials' run
 /// options (duration, threads...). `report` hears of each trial as it
 /// ends. Writes `capacity.json` in `search.dir`.
@@ -115,20 +336,34 @@ pub fn search(
     let base_rate = scenario.timeline.expected_arrivals() / total;
     let asked = opts.duration.unwrap_or(scenario.timeline.total);
     let mut trials = Vec::new();
-    let found = bracket(
-        search.start,
-        search.resolution,
-        search.max_trials,
-        asked,
-        |scale, length| {
-            let n = trials.len() + 1;
-            let dir = search.dir.join(format!("trial-{n:02}-scale-{scale:.3}"));
-            let t = run_trial(scenario, opts, search, (scale, base_rate), length, dir)?;
-            report(&t.0);
-            trials.push(t.0);
-            Ok::<_, FinishError>(t.1)
-        },
-    )?;
+    let mut trial = |scale: f64, length: Duration| {
+        let n = trials.len() + 1;
+        let dir = search.dir.join(format!("trial-{n:02}-scale-{scale:.3}"));
+        let t = run_trial(scenario, opts, search, (scale, base_rate), length, dir)?;
+        report(&t.0);
+        trials.push(t.0);
+        Ok::<_, FinishError>(t.1)
+    };
+    // Trials that stop once decided failed make a failure cheap, and the
+    // search spends them first.
+    let found = if opts.stop_early == crate::gate::early::Policy::All {
+        bracket_cheap_failures(
+            search.start,
+            search.resolution,
+            search.max_trials,
+            asked,
+            ASSUMED_FAIL_COST,
+            &mut trial,
+        )?
+    } else {
+        bracket(
+            search.start,
+            search.resolution,
+            search.max_trials,
+            asked,
+            |scale, length| trial(scale, length).map(|r| r.bearing),
+        )?
+    };
     let passed = found.passed.unwrap_or(0.0);
     let report = CapacityReport {
         format: FORMAT.into(),
@@ -163,7 +398,7 @@ fn run_trial(
     (scale, base_rate): (f64, f64),
     length: Duration,
     dir: PathBuf,
-) -> Result<(Trial, Bearing), FinishError> {
+) -> Result<(Trial, Ran), FinishError> {
     let mut trial_scenario = scenario.clone();
     trial_scenario.file.load.scale = scale;
     let mut trial_opts = opts.clone();
@@ -175,8 +410,13 @@ fn run_trial(
     let gate = result.data.summary.gate.clone();
     let verdict = gate.as_ref().map_or(Verdict::Fail, |g| g.verdict);
     let found = bearing(gate.as_ref());
+    let stopped = result.data.summary.stopped_early.clone();
     let reasons = gate.map_or_else(Vec::new, |g| {
-        let mut r = g.validity.reasons;
+        let mut r: Vec<String> = stopped
+            .iter()
+            .map(|e| format!("stopped at {}s: {}", e.at_s, e.detail))
+            .collect();
+        r.extend(g.validity.reasons);
         r.extend(
             g.objectives
                 .iter()
@@ -194,7 +434,28 @@ fn run_trial(
         duration_s: length.as_secs_f64(),
         judged: !matches!(found, Bearing::Unjudged(_)),
     };
-    Ok((trial, found))
+    let ran = Ran {
+        bearing: found,
+        share: result.data.summary.run.elapsed_s / length.as_secs_f64().max(1e-9),
+        served: (found == Bearing::Failed)
+            .then(|| served(&result.data, scale))
+            .flatten(),
+    };
+    Ok((trial, ran))
+}
+
+/// The scale a trial served: `scale` times its busiest second of journeys
+/// completed in time over its busiest second of arrivals.
+fn served(data: &crate::rundata::RunData, scale: f64) -> Option<f64> {
+    let mut per_second: std::collections::BTreeMap<u64, (u64, u64)> = Default::default();
+    for (second, _, c) in &data.journeys {
+        let e = per_second.entry(*second).or_default();
+        e.0 += c.finished[crate::folder::Outcome::CompletedInTime.index()];
+        e.1 += c.scheduled;
+    }
+    let done = per_second.values().map(|v| v.0).max()?;
+    let offered = per_second.values().map(|v| v.1).max()?;
+    (offered > 0 && done > 0).then(|| scale * done as f64 / offered as f64)
 }
 
 #[cfg(test)]
@@ -225,6 +486,102 @@ mod tests {
                 Bearing::Passed
             } else {
                 Bearing::Failed
+            }
+        }
+    }
+
+    /// The cheap-failure search against a target of capacity `limit`
+    /// whose failing trials stop at `fail_cost` of their length; what it
+    /// found, the scales tried and the cost in whole trials.
+    /// `served`: failing trials serve this share of the capacity.
+    fn cheaply(
+        limit: f64,
+        fail_cost: f64,
+        served: Option<f64>,
+        max_trials: usize,
+    ) -> (Bracket, Vec<f64>, f64) {
+        let mut tried = Vec::new();
+        let mut cost = 0.0;
+        let found = bracket_cheap_failures(1.0, 0.1, max_trials, 30 * SECOND, 0.5, |s, _| {
+            tried.push(s);
+            Ok::<_, ()>(if s <= limit {
+                cost += 1.0;
+                Ran {
+                    bearing: Bearing::Passed,
+                    share: 1.0,
+                    served: None,
+                }
+            } else {
+                cost += fail_cost;
+                Ran {
+                    bearing: Bearing::Failed,
+                    share: fail_cost,
+                    served: served.map(|f: f64| limit * f),
+                }
+            })
+        })
+        .unwrap();
+        (found, tried, cost)
+    }
+
+    #[test]
+    fn cheap_failures_find_the_same_bracket_as_the_bisection_on_the_same_grid() {
+        for limit in [
+            0.01, 0.02, 0.3, 0.99, 1.0, 1.04, 2.7, 4.2, 7.7, 9.9, 33.0, 64.0, 100.0,
+        ] {
+            let (old, old_tried) = against(1.0, 40, capacity_at(limit));
+            let grid = grid(1.0, 0.1);
+            assert!(
+                old_tried.iter().all(|(s, _)| grid.contains(s)),
+                "{limit}: {old_tried:?}"
+            );
+            for fail_cost in [0.1, 0.5, 1.0] {
+                // What overloaded trials served may mislead the order,
+                // never the result.
+                for served in [None, Some(0.3), Some(1.05), Some(3.0)] {
+                    let (new, tried, _) = cheaply(limit, fail_cost, served, 40);
+                    assert_eq!(
+                        new, old,
+                        "{limit} at fail cost {fail_cost}, served {served:?}: tried {tried:?}"
+                    );
+                    assert_eq!(tried[0], 1.0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cheap_failures_cost_about_half_the_bisection_near_the_capacity_gate() {
+        // capacity-gate.yaml's twin: capacity between 7.5 and 8; a failing
+        // trial stops at about a sixth of its length.
+        let (_, old_tried) = against(1.0, 8, capacity_at(7.7));
+        let (found, tried, cost) = cheaply(7.7, 0.15, Some(1.13), 8);
+        assert_eq!(
+            (found.passed, found.failed),
+            (Some(7.5), Some(8.0)),
+            "{tried:?}"
+        );
+        let old = old_tried.len() as f64;
+        assert!(cost <= 0.55 * old, "cost {cost} of {old} trials: {tried:?}");
+        // Without cheap failures it costs no more trials than bisection
+        // on this target, and finds the same.
+        let (same, tried, _) = cheaply(7.7, 1.0, None, 8);
+        assert_eq!(same, found, "{tried:?}");
+    }
+
+    #[test]
+    fn a_short_trial_budget_still_reaches_the_resolution_the_bisection_reaches() {
+        // Overloaded trials serve a little more than the capacity (the
+        // twin: 1.13x). A guess far below it may cost trials (the search
+        // climbs to it in passes), never the bracket: above.
+        for limit in [0.3, 1.3, 1.6, 3.1, 7.7, 20.0] {
+            for served in [None, Some(1.13)] {
+                let (new, tried, _) = cheaply(limit, 0.3, served, 8);
+                let (lo, hi) = (new.passed.unwrap(), new.failed.unwrap());
+                assert!(
+                    lo <= limit && limit < hi && (hi - lo) / lo <= 0.1,
+                    "{limit}, served {served:?}: [{lo}, {hi}) after {tried:?}"
+                );
             }
         }
     }

@@ -22,6 +22,7 @@ pub fn observer(
     time_factor: f64,
     policy: Policy,
     control: &Arc<Control>,
+    announce: bool,
 ) -> Option<Box<dyn Observer>> {
     let objectives = &scenario.file.objectives;
     if !objectives.iter().any(|o| Decider::watches(o, policy)) {
@@ -36,6 +37,7 @@ pub fn observer(
         decider,
         control: control.clone(),
         told: false,
+        announce,
     }))
 }
 
@@ -96,6 +98,9 @@ struct EarlyStop {
     decider: Decider,
     control: Arc<Control>,
     told: bool,
+    /// Say so on the terminal (not for a capacity trial, whose line
+    /// says it).
+    announce: bool,
 }
 
 impl Observer for EarlyStop {
@@ -126,7 +131,7 @@ impl Observer for EarlyStop {
             "\nsurge: stopping early at {}s: objective `{}` is missed whatever the rest of the run does: {}",
             why.at_s, why.objective, why.detail
         );
-        if self.control.stop_early(why) {
+        if self.control.stop_early(why) && self.announce {
             eprintln!("{line}");
         }
     }

@@ -290,6 +290,7 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions) -> Result<RunResult, RunEr
         time_factor,
         opts.stop_early,
         &control,
+        opts.trial_of.is_none(),
     ));
     let recorder = Recorder::new(plan.journeys.len(), plan.steps.len());
     let shared = Arc::new(Shared {
