@@ -297,14 +297,13 @@ fn cheapest_probe(
         for a in 0..=(m - len) {
             let b = a + len;
             let total = w(lo + a, lo + b);
-            let mut best = f64::INFINITY;
-            for k in (a + 1)..b {
-                let c = (w(lo + a, lo + k) * (fails_at(lo + k) + cost[a][k])
-                    + w(lo + k, lo + b) * (1.0 + TRIAL_OVERHEAD + cost[k][b]))
-                    / total;
-                best = best.min(c);
-            }
-            cost[a][b] = best;
+            cost[a][b] = ((a + 1)..b)
+                .map(|k| {
+                    (w(lo + a, lo + k) * (fails_at(lo + k) + cost[a][k])
+                        + w(lo + k, lo + b) * (1.0 + TRIAL_OVERHEAD + cost[k][b]))
+                        / total
+                })
+                .fold(f64::INFINITY, f64::min);
         }
     }
     let total = w(lo, hi);

@@ -441,7 +441,7 @@ impl Window {
         {
             return false;
         }
-        !(self.outside_faults && !faults_on.is_empty())
+        !self.outside_faults || faults_on.is_empty()
     }
 }
 
