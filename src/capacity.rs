@@ -76,8 +76,7 @@ pub fn bracket<E>(
                 // More data at the same scale, while trials stay bounded;
                 // later trials keep the longer length (they are at lower or
                 // nearby scales, which need it as much).
-                let longer = Duration::from_secs_f64((length.as_secs_f64() * factor).ceil());
-                if longer.as_secs_f64() <= asked.as_secs_f64() * MAX_STRETCH {
+                if let Some(longer) = lengthened(length, factor, asked) {
                     length = longer;
                     continue;
                 }
@@ -148,20 +147,22 @@ pub fn grid(start: f64, resolution: f64) -> Vec<f64> {
 /// costing 1 and a failing one `fail_cost` (the share of its length the
 /// failing trials so far ran, `assumed_fail_cost` until one has). The
 /// capacity is taken as equally likely in every octave of the grid, and
-/// likelier near what the failing trials served (see [`Ran`]).
+/// likelier near what the failing trials served (see [`Ran`]). Scales
+/// under `judgeable` are not tried.
 pub fn bracket_cheap_failures<E>(
-    start: f64,
-    resolution: f64,
-    max_trials: usize,
+    (start, resolution, max_trials): (f64, f64, usize),
     asked: Duration,
-    assumed_fail_cost: f64,
+    (assumed_fail_cost, judgeable): (f64, f64),
     mut trial: impl FnMut(f64, Duration) -> Result<Ran, E>,
 ) -> Result<Bracket, E> {
     let grid = grid(start, resolution);
     let n = grid.len();
     // Positions: 0 passes and n + 1 fails by definition; grid[i] is i + 1.
     let (mut lo, mut hi) = (0usize, n + 1);
-    let mut floor = 0usize;
+    // Scales below `judgeable` give too few samples even in the longest
+    // trial: never tried (nor by the bisection, which never goes down
+    // for want of samples).
+    let mut floor = grid.iter().take_while(|g| **g < judgeable).count();
     let mut length = asked;
     let mut fails: Vec<f64> = Vec::new();
     let mut served: Vec<f64> = Vec::new();
@@ -181,8 +182,7 @@ pub fn bracket_cheap_failures<E>(
                 );
             }
             Bearing::Unjudged(factor) => {
-                let longer = Duration::from_secs_f64((length.as_secs_f64() * factor).ceil());
-                if longer.as_secs_f64() <= asked.as_secs_f64() * MAX_STRETCH {
+                if let Some(longer) = lengthened(length, factor, asked) {
                     length = longer;
                     continue;
                 }
@@ -216,6 +216,25 @@ pub fn bracket_cheap_failures<E>(
         passed: (lo > 0).then(|| grid[lo - 1]),
         failed: (hi <= n).then(|| grid[hi - 1]),
     })
+}
+
+/// A trial `factor` times longer than `length`, while trials stay within
+/// [`MAX_STRETCH`] of the asked length.
+fn lengthened(length: Duration, factor: f64, asked: Duration) -> Option<Duration> {
+    let longer = Duration::from_secs_f64((length.as_secs_f64() * factor).ceil());
+    (longer.as_secs_f64() <= asked.as_secs_f64() * MAX_STRETCH).then_some(longer)
+}
+
+/// The lowest scale at which a trial of at most [`MAX_STRETCH`] times
+/// `asked` gives every latency objective its samples.
+fn judgeable(scenario: &Scenario, asked: Duration) -> f64 {
+    let longest = asked.as_secs_f64() * MAX_STRETCH;
+    crate::gate::capacity::needs(scenario, 1.0, asked)
+        .iter()
+        // An objective no trial can feed is left to the trials to say.
+        .filter(|n| n.shortest < Duration::MAX)
+        .map(|n| n.shortest.as_secs_f64() / longest.max(1e-9))
+        .fold(0.0, f64::max)
 }
 
 /// What a trial of the cheap-failure search tells it.
@@ -347,11 +366,9 @@ pub fn search(
     // search spends them first.
     let found = if opts.stop_early == crate::gate::early::Policy::All {
         bracket_cheap_failures(
-            search.start,
-            search.resolution,
-            search.max_trials,
+            (search.start, search.resolution, search.max_trials),
             asked,
-            ASSUMED_FAIL_COST,
+            (ASSUMED_FAIL_COST, judgeable(scenario, asked)),
             &mut trial,
         )?
     } else {
@@ -501,25 +518,26 @@ mod tests {
     ) -> (Bracket, Vec<f64>, f64) {
         let mut tried = Vec::new();
         let mut cost = 0.0;
-        let found = bracket_cheap_failures(1.0, 0.1, max_trials, 30 * SECOND, 0.5, |s, _| {
-            tried.push(s);
-            Ok::<_, ()>(if s <= limit {
-                cost += 1.0;
-                Ran {
-                    bearing: Bearing::Passed,
-                    share: 1.0,
-                    served: None,
-                }
-            } else {
-                cost += fail_cost;
-                Ran {
-                    bearing: Bearing::Failed,
-                    share: fail_cost,
-                    served: served.map(|f: f64| limit * f),
-                }
+        let found =
+            bracket_cheap_failures((1.0, 0.1, max_trials), 30 * SECOND, (0.5, 0.0), |s, _| {
+                tried.push(s);
+                Ok::<_, ()>(if s <= limit {
+                    cost += 1.0;
+                    Ran {
+                        bearing: Bearing::Passed,
+                        share: 1.0,
+                        served: None,
+                    }
+                } else {
+                    cost += fail_cost;
+                    Ran {
+                        bearing: Bearing::Failed,
+                        share: fail_cost,
+                        served: served.map(|f: f64| limit * f),
+                    }
+                })
             })
-        })
-        .unwrap();
+            .unwrap();
         (found, tried, cost)
     }
 

@@ -23,7 +23,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use sqlx::AssertSqlSafe;
 
-use common::{free_port, read_summary};
+use common::{free_port, interrupt_within_10s, objective, read_summary};
 
 // ---------------------------------------------------------------- databases
 
@@ -486,10 +486,6 @@ fn differences(out: &Path, side: &str) -> Vec<String> {
     ids
 }
 
-fn objective<'a>(summary: &'a Value, name: &str) -> &'a Value {
-    common::named(&summary["gate"]["objectives"], name)
-}
-
 /// A run against `platform` that dropped `drop` credits: exactly those
 /// ids are missing, and the objectives say so.
 fn dropped_credits_are_named(p: &Running, scenario: &Path, dsn: &str, drop: usize) {
@@ -600,23 +596,6 @@ fn wait_for_reading(books_csv: &Path, stage: &str, wait: Duration, what: &str) {
         .contains(&row)
     {
         assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Sends Ctrl-C (SIGINT) to `child` and waits for it to end, within 10 s.
-fn interrupt_within_10s(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
-    let sent = Instant::now();
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(sent.elapsed() < Duration::from_secs(10), "{what}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -8,17 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{read_summary, repo, run_printed as run, run_scenario, scenario_file, server, surge};
-use serde_json::Value;
-
-fn objective<'a>(s: &'a Value, name: &str) -> &'a Value {
-    s["gate"]["objectives"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["name"] == name)
-        .unwrap_or_else(|| panic!("no {name}"))
-}
+use common::{
+    objective, read_summary, repo, run_printed as run, run_scenario, scenario_file, server, surge,
+};
 
 #[test]
 fn every_objective_kind_is_met_or_missed_on_what_was_measured() {

@@ -8,8 +8,9 @@
 
 mod common;
 
-use common::{read_summary, run_scenario, scenario_file, server};
-use serde_json::Value;
+use std::time::{Duration, Instant};
+
+use common::{interrupt_within_10s, objective, read_summary, run_scenario, scenario_file, server};
 
 /// A scenario of one journey of one request to `/arrival/{arrival}/RULES`
 /// at `rate` for `length`, no retries, with `objectives`.
@@ -34,15 +35,6 @@ objectives:
 {objectives}
 "#
     )
-}
-
-fn objective<'a>(s: &'a Value, name: &str) -> &'a Value {
-    s["gate"]["objectives"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["name"] == name)
-        .unwrap_or_else(|| panic!("no objective {name} in {s}"))
 }
 
 #[test]
@@ -160,6 +152,39 @@ fn failures_at_the_bound_and_a_run_that_recovers_are_never_stopped_and_one_more_
     assert_eq!(s["stopped_early"]["objective"], "errors");
     let at = s["stopped_early"]["at_s"].as_f64().unwrap();
     assert!((2.0..=4.0).contains(&at), "decided at {at}s");
+}
+
+#[test]
+fn ctrl_c_in_a_run_that_may_stop_early_is_an_interruption_as_before() {
+    let server = server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario_file(
+        dir.path(),
+        "ctrl-c",
+        &scenario(
+            &server.url,
+            "fail:0-54:1,slow:54-108:200",
+            "    - { name: steady, duration: 60s, rate: 30/s }",
+            BOUNDARY,
+        ),
+    );
+    let out = dir.path().join("run");
+    let mut child = common::spawn_run(&path, &out, &[]);
+    // Under way: three seconds recorded (a header and three rows).
+    let started = Instant::now();
+    while std::fs::read_to_string(out.join("timeline.csv")).map_or(0, |t| t.lines().count()) < 4 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the run did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = interrupt_within_10s(&mut child, "the run must end within 10 s of Ctrl-C");
+    assert_eq!(status.code(), Some(3));
+    let s = read_summary(&out);
+    assert_eq!(s["status"], "interrupted");
+    assert!(s["stopped_early"].is_null(), "{}", s["stopped_early"]);
+    assert_eq!(s["gate"]["verdict"], "invalid");
 }
 
 /// SLO 99.5%, the SRE workbook's two pairs; `EXTRA` adds `stop_early`.

@@ -277,14 +277,9 @@ pub(super) fn verdict(o: &ErrorBudgetObjective, b: &Burner, time_factor: f64) ->
         String::new()
     };
     let pairs = b.pairs();
-    let name = format!(
-        "{what}: no pair of windows burns over its rate ({})",
-        pairs
-            .iter()
-            .map(|p| format!("{} {}x", pair_label(p), p.burn))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    // Named as the live decider names it, so a run stopped for it and
+    // its verdict say the same objective.
+    let name = what.clone();
     let first = pairs.first().map_or(1.0, |p| p.burn);
     if let Some(x) = b.breach() {
         let p = pairs[x.pair];

@@ -248,6 +248,34 @@ pub fn named<'a>(list: &'a serde_json::Value, name: &str) -> &'a serde_json::Val
         .unwrap_or_else(|| panic!("no {name} in {list}"))
 }
 
+/// Sends Ctrl-C (SIGINT) to `child` and waits for it to end, within 10 s.
+pub fn interrupt_within_10s(
+    child: &mut std::process::Child,
+    what: &str,
+) -> std::process::ExitStatus {
+    let sent = std::time::Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            sent.elapsed() < std::time::Duration::from_secs(10),
+            "{what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The verdict of the objective named `name` in a summary's gate.
+pub fn objective<'a>(summary: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    named(&summary["gate"]["objectives"], name)
+}
+
 /// A GET over plain HTTP/1.0 on loopback, without a client library: the
 /// body, on a 200 (real servers started by the tests answer it).
 pub fn http_get(url: &str) -> Option<String> {
