@@ -212,9 +212,10 @@ pub(crate) fn events(
         super::Selector::Journey(j) => {
             for (second, name, c) in &data.journeys {
                 if name == j {
+                    let (bad, ended) = super::journey_ends(c);
                     let e = out.entry(*second).or_default();
-                    e.0 += journey_bad(&c.finished);
-                    e.1 += c.finished.iter().sum::<u64>();
+                    e.0 += bad;
+                    e.1 += ended;
                 }
             }
         }
@@ -229,15 +230,6 @@ pub(crate) fn events(
         }
     }
     out
-}
-
-/// Journeys that ended badly among a second's ends, by outcome.
-pub(crate) fn journey_bad(finished: &[u64]) -> u64 {
-    use crate::folder::Outcome;
-    [Outcome::Abandoned, Outcome::Failed, Outcome::Unfinished]
-        .iter()
-        .map(|o| finished[o.index()])
-        .sum()
 }
 
 /// A run's burner for `o`, fed with every second of the run.

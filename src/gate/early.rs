@@ -24,8 +24,8 @@ use hdrhistogram::Histogram;
 use crate::folder::{JourneyCounts, Outcome, StepCounts};
 use crate::scenario::model::{ErrorClass, Objective};
 
-use super::Selector;
-use super::burn::{Burner, journey_bad};
+use super::burn::Burner;
+use super::{Selector, journey_ends, pct};
 
 /// What the decider knows of the run before it starts.
 #[derive(Clone, Debug, Default)]
@@ -292,6 +292,9 @@ impl Watch {
         future: u64,
     ) -> Option<String> {
         let inside = self.window.contains(t.second, t.faults);
+        let (of_journeys, journeys, steps) = (self.of_journeys, &self.journeys, &self.steps);
+        let counted =
+            |classes: &[ErrorClass]| second_events(t, of_journeys, (journeys, steps), classes);
         match &mut self.rule {
             Rule::Latency {
                 p,
@@ -334,17 +337,9 @@ impl Watch {
                 events,
             } => {
                 if inside {
-                    if self.of_journeys {
-                        for c in pick(t.journeys, &self.journeys) {
-                            *bad += journey_bad(&c.finished);
-                            *events += c.finished.iter().sum::<u64>();
-                        }
-                    } else {
-                        for c in pick(t.steps, &self.steps) {
-                            *bad += crate::rundata::failures(c, classes);
-                            *events += c.requests;
-                        }
-                    }
+                    let (b, e) = counted(classes);
+                    *bad += b;
+                    *events += e;
                 }
                 let most = *events + future;
                 (*bad > 0 && *bad as f64 > *bound * most as f64).then(|| {
@@ -382,18 +377,7 @@ impl Watch {
                 })
             }
             Rule::Budget(burner, o) => {
-                let (mut bad, mut total) = (0, 0);
-                if self.of_journeys {
-                    for c in pick(t.journeys, &self.journeys) {
-                        bad += journey_bad(&c.finished);
-                        total += c.finished.iter().sum::<u64>();
-                    }
-                } else {
-                    for c in pick(t.steps, &self.steps) {
-                        bad += c.failures.iter().sum::<u64>();
-                        total += c.requests;
-                    }
-                }
+                let (bad, total) = counted(&[]);
                 burner.push(t.second, bad, total)?;
                 Some(
                     super::burn::verdict(o, burner, plan.time_factor)
@@ -402,6 +386,27 @@ impl Watch {
                 )
             }
         }
+    }
+}
+
+/// A second's (bad, all) events of a selection (`journeys` and `steps`
+/// masks): its journeys' ends, or its steps' requests, failed in
+/// `classes` (every class when empty).
+fn second_events(
+    t: &Tick<'_>,
+    of_journeys: bool,
+    (journeys, steps): (&[bool], &[bool]),
+    classes: &[ErrorClass],
+) -> (u64, u64) {
+    let add = |(a, b): (u64, u64), (c, d): (u64, u64)| (a + c, b + d);
+    if of_journeys {
+        pick(t.journeys, journeys)
+            .map(journey_ends)
+            .fold((0, 0), add)
+    } else {
+        pick(t.steps, steps)
+            .map(|c| (crate::rundata::failures(c, classes), c.requests))
+            .fold((0, 0), add)
     }
 }
 
@@ -417,10 +422,6 @@ fn over(h: &Histogram<u64>, bound_us: f64) -> u64 {
         .filter(|v| v.value_iterated_to() as f64 > bound_us)
         .map(|v| v.count_at_value())
         .sum()
-}
-
-fn pct(r: f64) -> String {
-    format!("{:.2}%", r * 100.0)
 }
 
 fn trim(v: f64) -> String {

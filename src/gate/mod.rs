@@ -225,6 +225,15 @@ fn default_min_samples(p: f64) -> u64 {
     }
 }
 
+/// A journey's (bad, all) ends: abandoned, failed and unfinished are bad.
+pub(crate) fn journey_ends(c: &crate::folder::JourneyCounts) -> (u64, u64) {
+    let bad = [Outcome::Abandoned, Outcome::Failed, Outcome::Unfinished]
+        .iter()
+        .map(|o| c.finished[o.index()])
+        .sum();
+    (bad, c.finished.iter().sum())
+}
+
 fn pct(r: f64) -> String {
     format!("{:.2}%", r * 100.0)
 }
@@ -428,15 +437,7 @@ fn error_rate(o: &crate::scenario::model::ErrorRateObjective, data: &RunData) ->
     let what = error_rate_what(o);
     let judging = Judging::new(bound, "ratio", format!("{what} ≤ {}", o.at_most));
     let (bad, total) = match &sel {
-        Selector::Journey(j) => {
-            let c = data.journey_counts(|name| name == *j, &w);
-            let f = |o: Outcome| c.finished[o.index()];
-            let ended: u64 = c.finished.iter().sum();
-            (
-                f(Outcome::Abandoned) + f(Outcome::Failed) + f(Outcome::Unfinished),
-                ended,
-            )
-        }
+        Selector::Journey(j) => journey_ends(&data.journey_counts(|name| name == *j, &w)),
         _ => {
             let c = data.step_counts(|label| sel.step(label, s), &w);
             (failures(&c, &o.classes), c.requests)
