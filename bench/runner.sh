@@ -27,6 +27,7 @@
 #
 #   bash bench/runner.sh [SECONDS] [ROUNDS]   (default 10 s, 5 rounds)
 #   ONLY=memory bash bench/runner.sh          (part 4 alone, ~10 minutes)
+#   ONLY=throughput / ONLY=cost bash bench/runner.sh   (parts 0-1 / 0, 2-3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
@@ -115,6 +116,8 @@ printf '   %-34s %6s us CPU after a wake, %s us back to back (%sx)\n' "a fixed p
 printf '   %-34s %s in %s s, %s ms long on average, every %s s, worst %sx slower\n' \
   "stalls (work >= 5x its median)" "$(mp "d['stalls']")" "$(mp "d['stall_probe_s']")" \
   "$(mp "d['stall_mean_ms']")" "$(mp "d['stall_spacing_s']")" "$(mp "d['stall_worst_x']")"
+part() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
+if part throughput; then
 echo
 echo "1. maximum throughput, one core (median of $ROUNDS interleaved rounds)"
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -144,6 +147,8 @@ printf '   %-34s %10s req/s   (%s)\n' "surge run (64 users)" "$surge_rps" \
 ratio=$(py "print(f'{$surge_rps/$goose_nm_rps:.2f}')")
 echo "   goal: throughput at least goose with its metrics off: ${ratio}x $(verdict "$ratio >= 1.0")"
 
+fi
+if part cost; then
 echo
 echo "2./3. at 2,000 arrivals/s for 20s"
 surge_run 2000 20s 64 10s
@@ -175,9 +180,10 @@ for rate in 5000 10000 20000; do
 done
 [ "$held" = none ] && held="none of 5,000-20,000/s" || held="$held/s"
 echo "   goal: start lag p99 <= 1ms at 20,000/s: ${lag99_20k}us $(verdict "$lag99_20k <= 1000") (highest rate here where it holds: $held)"
-
+fi
 fi
 
+if [ -z "${ONLY:-}" ] || [ "$ONLY" = memory ]; then
 echo
 echo "4. peak memory (max RSS) against run length (surge at 20,000/s)"
 rss=(); reqs=()
@@ -192,3 +198,4 @@ ratio = long / short
 print(f'   goal: {${reqs[1]}:,} requests within 10% of {${reqs[0]}:,}: {ratio:.2f}x', 'PASS' if ratio <= 1.10 else 'MISS')
 print(f'   goal: at most 128 MB at 20,000/s: {max(short, long)} MB', 'PASS' if max(short, long) <= 128 else 'MISS')
 "
+fi

@@ -7,6 +7,10 @@
 //! made with `openssl req -x509` is marked as a CA, which WebPKI alone
 //! refuses as a server's own. Its name is still checked.
 //!
+//! Plain-HTTP places are sent to by the lean client (`http1`) unless
+//! `--goose-metrics` asks for goose's bookkeeping; their recipe still
+//! builds a client for it and for a redirect's later hops.
+//!
 //! Each user builds its own client from a recipe, as goose gives each user
 //! its own: connections (and TLS handshakes) are per user, as they are per
 //! applicant's browser, not shared by the whole surge. Every client times
@@ -37,6 +41,8 @@ pub struct Recipe {
     /// Requests whose host is `.0` go to `.1`, when a `server_name`
     /// replaced the URL's host.
     resolve: Option<(String, Vec<SocketAddr>)>,
+    /// Plain HTTP: no certificate is ever checked.
+    plain: bool,
 }
 
 impl Recipe {
@@ -56,7 +62,11 @@ impl Recipe {
                 .map_err(|e| e.to_string())?,
             None => builder.with_no_client_auth(),
         };
-        let recipe = Recipe { config, resolve };
+        let recipe = Recipe {
+            config,
+            resolve,
+            plain: false,
+        };
         recipe.client()?;
         Ok(recipe)
     }
@@ -73,7 +83,13 @@ impl Recipe {
         Recipe {
             config,
             resolve: None,
+            plain: true,
         }
+    }
+
+    /// Whether this is the recipe of a plain-HTTP place.
+    pub fn is_plain(&self) -> bool {
+        self.plain
     }
 
     /// A client with a connection pool of its own.
@@ -82,7 +98,7 @@ impl Recipe {
         // their own), the step sets each request's timeout.
         let mut b = reqwest::Client::builder()
             .timeout(Duration::from_secs(3600))
-            .user_agent(concat!("surge/", env!("CARGO_PKG_VERSION")))
+            .user_agent(super::http1::AGENT)
             .tls_backend_preconfigured(self.config.clone())
             .connector_layer(TimedConnects);
         if let Some((name, addrs)) = &self.resolve {

@@ -21,7 +21,7 @@ pub enum Why {
     /// The request could not be built or handed to goose.
     Request(&'static str),
     /// No response: the error says why (refused, TLS, timeout...).
-    Transport(reqwest::Error),
+    Transport(Box<dyn std::error::Error + Send + Sync>),
     Status {
         got: u16,
         body: Bytes,
@@ -61,7 +61,7 @@ pub fn example(why: &Why, cx: &Context<'_>) -> Example {
     let step = cx.step;
     let (what, body) = match why {
         Why::Request(reason) => (reason.to_string(), None),
-        Why::Transport(e) => (crate::human::error_chain(e), None),
+        Why::Transport(e) => (crate::human::error_chain(e.as_ref()), None),
         Why::Status { got, body } => (
             format!("expected status {}, got {got}", step.expect.status),
             Some(body),

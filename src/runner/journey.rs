@@ -1,11 +1,12 @@
 //! One applicant's journey: the steps of its journey in order, each a
-//! request sent on the goose user's client (through goose's own request
-//! bookkeeping, named `JOURNEY.STEP`, when `--goose-metrics` asks for
-//! goose's report), timed from send to the end of the body, checked
-//! against its expectations, mined for its captures, repeated while its
-//! `until` does not hold, and retried with backoff while the applicant's
-//! patience lasts. Everything measured goes into the user's buffer;
-//! nothing here takes a lock.
+//! request sent on the user's own connection to a plain-HTTP place
+//! (`http1`), or on the goose user's reqwest client for `https` and with
+//! `--goose-metrics` (through goose's own request bookkeeping, named
+//! `JOURNEY.STEP`, so goose's report counts what surge counts), timed from
+//! send to the end of the body, checked against its expectations, mined
+//! for its captures, repeated while its `until` does not hold, and retried
+//! with backoff while the applicant's patience lasts. Everything measured
+//! goes into the user's buffer; nothing here takes a lock.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -13,9 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use goose::goose::{GooseRequest, GooseUser};
+use http_body_util::Full;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use reqwest::header::{CONTENT_TYPE, COOKIE, HeaderValue, SET_COOKIE};
+use reqwest::header::{
+    AUTHORIZATION, CONTENT_TYPE, COOKIE, HeaderMap, HeaderName, HeaderValue, LOCATION,
+    PROXY_AUTHORIZATION, REFERER, SET_COOKIE, WWW_AUTHENTICATE,
+};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -24,7 +29,8 @@ use super::control::Control;
 use super::dispatch::Dispatched;
 use super::example::{Context, Why, example, shown_path};
 use super::feed::Feed;
-use super::plan::{Body, JourneyPlan, Plan, StepPlan};
+use super::http1;
+use super::plan::{Body, JourneyPlan, Lean, Plan, StepPlan};
 use crate::recorder::{Event, Outcome, UserBuffer};
 use crate::scenario::model::{Condition, ErrorClass};
 use crate::scenario::refs::CaptureSource;
@@ -62,6 +68,8 @@ pub struct UserCtx {
     clients: Vec<Option<reqwest::Client>>,
     /// The place whose client goose sends with now.
     in_use: Option<usize>,
+    /// This user's connection to each plain-HTTP place.
+    lean: Vec<http1::Conn>,
 }
 
 impl UserCtx {
@@ -77,6 +85,9 @@ impl UserCtx {
             buffer,
             clients: vec![None; shared.plan.places.len()],
             in_use: None,
+            lean: (0..shared.plan.places.len())
+                .map(|_| http1::Conn::default())
+                .collect(),
             shared,
             rng,
         }
@@ -438,20 +449,10 @@ async fn try_step(
         let timeout = give_up.map_or(step.timeout, |g| {
             step.timeout.min(g.saturating_duration_since(sent))
         });
-        if let Err(why) = ctx.use_client(user, step.place) {
-            return Try::Failed(ErrorClass::Other, why);
-        }
         let shared = ctx.shared.clone();
         let jp = &shared.plan.journeys[ctx.journey];
         let Some((answer, connected)) = control
-            .unless_cut(timing_connects(send(
-                user,
-                shared.goose_metrics,
-                jp,
-                step,
-                applicant,
-                timeout,
-            )))
+            .unless_cut(send(user, ctx, jp, step, applicant, timeout))
             .await
         else {
             return Try::Cut;
@@ -603,32 +604,45 @@ pub fn status_class(status: u16) -> ErrorClass {
 
 /// The class of a failed exchange, from reqwest's error and its causes.
 pub fn transport_class(e: &reqwest::Error) -> ErrorClass {
-    let io_kind = io_kind(e);
-    if e.is_timeout() {
-        return if e.is_connect() {
+    class_of(e, e.is_timeout(), e.is_connect())
+}
+
+/// The class of a failed exchange from its error and the error's causes;
+/// `timed_out` and `connecting` say what the client knew (it gave up
+/// waiting; it failed while connecting).
+pub fn class_of(
+    e: &(dyn std::error::Error + 'static),
+    timed_out: bool,
+    connecting: bool,
+) -> ErrorClass {
+    if timed_out {
+        return if connecting {
             ErrorClass::ConnectTimeout
         } else {
             ErrorClass::Timeout
         };
     }
+    let chain = || std::iter::successors(Some(e), |s| s.source());
+    let io_kind = chain()
+        .find_map(|s| s.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind);
     use std::io::ErrorKind::*;
     match io_kind {
         Some(ConnectionRefused) => return ErrorClass::ConnectRefused,
-        Some(TimedOut) if e.is_connect() => return ErrorClass::ConnectTimeout,
+        Some(TimedOut) if connecting => return ErrorClass::ConnectTimeout,
         Some(ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof) => {
             return ErrorClass::Reset;
         }
         _ => {}
     }
-    let causes = || std::iter::successors(std::error::Error::source(e), |s| s.source());
-    if causes().any(is_tls) {
+    if chain().any(is_tls) {
         return ErrorClass::Tls;
     }
     // hyper-util's connector names a failed lookup `dns error`.
-    if e.is_connect() && causes().any(|s| s.to_string().starts_with("dns error")) {
+    if connecting && chain().any(|s| s.to_string().starts_with("dns error")) {
         return ErrorClass::Dns;
     }
-    let closed_early = causes()
+    let closed_early = chain()
         .filter_map(|s| s.downcast_ref::<hyper::Error>())
         .any(|h| h.is_incomplete_message() || h.is_closed() || h.is_canceled());
     if closed_early {
@@ -650,28 +664,24 @@ fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
         .is_some_and(|inner| is_tls(inner))
 }
 
-fn io_kind(e: &reqwest::Error) -> Option<std::io::ErrorKind> {
-    std::iter::successors(std::error::Error::source(e), |s| s.source())
-        .find_map(|s| s.downcast_ref::<std::io::Error>())
-        .map(std::io::Error::kind)
+/// A try that failed before any response: its class and why.
+type Failed = (ErrorClass, Why);
+
+fn unbuilt(reason: &'static str) -> Failed {
+    (ErrorClass::Other, Why::Request(reason))
 }
 
-/// Sends one request of `step` and reads its body to the end.
-/// (Long: building the request, sending it, reading the body and
-/// classifying each way it can fail is one sequence on the hot path, kept
-/// in one place so every request is timed and classed alike.)
-async fn send(
-    user: &mut GooseUser,
-    goose_metrics: bool,
-    jp: &JourneyPlan,
-    step: &StepPlan,
-    applicant: &Applicant<'_>,
-    timeout: Duration,
-) -> Result<Answer, (ErrorClass, Why)> {
-    let unbuilt = |reason| (ErrorClass::Other, Why::Request(reason));
-    let transport = |e: reqwest::Error| (transport_class(&e), Why::Transport(e));
-    let mut rb = match &step.url {
-        Some(url) => user.client.request(step.method.clone(), url.clone()),
+/// What a request of a step has of its own applicant: the path when the
+/// step's has variables (`None`: the plan's, built once), and the body
+/// with its content type.
+struct Varying {
+    path: Option<String>,
+    body: Option<(axum::body::Bytes, HeaderValue)>,
+}
+
+fn varying(step: &StepPlan, applicant: &Applicant<'_>) -> Result<Varying, Failed> {
+    let path = match &step.url {
+        Some(_) => None,
         None => {
             let path = applicant
                 .render(&step.path)
@@ -681,14 +691,44 @@ async fn send(
                     "the path does not start with `/` (a variable it starts with holds no path)",
                 ));
             }
-            user.client
-                .request(step.method.clone(), format!("{}{path}", step.base))
+            Some(path)
         }
-    }
-    .timeout(timeout);
+    };
+    let body = match &step.body {
+        Body::None => None,
+        Body::Json(t) => {
+            let value = t
+                .render(&|name| applicant.get(name))
+                .map_err(|_| unbuilt("a variable of the JSON body has no value"))?;
+            let json = HeaderValue::from_static("application/json");
+            Some((value.to_string().into(), json))
+        }
+        Body::Text(t, ct) => {
+            let text = applicant
+                .render(t)
+                .ok_or_else(|| unbuilt("a variable of the body has no value"))?;
+            Some((text.into(), ct.clone()))
+        }
+        Body::Bytes(bytes, ct) => Some((bytes.clone(), ct.clone())),
+        Body::Pdf(template) => Some((
+            template.render(applicant.arrival).into(),
+            HeaderValue::from_static("application/pdf"),
+        )),
+    };
+    Ok(Varying { path, body })
+}
+
+/// Hands `add` the headers a request of `step` carries for this applicant,
+/// in the order they are sent: the journey's (each once its variables are
+/// bound, as `Authorization: Bearer {session}` waits for `session`), the
+/// step's, the applicant's cookies.
+fn each_header(
+    jp: &JourneyPlan,
+    step: &StepPlan,
+    applicant: &Applicant<'_>,
+    mut add: impl FnMut(&HeaderName, HeaderValue),
+) {
     for (name, template) in &jp.headers {
-        // A journey header waits until its variables are bound (as
-        // `Authorization: Bearer {session}` waits for `session`).
         if !template.vars().all(|v| applicant.has(v)) {
             continue;
         }
@@ -696,7 +736,7 @@ async fn send(
             .render(template)
             .and_then(|v| HeaderValue::from_str(&v).ok())
         {
-            rb = rb.header(name, v);
+            add(name, v);
         }
     }
     for (name, value) in &step.headers {
@@ -704,7 +744,7 @@ async fn send(
             .render(value)
             .and_then(|v| HeaderValue::from_str(&v).ok())
         {
-            rb = rb.header(name, v);
+            add(name, v);
         }
     }
     if !applicant.cookies.is_empty() {
@@ -714,28 +754,129 @@ async fn send(
             .map(|(n, v)| format!("{n}={v}"))
             .collect();
         if let Ok(v) = HeaderValue::from_str(&jar.join("; ")) {
-            rb = rb.header(COOKIE, v);
+            add(&COOKIE, v);
         }
     }
-    rb = match &step.body {
-        Body::None => rb,
-        Body::Json(t) => {
-            let value = t
-                .render(&|name| applicant.get(name))
-                .map_err(|_| unbuilt("a variable of the JSON body has no value"))?;
-            rb.header(CONTENT_TYPE, "application/json")
-                .body(value.to_string())
-        }
-        Body::Text(t, ct) => rb.header(CONTENT_TYPE, ct.clone()).body(
-            applicant
-                .render(t)
-                .ok_or_else(|| unbuilt("a variable of the body has no value"))?,
-        ),
-        Body::Bytes(bytes, ct) => rb.header(CONTENT_TYPE, ct.clone()).body(bytes.clone()),
-        Body::Pdf(template) => rb
-            .header(CONTENT_TYPE, "application/pdf")
-            .body(template.render(applicant.arrival)),
+}
+
+/// Sends one request of `step` and reads its body to the end: on the
+/// user's own connection when the step's place is plain HTTP (and goose
+/// does not keep the request's record), else on its reqwest client. Also
+/// says how long a connection it opened took.
+async fn send(
+    user: &mut GooseUser,
+    ctx: &mut UserCtx,
+    jp: &JourneyPlan,
+    step: &StepPlan,
+    applicant: &Applicant<'_>,
+    timeout: Duration,
+) -> (Result<Answer, Failed>, Option<Duration>) {
+    let v = match varying(step, applicant) {
+        Ok(v) => v,
+        Err(failed) => return (Err(failed), None),
     };
+    let goose_metrics = ctx.shared.goose_metrics;
+    let Some(lean) = step.lean.as_ref().filter(|_| !goose_metrics) else {
+        if let Err(why) = ctx.use_client(user, step.place) {
+            return (Err((ErrorClass::Other, why)), None);
+        }
+        let sent = send_reqwest(user, goose_metrics, jp, step, applicant, timeout, v);
+        return timing_connects(sent).await;
+    };
+    let started = Instant::now();
+    let conn = &mut ctx.lean[step.place];
+    let (out, connected) = send_lean(conn, lean, jp, step, applicant, timeout, &v).await;
+    let answer = match out {
+        Ok(a) => a,
+        Err(failed) => return (Err(failed), connected),
+    };
+    let (head, body) = (answer.head, answer.body);
+    let Some(hop) = redirect(step, &v, head.status.as_u16(), &head.headers) else {
+        return (
+            Ok(answered(step, head.status, &head.headers, body)),
+            connected,
+        );
+    };
+    // The first hop went out lean; reqwest follows the rest, as it
+    // followed every redirect before.
+    if let Err(why) = ctx.use_client(user, step.place) {
+        return (Err((ErrorClass::Other, why)), connected);
+    }
+    let left = timeout.saturating_sub(started.elapsed());
+    let (out, more) = timing_connects(follow(user, jp, step, applicant, v, hop, left)).await;
+    (out, connected.or(more))
+}
+
+/// Sends a request of `step` on the user's lean connection.
+async fn send_lean(
+    conn: &mut http1::Conn,
+    lean: &Lean,
+    jp: &JourneyPlan,
+    step: &StepPlan,
+    applicant: &Applicant<'_>,
+    timeout: Duration,
+    v: &Varying,
+) -> (Result<http1::Answer, Failed>, Option<Duration>) {
+    let target = match &v.path {
+        None => lean.target.clone(),
+        // A path reqwest would have encoded or normalised goes through the
+        // same URL parser it used.
+        Some(path) => http1::request_target(path).or_else(|| {
+            let url = url::Url::parse(&format!("{}{path}", step.base)).ok()?;
+            http1::request_target(&url[url::Position::BeforePath..url::Position::AfterQuery])
+        }),
+    };
+    let Some(target) = target else {
+        return (Err(unbuilt("the path does not make a valid URL")), None);
+    };
+    let mut headers = lean.origin.headers();
+    each_header(jp, step, applicant, |name, value| {
+        headers.append(name, value);
+    });
+    let body = match &v.body {
+        Some((bytes, content_type)) => {
+            headers.append(CONTENT_TYPE, content_type.clone());
+            Full::new(bytes.clone())
+        }
+        None => Full::default(),
+    };
+    let mut request = hyper::Request::new(body);
+    *request.method_mut() = step.method.clone();
+    *request.uri_mut() = target;
+    *request.headers_mut() = headers;
+    let (out, connected) = conn.exchange(&lean.origin, request, timeout).await;
+    let out = out.map_err(|e| (e.class(), Why::Transport(Box::new(e))));
+    (out, connected)
+}
+
+/// Sends a request of `step` on the user's reqwest client (the goose
+/// user's, through goose's request record with `--goose-metrics`).
+async fn send_reqwest(
+    user: &mut GooseUser,
+    goose_metrics: bool,
+    jp: &JourneyPlan,
+    step: &StepPlan,
+    applicant: &Applicant<'_>,
+    timeout: Duration,
+    v: Varying,
+) -> Result<Answer, Failed> {
+    let url = match (v.path, &step.url) {
+        (Some(path), _) => format!("{}{path}", step.base),
+        (None, Some(url)) => url.to_string(),
+        (None, None) => return Err(unbuilt("the step has no URL")),
+    };
+    let mut headers = HeaderMap::new();
+    each_header(jp, step, applicant, |name, value| {
+        headers.append(name, value);
+    });
+    let mut rb = user
+        .client
+        .request(step.method.clone(), url)
+        .headers(headers)
+        .timeout(timeout);
+    if let Some((bytes, content_type)) = v.body {
+        rb = rb.header(CONTENT_TYPE, content_type).body(bytes);
+    }
     let response = if goose_metrics {
         let request = GooseRequest::builder()
             .method(step.goose_method)
@@ -749,9 +890,28 @@ async fn send(
     } else {
         rb.send().await
     };
+    read_reqwest(step, response).await
+}
+
+/// A reqwest response read to its end.
+async fn read_reqwest(
+    step: &StepPlan,
+    response: Result<reqwest::Response, reqwest::Error>,
+) -> Result<Answer, Failed> {
+    let transport = |e: reqwest::Error| (transport_class(&e), Why::Transport(Box::new(e)));
     let response = response.map_err(transport)?;
-    let status = response.status().as_u16();
-    let found = response.headers();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let body = response.bytes().await.map_err(transport)?;
+    Ok(answered(step, status, &headers, body))
+}
+
+/// What the step needs of a response.
+fn answered(
+    step: &StepPlan,
+    status: reqwest::StatusCode,
+    found: &HeaderMap,
+    body: axum::body::Bytes,
+) -> Answer {
     let cookies = found
         .get_all(SET_COOKIE)
         .iter()
@@ -767,13 +927,92 @@ async fn send(
                 .map(|v| (h.clone(), v.to_string()))
         })
         .collect();
-    let body = response.bytes().await.map_err(transport)?;
-    Ok(Answer {
-        status,
+    Answer {
+        status: status.as_u16(),
         cookies,
         headers,
         body,
+    }
+}
+
+/// The next request of a redirect, as reqwest (tower's follow-redirect
+/// policy) makes it.
+struct Hop {
+    method: reqwest::Method,
+    url: url::Url,
+    keep_body: bool,
+    /// To another scheme, host or port: credentials and cookies stay back.
+    cross: bool,
+    referer: Option<HeaderValue>,
+}
+
+/// The redirect a response asks for, if it is one reqwest follows.
+fn redirect(step: &StepPlan, v: &Varying, status: u16, headers: &HeaderMap) -> Option<Hop> {
+    use reqwest::Method;
+    if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let from = match &v.path {
+        Some(path) => url::Url::parse(&format!("{}{path}", step.base)).ok()?,
+        None => step.url.clone()?,
+    };
+    let location = headers.get(LOCATION)?.to_str().ok()?;
+    let url = from.join(location).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let (method, keep_body) = match status {
+        301 | 302 if step.method == Method::POST => (Method::GET, false),
+        303 if step.method == Method::HEAD => (Method::HEAD, false),
+        303 => (Method::GET, false),
+        _ => (step.method.clone(), true),
+    };
+    let cross = from.host_str() != url.host_str()
+        || from.port_or_known_default() != url.port_or_known_default()
+        || from.scheme() != url.scheme();
+    let mut referer = from.clone();
+    let _ = referer.set_username("");
+    let _ = referer.set_password(None);
+    referer.set_fragment(None);
+    Some(Hop {
+        method,
+        url,
+        keep_body,
+        cross,
+        referer: referer.as_str().parse().ok(),
     })
+}
+
+/// Follows a redirect's hop on the user's reqwest client, which follows
+/// any further ones itself.
+async fn follow(
+    user: &mut GooseUser,
+    jp: &JourneyPlan,
+    step: &StepPlan,
+    applicant: &Applicant<'_>,
+    v: Varying,
+    hop: Hop,
+    timeout: Duration,
+) -> Result<Answer, Failed> {
+    let sensitive = [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, WWW_AUTHENTICATE];
+    let mut headers = HeaderMap::new();
+    each_header(jp, step, applicant, |name, value| {
+        if !(hop.cross && sensitive.contains(name)) {
+            headers.append(name, value);
+        }
+    });
+    if let Some(referer) = hop.referer {
+        headers.insert(REFERER, referer);
+    }
+    let mut rb = user
+        .client
+        .request(hop.method, hop.url)
+        .headers(headers)
+        .timeout(timeout);
+    if let Some((bytes, content_type)) = v.body.filter(|_| hop.keep_body) {
+        rb = rb.header(CONTENT_TYPE, content_type).body(bytes);
+    }
+    read_reqwest(step, rb.send().await).await
 }
 
 #[cfg(test)]

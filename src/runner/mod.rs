@@ -21,6 +21,7 @@ mod example;
 mod fault_runtime;
 mod feed;
 mod flush;
+mod http1;
 pub mod journey;
 pub mod limits;
 mod overrides;

@@ -82,6 +82,8 @@ pub struct StepPlan {
     pub path: Template,
     /// The whole URL, parsed once, when the path has no variables.
     pub url: Option<reqwest::Url>,
+    /// How the lean client sends it, when its place is plain HTTP.
+    pub lean: Option<Lean>,
     /// Response headers the step captures (lower case).
     pub captured_headers: Vec<String>,
     pub headers: Vec<(HeaderName, Template)>,
@@ -97,6 +99,14 @@ pub struct StepPlan {
     /// Variables whose values go to `ids.csv` when the step completes
     /// (named by a `books.reconcile`).
     pub ids: Vec<Arc<str>>,
+}
+
+/// A step of a plain-HTTP place, as the lean client sends it: where to,
+/// and its request target when the path has no variables (taken from
+/// the parsed URL, so it is what reqwest sent).
+pub struct Lean {
+    pub origin: Arc<super::http1::Origin>,
+    pub target: Option<hyper::Uri>,
 }
 
 /// Why a scenario could not be compiled.
@@ -259,6 +269,7 @@ impl Plan {
         let mut journeys = Vec::new();
         let mut pdfs: HashMap<u64, Arc<PdfTemplate>> = HashMap::new();
         let (places, place_of) = clients.places();
+        let mut origins: HashMap<String, Option<Arc<super::http1::Origin>>> = HashMap::new();
         for (j, (name, journey)) in scenario.file.journeys.iter().enumerate() {
             let first = steps.len();
             let journey_headers = journey
@@ -284,6 +295,7 @@ impl Plan {
                     .trim_end_matches('/')
                     .to_string();
                 let body = body(step, scenario, &label, &mut pdfs)?;
+                let place = place_of.get(&channel).copied().unwrap_or(0);
                 let headers = step
                     .headers
                     .iter()
@@ -307,12 +319,25 @@ impl Plan {
                         _ => None,
                     })
                     .collect();
+                let lean = places[place].is_plain().then_some(()).and_then(|()| {
+                    let origin = origins
+                        .entry(base.clone())
+                        .or_insert_with(|| super::http1::Origin::of(&base).map(Arc::new))
+                        .clone()?;
+                    let target = url.as_ref().and_then(|u| {
+                        super::http1::request_target(
+                            &u[url::Position::BeforePath..url::Position::AfterQuery],
+                        )
+                    });
+                    Some(Lean { origin, target })
+                });
                 steps.push(StepPlan {
                     url,
+                    lean,
                     captured_headers,
                     label,
                     journey: j,
-                    place: place_of.get(&channel).copied().unwrap_or(0),
+                    place,
                     channel,
                     base,
                     method: reqwest_method(step.method),
