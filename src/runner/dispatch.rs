@@ -220,7 +220,14 @@ impl Alarm {
             // Reading the expiry count clears the readiness; a wake that
             // finds the timer not yet expired (EAGAIN) waits again.
             match ready.try_io(|fd| fd.get_ref().0.wait().map_err(std::io::Error::from)) {
-                Ok(result) => return result,
+                Ok(result) => {
+                    // Read, the timer is not readable until it is set and
+                    // fires again: without this the next sleep would read
+                    // it once more only to find it empty (a system call a
+                    // wake).
+                    ready.clear_ready();
+                    return result;
+                }
                 Err(_would_block) => continue,
             }
         }
