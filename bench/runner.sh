@@ -169,7 +169,7 @@ printf '   %-34s %6s us CPU/request, %s wake-ups/request; %s requests for 40000 
 ratio=$(py "print(f'{$s_us/$t_us:.2f}')")
 echo "   goal: CPU/request at most goose throttled: ${ratio}x $(verdict "$ratio <= 1.0")"
 echo "   of which waking: $(py "print(f'{$s_sw/$s_req:.2f}')") wake-ups x $(mp "d['wake_us']") us (part 0) for surge, $(py "print(f'{$t_sw/$t_req:.2f}')") for goose, whose throttle releases its requests in batches every 10 ms"
-# Arrivals due within 700 us of each other leave on one wake (the
+# Arrivals due within 600 us of each other leave on one wake (the
 # dispatcher's BATCH): at 2,000/s every other one starts up to 500 us late,
 # which is what buys the wake-ups above; its latency counts from its
 # intended start either way.

@@ -38,7 +38,7 @@ const QUANTUM: Duration = Duration::from_micros(200);
 /// this late for it, and its latency is still measured from its intended
 /// start; an arrival with none due this close after it leaves on time.
 /// Chosen so start lag stays under 1 ms at 20,000/s (`bench/runner.sh`).
-pub const BATCH: Duration = Duration::from_micros(700);
+pub const BATCH: Duration = Duration::from_micros(600);
 
 /// Longest the dispatcher sleeps before looking at the stop flag again.
 const SLICE: Duration = Duration::from_millis(50);

@@ -12,13 +12,16 @@
 //! lookup and TCP connect), failures classed alike, and a connection that
 //! timed out or failed mid-exchange closed rather than reused.
 
+use std::future::{Future, poll_fn};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::{Pin, pin};
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper::header::{ACCEPT, HOST, HeaderMap, HeaderValue, USER_AGENT};
 use hyper::{Request, Response, Uri};
 use hyper_util::rt::TokioIo;
@@ -129,10 +132,17 @@ pub struct Answer {
     pub body: Bytes,
 }
 
-/// One user's connection to one origin.
+/// hyper's side of a connection: the future that does its I/O.
+type Driver = Pin<Box<Connection<TokioIo<TcpStream>, Full<Bytes>>>>;
+
+/// One user's connection to one origin. Its I/O is driven by the user's
+/// own task while the user waits on it, not by a task of its own: a
+/// request then wakes one task, not two, and the machine charges for
+/// every task woken after a sleep.
 #[derive(Default)]
 pub struct Conn {
     sender: Option<SendRequest<Full<Bytes>>>,
+    driver: Option<Driver>,
     /// The origin `sender` is connected to.
     to: Option<String>,
     /// Addresses of a name resolved once.
@@ -160,13 +170,13 @@ impl Conn {
         match out {
             Ok(Ok(answer)) => (Ok(answer), connected),
             Ok(Err(e)) => {
-                self.sender = None;
+                self.close();
                 (Err(e), connected)
             }
             Err(_elapsed) => {
                 // Mid-exchange: the connection's state is unknown, so it is
                 // closed, as a browser does when it gives up.
-                self.sender = None;
+                self.close();
                 let e = match connecting {
                     Some(_) => Failure::ConnectTimeout {
                         addr: origin.authority.clone(),
@@ -187,42 +197,56 @@ impl Conn {
         connected: &mut Option<Duration>,
     ) -> Result<Answer, Failure> {
         if self.to.as_deref() != Some(origin.authority.as_str()) {
-            self.sender = None;
+            self.close();
             self.addrs.clear();
             self.to = Some(origin.authority.clone());
         }
         loop {
-            let reused = match self.sender.as_mut() {
+            // Reads whatever the idle connection holds: a server that
+            // closed it is seen here.
+            drive_once(&mut self.driver).await;
+            let reused = match (self.sender.as_mut(), self.driver.is_some()) {
                 // An idle connection the server closed is not an error: a
                 // new one is opened, as reqwest's pool does.
-                Some(s) => s.ready().await.is_ok(),
-                None => false,
+                (Some(s), true) => driven(&mut self.driver, s.ready()).await.is_ok(),
+                _ => false,
             };
             if !reused {
+                self.close();
                 *connecting = Some(Instant::now());
-                let sender = self.connect(origin).await?;
+                let (sender, driver) = self.connect(origin).await?;
                 *connected = connecting.take().map(|t| t.elapsed());
                 self.sender = Some(sender);
+                self.driver = Some(driver);
             }
             let sender = self.sender.as_mut().expect("connected above");
-            let response = match sender.try_send_request(request).await {
+            let sent = sender.try_send_request(request);
+            let response = match driven(&mut self.driver, sent).await {
                 Ok(r) => r,
                 Err(mut e) => match e.take_message() {
                     // Closed before the request was written: it never
                     // reached the server, so it is sent on a new connection.
                     Some(unsent) if reused => {
-                        self.sender = None;
+                        self.close();
                         request = unsent;
                         continue;
                     }
                     _ => return Err(Failure::Http(e.into_error())),
                 },
             };
-            return read(response).await;
+            return driven(&mut self.driver, read(response)).await;
         }
     }
 
-    async fn connect(&mut self, origin: &Origin) -> Result<SendRequest<Full<Bytes>>, Failure> {
+    fn close(&mut self) {
+        self.sender = None;
+        self.driver = None;
+    }
+
+    async fn connect(
+        &mut self,
+        origin: &Origin,
+    ) -> Result<(SendRequest<Full<Bytes>>, Driver), Failure> {
         if self.addrs.is_empty() {
             self.addrs = resolve(origin).await?;
         }
@@ -237,11 +261,7 @@ impl Conn {
                         hyper::client::conn::http1::handshake(TokioIo::new(stream))
                             .await
                             .map_err(Failure::Http)?;
-                    tokio::spawn(async move {
-                        // Its errors reach the request it was serving.
-                        let _ = conn.await;
-                    });
-                    return Ok(sender);
+                    return Ok((sender, Box::pin(conn)));
                 }
                 Err(e) => last = Some(e),
             }
@@ -251,6 +271,34 @@ impl Conn {
             source: last.unwrap_or_else(|| io::Error::other("the name has no address")),
         })
     }
+}
+
+/// Runs `work` while driving the connection's I/O. A connection that ends
+/// is dropped; its error, if any, reaches `work` through hyper.
+async fn driven<F: Future>(driver: &mut Option<Driver>, work: F) -> F::Output {
+    let mut work = pin!(work);
+    poll_fn(|cx| {
+        if let Some(d) = driver.as_mut()
+            && d.as_mut().poll(cx).is_ready()
+        {
+            *driver = None;
+        }
+        work.as_mut().poll(cx)
+    })
+    .await
+}
+
+/// Drives the connection's I/O once, without waiting.
+async fn drive_once(driver: &mut Option<Driver>) {
+    poll_fn(|cx| {
+        if let Some(d) = driver.as_mut()
+            && d.as_mut().poll(cx).is_ready()
+        {
+            *driver = None;
+        }
+        Poll::Ready(())
+    })
+    .await
 }
 
 /// The addresses of `origin`: an IP address as it is, a name looked up.
