@@ -85,7 +85,22 @@ pub fn run(
         trial_of: opts.trial_of.clone(),
     };
     let result = crate::runner::run(scenario, opts)?;
+    give_back_freed_memory();
     finish(&result.dir, Some(result.summary), &how)
+}
+
+/// Hands the memory the generator freed back to the system. Its buffers
+/// were freed into its worker threads' malloc arenas, which this thread
+/// does not reuse: without this a run's peak memory was its load's plus
+/// the report's, which grows with the run's length (26.8 MB after 1
+/// million requests, 29.9 MB after 10 million, at 20,000/s).
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory glibc holds; it is
+    // safe to call at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Finishes the run folder `dir`. `summary`, when given, replaces the
