@@ -639,10 +639,12 @@ impl Summary {
     pub fn write(&self, dir: &std::path::Path) -> std::io::Result<()> {
         use std::io::Write;
         let tmp = dir.join("summary.json.tmp");
-        let mut file = std::fs::File::create(&tmp)?;
+        // Buffered: serde writes a document in hundreds of small pieces,
+        // each a system call on a bare file.
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
         serde_json::to_writer_pretty(&mut file, self)?;
         file.write_all(b"\n")?;
-        file.sync_all()?;
+        file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         std::fs::rename(tmp, dir.join("summary.json"))
     }
 }
