@@ -30,14 +30,17 @@ pub struct Dispatched {
 /// arrivals/s, arrivals leave in batches at most this late.
 const QUANTUM: Duration = Duration::from_micros(200);
 
-/// Arrivals due within this of the first one not yet handed out leave
-/// together, at the last one's instant: each wake of the worker (about
-/// 20 µs of CPU on a virtual machine, and colder caches for the work
-/// after it) then serves two arrivals at 2,000/s instead of one, and
-/// their answers tend to come back on one wake too. An arrival is at most
-/// this late for it, and its latency is still measured from its intended
-/// start; an arrival with none due this close after it leaves on time.
-/// Chosen so start lag stays under 1 ms at 20,000/s (`bench/runner.sh`).
+/// An arrival not yet due waits for the next one when that one is due
+/// within this, and both leave on one wake at the second one's instant:
+/// each wake of the worker (about 20 µs of CPU on a virtual machine, and
+/// colder caches for the work after it) then serves two arrivals at
+/// 2,000/s instead of one, and their answers tend to come back on one
+/// wake too. An arrival is at most this late for it, and its latency is
+/// still measured from its intended start; one with none due this close
+/// after it leaves on time. Pairs, not longer runs: above 5,000/s the
+/// quantum batches anyway, and a longer run would add its whole window to
+/// start lag where the machine's stalls leave little room under 1 ms
+/// (`bench/runner.sh`).
 pub const BATCH: Duration = Duration::from_micros(600);
 
 /// Longest the dispatcher sleeps before looking at the stop flag again.
@@ -115,18 +118,18 @@ impl Dispatcher {
                 }
                 continue;
             }
-            // Not yet due: sleep until the last arrival of its batch is,
+            // Not yet due: sleep until the last arrival of its pair is,
             // and never for less than a quantum after the last wake.
             batch.push(arrival);
             let mut wake = intended;
-            for next in self.schedule.by_ref() {
+            if let Some(next) = self.schedule.next() {
                 let due = t0 + next.at;
-                if due.saturating_duration_since(intended) > BATCH {
+                if due.saturating_duration_since(intended) <= BATCH {
+                    batch.push(next);
+                    wake = due;
+                } else {
                     ahead = Some(next);
-                    break;
                 }
-                batch.push(next);
-                wake = due;
             }
             if !sleep_until(&mut alarm, wake.max(last_wake + QUANTUM), &self.control).await? {
                 break;
