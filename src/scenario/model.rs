@@ -234,6 +234,11 @@ pub struct TwinConfig {
     /// office counter) and `reseller-a` (a reseller with 5000 serials).
     #[serde(default = "default_partners")]
     pub partners: IndexMap<String, Partner>,
+    /// Another platform's routes, as `surge fit` measured them: each
+    /// answered with a recorded status and body, after a service time at
+    /// a pool of workers when it has one. Written by `surge fit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fitted: Option<Fitted>,
 }
 
 impl TwinConfig {
@@ -265,7 +270,63 @@ impl Default for TwinConfig {
             stamping: Stamping::default(),
             core: Core::default(),
             partners: default_partners(),
+            fitted: None,
         }
+    }
+}
+
+/// A platform fitted by `surge fit`: pools of workers, and the routes the
+/// twin answers as that platform did.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fitted {
+    /// Pools of workers by name (one per channel whose latency bent under
+    /// load).
+    #[serde(default)]
+    pub pools: IndexMap<String, FittedPool>,
+    /// Routes, matched in order; a `{name}` segment matches any one
+    /// segment.
+    pub routes: Vec<FittedRoute>,
+}
+
+/// A pool of workers with a bounded waiting line, like the core's signing.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FittedPool {
+    /// Requests served at once.
+    #[schemars(range(min = 1))]
+    pub workers: u32,
+    /// Requests that may wait for a worker; beyond it the answer is 503.
+    pub queue: u32,
+    /// A request that waited this long for a worker gets 504.
+    pub timeout: Duration,
+}
+
+/// One route of a fitted platform.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FittedRoute {
+    pub method: Method,
+    /// The path, with `{name}` for a segment that varies.
+    pub path: String,
+    /// The pool whose worker serves it (none: answered after
+    /// `service_time` without waiting for anyone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// Time to serve one request (at the pool, when it has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_time: Option<Distribution>,
+    /// The status answered.
+    #[serde(default = "FittedRoute::default_status")]
+    pub status: u16,
+    /// The JSON body answered (as the platform last answered it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+}
+
+impl FittedRoute {
+    fn default_status() -> u16 {
+        200
     }
 }
 

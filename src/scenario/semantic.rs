@@ -1649,6 +1649,52 @@ pub fn twin_problems(twin: &TwinConfig, path: &Path, out: &mut Vec<Problem>) {
     for (d, p) in dists {
         distribution_problems(&d, &p, out);
     }
+    if let Some(fitted) = &twin.fitted {
+        fitted_problems(fitted, &path.key("fitted"), out);
+    }
+}
+
+/// A fitted platform's routes must name pools that exist and answer
+/// with a real status.
+fn fitted_problems(fitted: &super::model::Fitted, path: &Path, out: &mut Vec<Problem>) {
+    for (name, pool) in &fitted.pools {
+        if pool.timeout.is_zero() {
+            out.push(Problem::error(
+                path.key("pools").key(name).key("timeout"),
+                "a pool's timeout must be longer than 0s",
+            ));
+        }
+    }
+    for (i, route) in fitted.routes.iter().enumerate() {
+        let p = path.key("routes").index(i);
+        if !route.path.starts_with('/') {
+            out.push(
+                Problem::error(p.key("path"), format!("`{}` is not a path", route.path))
+                    .with_hint("a route's path starts with `/`, like `/stamping/jobs/{job}`"),
+            );
+        }
+        if !(100..=599).contains(&route.status) {
+            out.push(Problem::error(
+                p.key("status"),
+                format!(
+                    "{} is not an HTTP status; give one from 100 to 599",
+                    route.status
+                ),
+            ));
+        }
+        if let Some(pool) = &route.pool
+            && !fitted.pools.contains_key(pool)
+        {
+            let known: Vec<&str> = fitted.pools.keys().map(String::as_str).collect();
+            out.push(
+                Problem::error(p.key("pool"), format!("no pool is named `{pool}`"))
+                    .with_hint(format!("pools: {}", known.join(", "))),
+            );
+        }
+        if let Some(d) = &route.service_time {
+            distribution_problems(d, &p.key("service_time"), out);
+        }
+    }
 }
 
 fn distribution_problems(d: &Distribution, path: &Path, out: &mut Vec<Problem>) {

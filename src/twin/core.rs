@@ -7,17 +7,15 @@
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::api::ApiError;
 use super::faults::Faults;
 use super::ledger::Ledger;
+use super::pool::Pool;
 use super::random;
 use crate::scenario::model::{Distribution, OutageMode, PartnerKind, TwinConfig};
 
@@ -115,45 +113,15 @@ struct Stock {
     used: BitSet,
 }
 
-struct Pool {
-    permits: Semaphore,
-    /// Requests waiting for a worker.
-    waiting: AtomicUsize,
-    /// Workers signing.
-    busy: AtomicUsize,
-    queue: usize,
-    timeout: Duration,
-    service: Distribution,
-}
-
 pub struct Core {
     stock: Mutex<Stock>,
     pool: Arc<Pool>,
+    /// The signing service's time per signature.
+    service: Distribution,
     secret: u128,
 }
 
-/// A place in the signing queue. Dropping it leaves the queue.
-pub struct Slot {
-    pool: Arc<Pool>,
-    queued: bool,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        if self.queued {
-            self.pool.waiting.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-}
-
-/// Marks a worker busy while it signs.
-struct Busy<'a>(&'a AtomicUsize);
-
-impl Drop for Busy<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
+pub use super::pool::Slot;
 
 impl Core {
     pub fn new(config: &TwinConfig) -> Core {
@@ -172,14 +140,8 @@ impl Core {
                 issued: BitSet::new(bits),
                 used: BitSet::new(bits),
             }),
-            pool: Arc::new(Pool {
-                permits: Semaphore::new(signing.workers as usize),
-                waiting: AtomicUsize::new(0),
-                busy: AtomicUsize::new(0),
-                queue: signing.queue as usize,
-                timeout: signing.timeout.0,
-                service: signing.service_time,
-            }),
+            pool: Pool::new(signing.workers, signing.queue, signing.timeout.0),
+            service: signing.service_time,
             secret: rand::random(),
         }
     }
@@ -196,7 +158,7 @@ impl Core {
         if effect.down != Some(OutageMode::Hang) {
             return Err(CoreError::Unavailable);
         }
-        let deadline = now + self.pool.timeout;
+        let deadline = now + self.pool.timeout();
         match faults.wait(Some(deadline), |f, now| f.signing(now)).await {
             true => Ok(()),
             false => Err(CoreError::Timeout),
@@ -259,51 +221,38 @@ impl Core {
 
     /// Takes a place in the signing queue, or refuses when it is full.
     pub fn enter(&self) -> Result<Slot, CoreError> {
-        let pool = &self.pool;
-        if pool.waiting.fetch_add(1, Ordering::AcqRel) >= pool.queue {
-            pool.waiting.fetch_sub(1, Ordering::AcqRel);
-            return Err(CoreError::QueueFull);
-        }
-        Ok(Slot {
-            pool: pool.clone(),
-            queued: true,
-        })
+        self.pool.enter().ok_or(CoreError::QueueFull)
     }
 
     /// Requests waiting for a worker, and workers signing.
     pub fn load(&self) -> (usize, usize) {
-        (
-            self.pool.waiting.load(Ordering::Acquire),
-            self.pool.busy.load(Ordering::Acquire),
-        )
+        self.pool.load()
     }
 
     /// Signs `digest` under `serial`: waits for a worker (up to the
     /// timeout), then takes a service time (plus any latency switch).
     pub async fn sign(
         &self,
-        mut slot: Slot,
+        slot: Slot,
         faults: &Faults,
         serial: Serial,
         digest: &str,
     ) -> Result<String, CoreError> {
         self.gate(faults).await?;
-        let pool = &self.pool;
-        let permit = tokio::time::timeout(pool.timeout, pool.permits.acquire())
+        let work = async {
+            let effect = faults.core(Instant::now());
+            let mut service = random::sample(&self.service);
+            if let Some((delay, jitter)) = effect.latency {
+                service += random::jittered(delay, jitter);
+            }
+            tokio::time::sleep(service).await;
+            effect
+        };
+        let effect = self
+            .pool
+            .serve(slot, work)
             .await
-            .map_err(|_| CoreError::Timeout)?
-            .expect("the semaphore is never closed");
-        slot.queued = false;
-        pool.waiting.fetch_sub(1, Ordering::AcqRel);
-        pool.busy.fetch_add(1, Ordering::AcqRel);
-        let _busy = Busy(&pool.busy);
-        let effect = faults.core(Instant::now());
-        let mut service = random::sample(&pool.service);
-        if let Some((delay, jitter)) = effect.latency {
-            service += random::jittered(delay, jitter);
-        }
-        tokio::time::sleep(service).await;
-        drop(permit);
+            .map_err(|_| CoreError::Timeout)?;
         if let Some((rate, status)) = effect.error
             && random::chance(rate)
         {
@@ -330,6 +279,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::scenario::units::Duration as D;
 

@@ -16,9 +16,11 @@ mod app;
 pub mod core;
 mod expiring;
 pub mod faults;
+mod fitted;
 pub mod ledger;
 mod metrics;
 mod partners;
+mod pool;
 mod random;
 mod stamping;
 mod storefront;
@@ -52,6 +54,7 @@ pub struct Twin {
     storefront: storefront::Storefront,
     stamping: stamping::Stamping,
     partners: partners::Partners,
+    fitted: Option<fitted::FittedPlatform>,
     metrics: metrics::Metrics,
     started: Instant,
     stop: watch::Sender<bool>,
@@ -67,6 +70,7 @@ impl Twin {
             storefront: storefront::Storefront::new(&config, now),
             stamping: stamping::Stamping::new(&config),
             faults: faults::Faults::default(),
+            fitted: config.fitted.as_ref().map(fitted::FittedPlatform::new),
             metrics: metrics::Metrics::default(),
             stop: watch::channel(false).0,
             started: now,
@@ -115,22 +119,48 @@ impl Twin {
 
 /// The twin's HTTP routes.
 pub fn router(twin: Arc<Twin>) -> Router {
-    Router::new()
-        .merge(storefront::routes())
-        .merge(app::routes())
-        .merge(stamping::routes(&twin.config))
-        .merge(partners::routes(&twin.config))
+    // A fitted platform replaces the twin's own channels.
+    let channels = match twin.fitted {
+        Some(_) => Router::new(),
+        None => Router::new()
+            .merge(storefront::routes())
+            .merge(app::routes())
+            .merge(stamping::routes(&twin.config))
+            .merge(partners::routes(&twin.config)),
+    };
+    channels
         .merge(admin::routes())
-        .fallback(|req: Request| async move {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no route for {} {}", req.method(), req.uri().path()),
-            )
-        })
+        .fallback(unrouted)
         .layer(middleware::from_fn_with_state(twin.clone(), channel_faults))
         .layer(middleware::from_fn_with_state(twin.clone(), track))
         .with_state(twin)
+}
+
+/// A fitted platform's route, or 404.
+async fn unrouted(State(twin): State<Arc<Twin>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    if let Some(platform) = &twin.fitted {
+        // Read what was sent, as the platform would have, so the
+        // connection stays usable.
+        let limit = twin.config.stamping.max_upload.0 as usize + 1;
+        if axum::body::to_bytes(body, limit).await.is_err() {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("bodies are limited to {}", twin.config.stamping.max_upload),
+            )
+            .into_response();
+        }
+        if let Some(answer) = platform.answer(&parts.method, parts.uri.path()).await {
+            return answer;
+        }
+    }
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route for {} {}", parts.method, parts.uri.path()),
+    )
+    .into_response()
 }
 
 /// The channel a request belongs to, from its path.
