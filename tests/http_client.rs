@@ -28,19 +28,7 @@ fn recording(other: Option<String>) -> (String, Seen) {
     let seen: Seen = Arc::default();
     let state = (seen.clone(), other);
     let app = Router::new().fallback(answer).with_state(Arc::new(state));
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    (format!("http://{}", rx.recv().unwrap()), seen)
+    (common::serve(app), seen)
 }
 
 async fn answer(

@@ -175,6 +175,25 @@ pub mod server {
     }
 }
 
+/// Serves `app` on a free loopback port from a thread of its own (a
+/// current-thread runtime), for as long as the test process lives; its
+/// base URL.
+pub fn serve(app: axum::Router) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    format!("http://{}", rx.recv().unwrap())
+}
+
 /// Writes a scenario file into `dir`, naming the target `base_url`.
 pub fn scenario_file(dir: &std::path::Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(format!("{name}.yaml"));
