@@ -25,6 +25,10 @@
 //! - [`gate`]: judges a run (objectives, validity), compares runs, says
 //!   what a capacity trial needs and what it showed.
 //! - [`capacity`]: the capacity search, a bisection over trial runs.
+//! - [`predict`]: capacity before load: a queueing model of the scenario
+//!   against the twin's configuration, evaluated without a request.
+//! - [`fit`]: a twin fitted to the user's own platform from a short
+//!   staged measurement (probe, ramp to the bend, M/G/c fit).
 //! - [`report`]: the formats people and CI read (HTML, Markdown, JUnit,
 //!   the terminal's text).
 //! - [`merge`]: adds the run folders of a run's shards into one.
@@ -58,7 +62,7 @@
 //! 2. contracts: scenario, summary, folder, provenance
 //! 3. logic: schedule, rundata, gate, report, history
 //! 4. machinery: recorder, runner, books, live, twin, proxy, faults
-//! 5. drivers: finish, capacity, whatif, merge, import
+//! 5. drivers: finish, capacity, predict, fit, whatif, merge, import
 //! 6. face: cli
 //!
 //! Exit codes are part of the interface: see [`Exit`].
@@ -70,6 +74,7 @@ pub mod capacity;
 pub mod cli;
 pub mod faults;
 pub mod finish;
+pub mod fit;
 pub mod folder;
 pub mod gate;
 pub mod history;
@@ -79,6 +84,7 @@ pub mod live;
 pub mod merge;
 pub mod net;
 pub mod pdf;
+pub mod predict;
 pub mod provenance;
 pub mod proxy;
 pub mod recorder;

@@ -60,6 +60,8 @@ fn main() -> ExitCode {
             cli::capacity(&opts, &search, &a.baseline, a.tolerance(), out, err)
         }
         Command::Whatif(a) => cli::whatif(&a.whatif(), out, err),
+        Command::Predict(a) => cli::predict(&a, out, err),
+        Command::Fit(a) => cli::fit(&a.options(), out, err),
         Command::Proxy(a) => cli::proxy(&a, out, err),
         Command::Import(cli::args::ImportCommand::AccessLog(a)) => {
             cli::import_access_log(&a.options(), out, err)

@@ -131,6 +131,42 @@ pub enum Command {
     /// could be judged.
     #[command(after_help = EXIT_CODES)]
     Capacity(CapacityArgs),
+    /// Predict capacity before any load, from a queueing model.
+    ///
+    /// Models the scenario (journeys, mix, phases, patience, polls)
+    /// against the twin's configuration (signing workers and service time,
+    /// queue bound and timeout, waiting room, OTP and callback delays,
+    /// stocks) and prints, without sending a request: each resource's
+    /// utilisation per phase and the bottleneck, p50/p99 per step and
+    /// journey, when each stock runs out, each objective at the scenario's
+    /// scale, and the predicted capacity (the highest scale at which every
+    /// objective the model can judge holds). Writes predict.json. The
+    /// model's approximations are listed with every prediction.
+    ///
+    ///   surge predict scenarios/capacity-gate.yaml
+    ///   surge predict FILE --set target.twin.core.signing.workers=16
+    ///   surge predict FILE --duration 20s   (as `surge capacity --trial-duration 20s` runs it)
+    #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
+    Predict(PredictArgs),
+    /// Fit a twin to your own platform from a short measurement.
+    ///
+    /// For a scenario whose target is a `base_url`: a probe at a low rate
+    /// (each step's service time), then a stepped ramp of the scenario's
+    /// mix that stops at the first rate where a channel's time bends or
+    /// its errors start (never above --max-rate), refined below it. Channels
+    /// that bent together share a pool of workers, fitted to the waits
+    /// measured (M/G/c). Writes FITTED.yaml (the scenario, its target now
+    /// `twin: { fitted: ... }`: the platform's routes answered as the steps
+    /// expect, costly ones behind the fitted pools) and fit.json (every
+    /// stage's measurements, the fit and its residuals), so `surge
+    /// predict`, `capacity` and `whatif` run against the platform's model.
+    /// Prints what it will send before it starts; a target off loopback
+    /// needs --allow-remote-target, as for `run`.
+    ///
+    ///   surge fit my-platform.yaml --out fitted.yaml --budget 5m --max-rate 400/s
+    ///   surge predict fitted.yaml
+    #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
+    Fit(FitArgs),
     /// Which change would have let the most applicants finish before the
     /// deadline: the scenario and its variants, on the same arrivals.
     ///
@@ -555,6 +591,85 @@ pub struct CapacityArgs {
     /// reports/NAME/capacity-TIMESTAMP.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+/// The arguments of `surge predict`.
+#[derive(clap::Args)]
+pub struct PredictArgs {
+    /// The scenario file (YAML); its target must be the twin.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub sets: SetFlags,
+    /// Multiply every arrival rate by X (overrides `load.scale`); the
+    /// capacity search starts there.
+    #[arg(long, value_name = "X")]
+    pub scale: Option<f64>,
+    /// Stretch or compress the timeline to this length, as `run
+    /// --duration` and capacity trials do (stocks scale with it).
+    #[arg(long, value_name = "D", value_parser = duration_arg)]
+    pub duration: Option<Duration>,
+    /// Where predict.json goes. Default: reports/NAME/predict.json.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print predict.json on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The arguments of `surge fit`.
+#[derive(clap::Args)]
+pub struct FitArgs {
+    /// The scenario file (YAML); its target must be a `base_url`.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub sets: SetFlags,
+    /// The fitted scenario to write.
+    #[arg(long, value_name = "FITTED.yaml")]
+    pub out: PathBuf,
+    /// The whole measurement's length, at most.
+    #[arg(long, value_name = "D", default_value = "5m", value_parser = duration_arg)]
+    pub budget: Duration,
+    /// The highest arrival rate sent (e.g. 400/s). Default: ten times the
+    /// scenario's peak.
+    #[arg(long, value_name = "RATE", value_parser = rate_arg)]
+    pub max_rate: Option<f64>,
+    /// Where the stages' run folders and fit.json go. Default:
+    /// reports/NAME/fit-TIMESTAMP.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Allow a target off loopback (127.0.0.0/8, ::1).
+    #[arg(long)]
+    pub allow_remote_target: bool,
+    /// Worker threads of the load generator. Default: one per core.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+impl FitArgs {
+    pub fn options(&self) -> crate::fit::FitOptions {
+        let dir = self.dir.clone().unwrap_or_else(|| {
+            let name = self
+                .scenario
+                .file_stem()
+                .map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
+            let stamp = chrono::Utc::now().format("%Y-%m-%dT%H-%M-%SZ");
+            PathBuf::from("reports")
+                .join(name)
+                .join(format!("fit-{stamp}"))
+        });
+        crate::fit::FitOptions {
+            scenario_path: self.scenario.clone(),
+            sets: self.sets.sets.clone(),
+            budget: self.budget.0,
+            max_rate: self.max_rate,
+            out: self.out.clone(),
+            dir,
+            allow_remote_target: self.allow_remote_target,
+            threads: self.threads,
+        }
+    }
 }
 
 /// The arguments of `surge whatif`.

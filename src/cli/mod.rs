@@ -1153,3 +1153,115 @@ pub fn merge(
     out.write_all(&Text.render(&data))?;
     Ok(verdict.exit())
 }
+
+/// `surge predict`: the model's table on stdout (or predict.json with
+/// `--json`), predict.json written; exit 2 when the scenario is wrong or
+/// does not target the twin.
+pub fn predict(
+    a: &args::PredictArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
+    if a.scale.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+        writeln!(err, "surge predict: --scale must be a number above 0")?;
+        return Ok(Exit::BadInput);
+    }
+    let shown = a.scenario.display().to_string();
+    let resolve = scenario::Resolve {
+        sets: a.sets.sets.clone(),
+        variant: None,
+    };
+    let mut scenario = match scenario::load_with(&a.scenario, Some(1), &resolve) {
+        Ok((scenario, _)) => scenario,
+        Err(problems) => {
+            for p in &problems {
+                writeln!(err, "{}", p.render(&shown))?;
+            }
+            return Ok(Exit::BadInput);
+        }
+    };
+    let mut opts = RunOptions::new(&a.scenario);
+    opts.scale = a.scale;
+    opts.duration = a.duration.map(|d| d.0);
+    crate::runner::apply_overrides(&mut scenario, &opts);
+    let prediction = match crate::predict::predict(&scenario) {
+        Ok(p) => p,
+        Err(e) => {
+            writeln!(err, "surge predict: {e}")?;
+            return Ok(Exit::BadInput);
+        }
+    };
+    let path = a.out.clone().unwrap_or_else(|| {
+        PathBuf::from("reports")
+            .join(scenario.file.name.to_string())
+            .join("predict.json")
+    });
+    let json = serde_json::to_string_pretty(&prediction).map_err(std::io::Error::other)?;
+    let written = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&path, format!("{json}\n")));
+    if let Err(e) = written {
+        writeln!(err, "surge predict: cannot write {}: {e}", path.display())?;
+        return Ok(Exit::RunError);
+    }
+    if a.json {
+        writeln!(out, "{json}")?;
+    } else {
+        write!(out, "{}", crate::predict::render(&prediction))?;
+        writeln!(out, "\nwritten: {}", path.display())?;
+    }
+    Ok(Exit::Ok)
+}
+
+/// `surge fit`: the stages as they go on stderr, the fitted pools and
+/// the files written on stdout.
+pub fn fit(
+    opts: &crate::fit::FitOptions,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
+    let mut say = |line: &str| {
+        let _ = writeln!(err, "surge fit: {line}");
+    };
+    match crate::fit::carry_out(opts, &mut say) {
+        Ok(report) => {
+            for p in &report.pools {
+                writeln!(
+                    out,
+                    "{} ({}): {} workers, {:.1} ms mean service, bent at {:.1} arrivals/s, \
+                     residuals {:.1} ms rms",
+                    p.pool,
+                    p.channels.join(", "),
+                    p.workers,
+                    p.mean_service_ms,
+                    p.bent_at_rate,
+                    p.fit.rms_ms
+                )?;
+            }
+            if !report.delays.is_empty() {
+                writeln!(out, "delays without a pool: {}", report.delays.join(", "))?;
+            }
+            for n in &report.notes {
+                writeln!(out, "note: {n}")?;
+            }
+            writeln!(out, "fitted: {}", report.fitted)?;
+            writeln!(out, "fit: {}", opts.dir.join("fit.json").display())?;
+            writeln!(
+                out,
+                "next: surge predict {} (or capacity, whatif)",
+                report.fitted
+            )?;
+            Ok(Exit::Ok)
+        }
+        Err(e) => {
+            writeln!(err, "surge fit: {e}")?;
+            Ok(if e.is_bad_input() {
+                Exit::BadInput
+            } else {
+                Exit::RunError
+            })
+        }
+    }
+}

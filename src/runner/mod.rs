@@ -52,6 +52,7 @@ use target::TargetError;
 pub use limits::{Estimate, estimate};
 pub use overrides::apply_overrides;
 pub use pool::allocate_users;
+pub use pool::users_of;
 
 /// How to carry out a run, beyond the scenario itself.
 #[derive(Clone, Debug)]
