@@ -169,35 +169,25 @@ fn a_fit_of_a_pool_of_workers_recovers_its_capacity_and_serves_the_journeys() {
 fn fit_refuses_the_twin_a_short_budget_and_a_bad_rate_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("f.yaml");
+    // `surge fit FILE --out OUT ARGS...`: its stderr, after exit 2.
+    let refused = |file: &std::path::Path, args: &[&str]| -> String {
+        let o = surge()
+            .arg("fit")
+            .arg(file)
+            .arg("--out")
+            .arg(&out)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
     let twin = common::repo("scenarios/capacity-gate.yaml");
-    let o = surge()
-        .arg("fit")
-        .arg(&twin)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("surge predict"));
+    assert!(refused(&twin, &[]).contains("surge predict"));
     let file = scenario(dir.path(), "http://127.0.0.1:9");
-    let o = surge()
-        .arg("fit")
-        .arg(&file)
-        .args(["--budget", "10s", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("at least 30s"));
-    let o = surge()
-        .arg("fit")
-        .arg(&file)
-        .args(["--max-rate", "0/s", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("above 0"));
+    assert!(refused(&file, &["--budget", "10s"]).contains("at least 30s"));
+    assert!(refused(&file, &["--max-rate", "0/s"]).contains("above 0"));
+    assert!(refused(&file, &["--max-rate", "1e400/s"]).contains("is not a rate"));
     assert!(!out.exists(), "nothing written on bad input");
 }
 

@@ -644,6 +644,7 @@ fn fit_one(
             pools::Point {
                 rate,
                 wait: (time - service).max(0.0),
+                held: st.bent.is_empty(),
             }
         })
         .collect();

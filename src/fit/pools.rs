@@ -14,6 +14,8 @@ pub struct Point {
     pub rate: f64,
     /// Mean extra time per request over the probe's, in seconds.
     pub wait: f64,
+    /// Whether nothing bent at this rate: its throughput was served.
+    pub held: bool,
 }
 
 /// A fitted pool.
@@ -48,8 +50,10 @@ pub fn mean_wait(workers: u32, service: f64, cs2: f64, rate: f64) -> f64 {
 /// The workers that explain `points` best for a service time of mean
 /// `service` seconds and squared variation `cs2`.
 pub fn fit(points: &[Point], service: f64, cs2: f64) -> PoolFit {
+    // Only a rate that held was served; above the knee it was offered.
     let floor = points
         .iter()
+        .filter(|p| p.held)
         .map(|p| (p.rate * service).floor() as u32)
         .max()
         .unwrap_or(0)
@@ -66,12 +70,18 @@ pub fn fit(points: &[Point], service: f64, cs2: f64) -> PoolFit {
             .map(|p| {
                 let measured = p.wait.max(0.0) + f;
                 let model = mean_wait(c, service, cs2, p.rate);
-                let model = if model.is_finite() {
-                    model + f
-                } else {
-                    measured * 100.0
-                };
-                (model / measured).ln().powi(2)
+                if model.is_infinite() {
+                    // Overloaded in the model: right if a backlog was
+                    // building (a short stage shows it finite), far off
+                    // if the wait stayed short.
+                    let building = p.wait >= 2.0 * service;
+                    return if building {
+                        2f64.ln().powi(2)
+                    } else {
+                        100f64.ln().powi(2)
+                    };
+                }
+                ((model + f) / measured).ln().powi(2)
             })
             .sum()
     };
@@ -116,6 +126,7 @@ mod tests {
             .map(|&rate| Point {
                 rate,
                 wait: mean_wait(6, service, cs2, rate),
+                held: true,
             })
             .collect();
         assert_eq!(fit(&points, service, cs2).workers, 6);
@@ -125,6 +136,7 @@ mod tests {
             .map(|p| Point {
                 rate: p.rate,
                 wait: p.wait * 1.1 + 0.0005,
+                held: true,
             })
             .collect();
         assert_eq!(fit(&noisy, service, cs2).workers, 6);
@@ -136,7 +148,30 @@ mod tests {
         let points = [Point {
             rate: 500.0,
             wait: 0.0,
+            held: true,
         }];
         assert!(fit(&points, 0.020, 0.0).workers >= 10);
+    }
+
+    #[test]
+    fn a_rate_offered_past_the_knee_does_not_buy_workers() {
+        // 6 workers of 33 ms (181/s); the last stage offered 205/s, a
+        // backlog building through its 20 s. Found by a fit of the twin
+        // with 6 signing workers, which once came out 7.
+        let (service, cs2) = (0.0331, 0.25);
+        let mut points: Vec<Point> = [100.0, 141.8, 156.5, 173.1]
+            .iter()
+            .map(|&rate| Point {
+                rate,
+                wait: mean_wait(6, service, cs2, rate) * 1.3,
+                held: true,
+            })
+            .collect();
+        points.push(Point {
+            rate: 204.8,
+            wait: 0.208,
+            held: false,
+        });
+        assert_eq!(fit(&points, service, cs2).workers, 6);
     }
 }

@@ -158,7 +158,7 @@ pub(crate) enum Selector<'a> {
 }
 
 impl Selector<'_> {
-    fn of<'a>(
+    pub(crate) fn of<'a>(
         step: Option<&'a StepRef>,
         journey: Option<&'a str>,
         channel: Option<&'a Channel>,
@@ -171,7 +171,7 @@ impl Selector<'_> {
         }
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Selector::Step(s) => format!("{s}"),
             Selector::Journey(j) => format!("journey {j}"),
@@ -193,7 +193,7 @@ impl Selector<'_> {
 
     /// Whether a step (`JOURNEY.STEP` on `channel`) belongs to the
     /// selection.
-    fn step_with(&self, label: &str, channel: &str) -> bool {
+    pub(crate) fn step_with(&self, label: &str, channel: &str) -> bool {
         match self {
             Selector::Step(r) => label == r.to_string(),
             Selector::Journey(j) => label.split_once('.').is_some_and(|(jn, _)| jn == *j),

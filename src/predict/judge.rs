@@ -7,8 +7,8 @@
 
 use serde::Serialize;
 
+use crate::gate::Selector;
 use crate::scenario::model::{ErrorClass, Objective};
-use crate::scenario::refs::{Channel, StepRef};
 
 use super::model::Model;
 use super::simulate::{Evaluation, StretchResult};
@@ -24,46 +24,6 @@ pub struct Predicted {
     pub bound: Option<f64>,
     pub unit: &'static str,
     pub detail: String,
-}
-
-enum Pick<'a> {
-    Step(&'a StepRef),
-    Journey(&'a str),
-    Channel(&'a Channel),
-    All,
-}
-
-impl Pick<'_> {
-    fn of<'a>(
-        step: Option<&'a StepRef>,
-        journey: Option<&'a str>,
-        channel: Option<&'a Channel>,
-    ) -> Pick<'a> {
-        match (step, journey, channel) {
-            (Some(s), _, _) => Pick::Step(s),
-            (_, Some(j), _) => Pick::Journey(j),
-            (_, _, Some(c)) => Pick::Channel(c),
-            _ => Pick::All,
-        }
-    }
-
-    fn step(&self, label: &str, channel: &str) -> bool {
-        match self {
-            Pick::Step(r) => label == r.to_string(),
-            Pick::Journey(j) => label.split_once('.').is_some_and(|(n, _)| n == *j),
-            Pick::Channel(c) => channel == c.to_string(),
-            Pick::All => true,
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Pick::Step(s) => s.to_string(),
-            Pick::Journey(j) => format!("journey {j}"),
-            Pick::Channel(c) => format!("channel {c}"),
-            Pick::All => "all requests".into(),
-        }
-    }
 }
 
 /// The stretches an objective's `during` covers (all without one).
@@ -94,11 +54,11 @@ pub fn percentile(samples: &mut [(f32, f64)], p: f64) -> Option<f64> {
 }
 
 /// Latency samples (seconds, weight) of the picked requests or journeys.
-fn latencies(model: &Model, stretches: &[&StretchResult], pick: &Pick) -> Vec<(f32, f64)> {
+fn latencies(model: &Model, stretches: &[&StretchResult], pick: &Selector) -> Vec<(f32, f64)> {
     let mut out = Vec::new();
     for r in stretches {
         for (ji, j) in model.journeys.iter().enumerate() {
-            if let Pick::Journey(name) = pick {
+            if let Selector::Journey(name) = pick {
                 if j.name == *name {
                     let t = &r.journeys[ji];
                     out.extend(t.durations.iter().map(|d| (*d, t.weight)));
@@ -106,7 +66,7 @@ fn latencies(model: &Model, stretches: &[&StretchResult], pick: &Pick) -> Vec<(f
                 continue;
             }
             for (si, s) in j.steps.iter().enumerate() {
-                if pick.step(&s.label, &s.channel) {
+                if pick.step_with(&s.label, &s.channel) {
                     let t = &r.steps[ji][si];
                     out.extend(t.latencies.iter().map(|l| (*l, t.weight)));
                 }
@@ -132,7 +92,7 @@ fn named(name: Option<&crate::scenario::refs::Name>, kind: &str, i: usize) -> St
 fn one(model: &Model, o: &Objective, eval: &Evaluation, i: usize) -> Predicted {
     match o {
         Objective::Latency(l) => {
-            let pick = Pick::of(l.step.as_ref(), l.journey.as_deref(), l.channel.as_ref());
+            let pick = Selector::of(l.step.as_ref(), l.journey.as_deref(), l.channel.as_ref());
             let stretches = window(model, eval, l.during.as_deref());
             let mut samples = latencies(model, &stretches, &pick);
             let value = percentile(&mut samples, l.p);
@@ -155,7 +115,7 @@ fn one(model: &Model, o: &Objective, eval: &Evaluation, i: usize) -> Predicted {
             }
         }
         Objective::ErrorRate(e) => {
-            let pick = Pick::of(e.step.as_ref(), e.journey.as_deref(), e.channel.as_ref());
+            let pick = Selector::of(e.step.as_ref(), e.journey.as_deref(), e.channel.as_ref());
             let stretches = window(model, eval, e.during.as_deref());
             let (bad, total) = error_counts(model, &stretches, &pick, &e.classes);
             let value = (total > 0.0).then(|| bad / total);
@@ -201,7 +161,7 @@ fn one(model: &Model, o: &Objective, eval: &Evaluation, i: usize) -> Predicted {
             }
         }
         Objective::Throughput(t) => {
-            let pick = Pick::of(t.step.as_ref(), t.journey.as_deref(), t.channel.as_ref());
+            let pick = Selector::of(t.step.as_ref(), t.journey.as_deref(), t.channel.as_ref());
             let stretches = window(model, eval, t.during.as_deref());
             let seconds: f64 = stretches
                 .iter()
@@ -270,14 +230,14 @@ fn unseen(o: &Objective) -> &'static str {
 fn error_counts(
     model: &Model,
     stretches: &[&StretchResult],
-    pick: &Pick,
+    pick: &Selector,
     classes: &[ErrorClass],
 ) -> (f64, f64) {
     let mut bad = 0.0;
     let mut total = 0.0;
     for r in stretches {
         for (ji, j) in model.journeys.iter().enumerate() {
-            if let Pick::Journey(name) = pick {
+            if let Selector::Journey(name) = pick {
                 if j.name == *name {
                     let t = &r.journeys[ji];
                     bad += t.failed + t.abandoned + t.dropped;
@@ -286,7 +246,7 @@ fn error_counts(
                 continue;
             }
             for (si, s) in j.steps.iter().enumerate() {
-                if !pick.step(&s.label, &s.channel) {
+                if !pick.step_with(&s.label, &s.channel) {
                     continue;
                 }
                 let t = &r.steps[ji][si];
@@ -306,11 +266,11 @@ fn error_counts(
     (bad, total)
 }
 
-fn throughput_count(model: &Model, stretches: &[&StretchResult], pick: &Pick) -> f64 {
+fn throughput_count(model: &Model, stretches: &[&StretchResult], pick: &Selector) -> f64 {
     let mut count = 0.0;
     for r in stretches {
         for (ji, j) in model.journeys.iter().enumerate() {
-            if let Pick::Journey(name) = pick {
+            if let Selector::Journey(name) = pick {
                 if j.name == *name {
                     let t = &r.journeys[ji];
                     count += t.in_time + t.late;
@@ -318,7 +278,7 @@ fn throughput_count(model: &Model, stretches: &[&StretchResult], pick: &Pick) ->
                 continue;
             }
             for (si, s) in j.steps.iter().enumerate() {
-                if pick.step(&s.label, &s.channel) {
+                if pick.step_with(&s.label, &s.channel) {
                     let t = &r.steps[ji][si];
                     count += t.requests - t.errors;
                 }

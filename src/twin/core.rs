@@ -239,7 +239,7 @@ impl Core {
         digest: &str,
     ) -> Result<String, CoreError> {
         self.gate(faults).await?;
-        let work = async {
+        let work = || async {
             let effect = faults.core(Instant::now());
             let mut service = random::sample(&self.service);
             if let Some((delay, jitter)) = effect.latency {

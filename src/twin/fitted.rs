@@ -98,7 +98,11 @@ impl FittedPlatform {
                     .into_response(),
                 );
             };
-            if pool.serve(slot, tokio::time::sleep(service)).await.is_err() {
+            if pool
+                .serve(slot, || tokio::time::sleep(service))
+                .await
+                .is_err()
+            {
                 return Some(
                     ApiError::new(
                         StatusCode::GATEWAY_TIMEOUT,
@@ -113,5 +117,88 @@ impl FittedPlatform {
         }
         let body = route.body.clone().unwrap_or(serde_json::Value::Null);
         Some((route.status, Json(body)).into_response())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::scenario::model::{FittedPool, FittedRoute};
+    use crate::scenario::refs::Method as StepMethod;
+    use crate::scenario::units::Duration as D;
+
+    fn platform(workers: u32, queue: u32) -> Arc<FittedPlatform> {
+        let fixed = Distribution::new(D::from_millis(100), D::from_millis(100));
+        let config = Fitted {
+            pools: [(
+                "p".to_string(),
+                FittedPool {
+                    workers,
+                    queue,
+                    timeout: D::from_secs(1),
+                },
+            )]
+            .into_iter()
+            .collect(),
+            routes: vec![FittedRoute {
+                method: StepMethod::Get,
+                path: "/jobs/{job}".into(),
+                pool: Some("p".into()),
+                service_time: Some(fixed),
+                status: 200,
+                body: Some(serde_json::json!({ "state": "done" })),
+            }],
+        };
+        Arc::new(FittedPlatform::new(&config))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pool_bounds_throughput_and_its_line_refuses_beyond() {
+        let p = platform(2, 10);
+        let t0 = tokio::time::Instant::now();
+        let tasks: Vec<_> = (0..4)
+            .map(|i| {
+                let p = p.clone();
+                tokio::spawn(async move {
+                    let r = p
+                        .answer(&Method::GET, &format!("/jobs/J{i}"))
+                        .await
+                        .unwrap();
+                    (r.status(), tokio::time::Instant::now() - t0)
+                })
+            })
+            .collect();
+        let mut ends = Vec::new();
+        for t in tasks {
+            let (status, at) = t.await.unwrap();
+            assert_eq!(status, StatusCode::OK);
+            ends.push(at);
+        }
+        // Four requests of 100 ms on two workers: the last ends at 200 ms.
+        assert_eq!(ends.iter().max(), Some(&Duration::from_millis(200)));
+        assert!(
+            p.answer(&Method::POST, "/jobs/J1").await.is_none(),
+            "wrong method"
+        );
+        assert!(
+            p.answer(&Method::GET, "/jobs").await.is_none(),
+            "wrong shape"
+        );
+
+        let full = platform(1, 1);
+        let busy: Vec<_> = (0..2)
+            .map(|_| {
+                let p = full.clone();
+                tokio::spawn(async move { p.answer(&Method::GET, "/jobs/x").await })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        let refused = full.answer(&Method::GET, "/jobs/y").await.unwrap();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        for b in busy {
+            b.await.unwrap();
+        }
     }
 }

@@ -83,12 +83,13 @@ impl Pool {
         )
     }
 
-    /// Waits for a worker (up to the timeout), then holds it while `work`
-    /// runs (the work starts only once a worker is free).
-    pub async fn serve<T>(
+    /// Waits for a worker (up to the timeout), then holds it while the
+    /// work `start` makes runs. The work is made only once a worker is
+    /// free: a timer made before would run its time down in the line.
+    pub async fn serve<T, F: Future<Output = T>>(
         &self,
         mut slot: Slot,
-        work: impl Future<Output = T>,
+        start: impl FnOnce() -> F,
     ) -> Result<T, TimedOut> {
         let permit = tokio::time::timeout(self.timeout, self.permits.acquire())
             .await
@@ -98,7 +99,7 @@ impl Pool {
         self.waiting.fetch_sub(1, Ordering::AcqRel);
         self.busy.fetch_add(1, Ordering::AcqRel);
         let _busy = Busy(&self.busy);
-        let out = work.await;
+        let out = start().await;
         drop(permit);
         Ok(out)
     }
